@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what the tests need, builds, runs everything.
+#   bash scripts/test.sh
+# Installs (when missing): Info-ZIP unzip/zip (Debian), a Python virtualenv with the original
+# npack 0.8.0 and pytest (PyPI). Set CARGO_TARGET_DIR to share build output between clones.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+say() { printf '\n== %s\n' "$*"; }
+
+need_debs=()
+command -v unzip >/dev/null || need_debs+=(unzip)
+command -v zip >/dev/null || need_debs+=(zip)
+if ((${#need_debs[@]})); then
+  say "installing ${need_debs[*]} from Debian"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_debs[@]}" >/dev/null
+fi
+
+venv="$CARGO_TARGET_DIR/test-venv"
+if ! "$venv/bin/python" -c 'import pytest' 2>/dev/null || [ ! -x "$venv/bin/npack" ]; then
+  say "creating a Python virtualenv with the original npack 0.8.0 and pytest ($venv)"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check 'npack==0.8.0' 'pytest>=8,<9'
+fi
+
+say "building"
+cargo build --release -p npack
+
+say "Rust tests (unit + integration)"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi
+
+say "interoperability tests: the original npack, Python's zipfile, Info-ZIP unzip"
+NPACK_BIN="$CARGO_TARGET_DIR/release/npack" ORIGINAL_NPACK="$venv/bin/npack" \
+  "$venv/bin/python" -m pytest -q tests/interop
