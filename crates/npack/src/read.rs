@@ -191,12 +191,11 @@ pub fn checksum_files(
                 size: file.size,
                 md5,
             }),
-            Some(Err(e)) => {
-                // A user's Ctrl-C outranks the file errors it may have caused.
-                if first_error.is_none() || matches!(e, Error::Interrupted) {
-                    first_error = Some(e);
-                }
+            // A user's Ctrl-C outranks the file errors it may have caused.
+            Some(Err(e)) if first_error.is_none() || matches!(e, Error::Interrupted) => {
+                first_error = Some(e)
             }
+            Some(Err(_)) => {}
             None => {}
         }
     }

@@ -28,6 +28,9 @@ pub struct SequenceReport {
     pub warnings: Vec<String>,
 }
 
+/// A frame's number, its digit count, and whether it is zero-padded.
+type Frame = (u64, usize, bool);
+
 /// Splits a name at its last run of digits: `("shot010.", "0086400", ".dpx")`.
 fn split_frame(name: &str) -> Option<(&str, &str, &str)> {
     let bytes = name.as_bytes();
@@ -45,7 +48,7 @@ fn split_frame(name: &str) -> Option<(&str, &str, &str)> {
 
 /// Analyses the names of a package's files.
 pub fn analyse<'a>(names: impl IntoIterator<Item = &'a str>) -> SequenceReport {
-    let mut groups: BTreeMap<(String, String), Vec<(u64, usize, bool)>> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String), Vec<Frame>> = BTreeMap::new();
     let mut report = SequenceReport::default();
     for name in names {
         match split_frame(name) {

@@ -108,9 +108,8 @@ impl Report {
             .count()
     }
     pub fn passed(&self) -> bool {
-        self.problems.is_empty()
-            && self.failed_files() == 0
-            && !(self.strict && !self.warnings.is_empty())
+        let warnings_fail = self.strict && !self.warnings.is_empty();
+        self.problems.is_empty() && self.failed_files() == 0 && !warnings_fail
     }
 }
 
@@ -432,6 +431,8 @@ fn present_only(present: &[(String, u64, Option<FileStatus>)]) -> Vec<FileReport
 }
 
 type CrcFailure = (String, u32, u32);
+/// The md5 of every entry read, and the entries whose CRC-32 did not match.
+type EntryDigests = (HashMap<String, [u8; 16]>, Vec<CrcFailure>);
 
 /// Reads entries on `threads` threads, checking each CRC and computing each md5.
 fn read_entries(
@@ -440,7 +441,7 @@ fn read_entries(
     threads: usize,
     cancel: &AtomicBool,
     progress: &dyn Progress,
-) -> Result<(HashMap<String, [u8; 16]>, Vec<CrcFailure>), ZipError> {
+) -> Result<EntryDigests, ZipError> {
     let next = AtomicUsize::new(0);
     let stop = Stop::new(cancel);
     let out = Mutex::new((HashMap::with_capacity(entries.len()), Vec::new()));

@@ -99,7 +99,7 @@ pub fn write_package(
     let checksum_txt = checksum::render(&entries);
 
     let mut out = BufWriter::with_capacity(256 * 1024, temp.as_file());
-    let mut offset = records.last().map_or(0, |r| entry_end(r));
+    let mut offset = records.last().map_or(0, entry_end);
     let (dos_time, dos_date) = format::dos_time_date(SystemTime::now());
     let manifest = EntryRecord {
         name: CHECKSUM_TXT.to_owned(),
