@@ -66,15 +66,8 @@ pub struct ChecksumParseError {
 /// else that is not `NAME<TAB>SIZE<TAB>md5<TAB>HEX`, names with a path in them, and duplicate names.
 pub fn parse(bytes: &[u8]) -> Result<Vec<ChecksumEntry>, ChecksumParseError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1;
-        ChecksumParseError {
-            line,
-            message: "is not valid UTF-8".into(),
-        }
+        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+        ChecksumParseError { line, message: "is not valid UTF-8".into() }
     })?;
     let mut entries = Vec::new();
     let mut seen = HashSet::new();
@@ -84,16 +77,10 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<ChecksumEntry>, ChecksumParseError> {
     }
     for (index, raw) in body.split('\n').enumerate() {
         let line_no = index + 1;
-        let err = |message: String| ChecksumParseError {
-            line: line_no,
-            message,
-        };
+        let err = |message: String| ChecksumParseError { line: line_no, message };
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         if line.len() > MAX_LINE_BYTES {
-            return Err(err(format!(
-                "is {} bytes long; the limit is {MAX_LINE_BYTES}",
-                line.len()
-            )));
+            return Err(err(format!("is {} bytes long; the limit is {MAX_LINE_BYTES}", line.len())));
         }
         let fields: Vec<&str> = line.split('\t').collect();
         let [name, size, algo, digest] = fields[..] else {
@@ -106,28 +93,17 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<ChecksumEntry>, ChecksumParseError> {
             return Err(err("the file name is empty".into()));
         }
         if name.contains(['/', '\\']) || name == "." || name == ".." {
-            return Err(err(format!(
-                "file name {name:?} has a path in it; packages are flat"
-            )));
+            return Err(err(format!("file name {name:?} has a path in it; packages are flat")));
         }
-        let size: u64 = size
-            .parse()
-            .map_err(|_| err(format!("size {size:?} is not a whole number of bytes")))?;
+        let size: u64 = size.parse().map_err(|_| err(format!("size {size:?} is not a whole number of bytes")))?;
         if !algo.eq_ignore_ascii_case("md5") {
-            return Err(err(format!(
-                "algorithm {algo:?} is not supported; expected md5"
-            )));
+            return Err(err(format!("algorithm {algo:?} is not supported; expected md5")));
         }
-        let md5 = parse_md5(digest)
-            .ok_or_else(|| err(format!("md5 {digest:?} is not 32 hexadecimal digits")))?;
+        let md5 = parse_md5(digest).ok_or_else(|| err(format!("md5 {digest:?} is not 32 hexadecimal digits")))?;
         if !seen.insert(name) {
             return Err(err(format!("{name} is listed twice")));
         }
-        entries.push(ChecksumEntry {
-            name: name.to_owned(),
-            size,
-            md5,
-        });
+        entries.push(ChecksumEntry { name: name.to_owned(), size, md5 });
     }
     Ok(entries)
 }
@@ -148,11 +124,7 @@ mod tests {
     use super::*;
 
     fn entry(name: &str, size: u64, fill: u8) -> ChecksumEntry {
-        ChecksumEntry {
-            name: name.into(),
-            size,
-            md5: [fill; 16],
-        }
+        ChecksumEntry { name: name.into(), size, md5: [fill; 16] }
     }
 
     #[test]
@@ -178,10 +150,7 @@ mod tests {
         assert_eq!(parse(render(&entries).as_bytes()).unwrap(), entries);
         assert_eq!(parse(b"").unwrap(), vec![]);
         let crlf = "a.dpx\t3\tmd5\t11111111111111111111111111111111\r\n";
-        assert_eq!(
-            parse(crlf.as_bytes()).unwrap(),
-            vec![entry("a.dpx", 3, 0x11)]
-        );
+        assert_eq!(parse(crlf.as_bytes()).unwrap(), vec![entry("a.dpx", 3, 0x11)]);
     }
 
     #[test]
@@ -189,28 +158,13 @@ mod tests {
         let good = "a\t1\tmd5\t00000000000000000000000000000000\n";
         let cases: &[(&str, &str)] = &[
             ("a\t1\tmd5\n", "expected 4"),
-            (
-                "a\tx\tmd5\t00000000000000000000000000000000\n",
-                "whole number",
-            ),
-            (
-                "a\t1\tsha1\t00000000000000000000000000000000\n",
-                "not supported",
-            ),
+            ("a\tx\tmd5\t00000000000000000000000000000000\n", "whole number"),
+            ("a\t1\tsha1\t00000000000000000000000000000000\n", "not supported"),
             ("a\t1\tmd5\t0000\n", "32 hexadecimal"),
-            (
-                "a\t1\tmd5\t0000000000000000000000000000000g\n",
-                "32 hexadecimal",
-            ),
-            (
-                "../a\t1\tmd5\t00000000000000000000000000000000\n",
-                "path in it",
-            ),
+            ("a\t1\tmd5\t0000000000000000000000000000000g\n", "32 hexadecimal"),
+            ("../a\t1\tmd5\t00000000000000000000000000000000\n", "path in it"),
             ("\t1\tmd5\t00000000000000000000000000000000\n", "empty"),
-            (
-                "a\t1\tmd5\t00000000000000000000000000000000\n",
-                "listed twice",
-            ),
+            ("a\t1\tmd5\t00000000000000000000000000000000\n", "listed twice"),
             ("\n", "expected 4"),
         ];
         for (bad, expect) in cases {

@@ -36,6 +36,12 @@ pub enum Error {
     #[error("{}: file name is not valid UTF-8; rename it with only [A-Za-z0-9._-]", .0.display())]
     NonUtf8Name(PathBuf),
     #[error(
+        "{}: file name holds a control character (tab, newline, ...) that checksum.txt cannot record; \
+         rename it with only [A-Za-z0-9._-]",
+        .0.display()
+    )]
+    ControlCharacterName(PathBuf),
+    #[error(
         "file names must be unique across subfolders (the package is flat); separate packages or rename these:{}",
         DuplicateList(.0)
     )]
@@ -45,16 +51,9 @@ pub enum Error {
          wait until the file is complete and run again",
         path.display()
     )]
-    Changed {
-        path: PathBuf,
-        expected: u64,
-        found: u64,
-    },
+    Changed { path: PathBuf, expected: u64, found: u64 },
     #[error("{}: {source}", path.display())]
-    Package {
-        path: PathBuf,
-        source: crate::zip::read::ZipError,
-    },
+    Package { path: PathBuf, source: crate::zip::read::ZipError },
     #[error("interrupted; nothing was left behind")]
     Interrupted,
 }

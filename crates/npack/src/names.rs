@@ -29,10 +29,7 @@ pub fn is_allowed_char(c: char) -> bool {
 /// Checks a bare file name against the delivery rule, pointing at the first offending character.
 pub fn check_delivery_name(name: &str) -> Result<(), NameIssue> {
     match name.chars().enumerate().find(|(_, c)| !is_allowed_char(*c)) {
-        Some((position, character)) => Err(NameIssue {
-            character,
-            position,
-        }),
+        Some((position, character)) => Err(NameIssue { character, position }),
         None => Ok(()),
     }
 }
@@ -56,21 +53,9 @@ mod tests {
     #[test]
     fn points_at_the_first_bad_character() {
         let issue = check_delivery_name("shot 010.dpx").unwrap_err();
-        assert_eq!(
-            issue,
-            NameIssue {
-                character: ' ',
-                position: 4
-            }
-        );
+        assert_eq!(issue, NameIssue { character: ' ', position: 4 });
         let issue = check_delivery_name("café.dpx").unwrap_err();
-        assert_eq!(
-            issue,
-            NameIssue {
-                character: 'é',
-                position: 3
-            }
-        );
+        assert_eq!(issue, NameIssue { character: 'é', position: 3 });
         assert_eq!(point_at("café.dpx", &issue), "café.dpx\n   ^");
         assert!(issue.to_string().contains("U+00E9"));
     }

@@ -53,19 +53,10 @@ pub fn scan_folder(src: &Path) -> Result<Scan> {
     }
     let mut scan = Scan::default();
     let mut by_name: BTreeMap<String, Vec<SourceFile>> = BTreeMap::new();
-    for entry in walkdir::WalkDir::new(src)
-        .follow_links(false)
-        .sort_by_file_name()
-    {
+    for entry in walkdir::WalkDir::new(src).follow_links(false).sort_by_file_name() {
         let entry = entry.map_err(|e| {
-            let path = e
-                .path()
-                .map(Path::to_owned)
-                .unwrap_or_else(|| src.to_owned());
-            Error::Io {
-                path,
-                source: e.into(),
-            }
+            let path = e.path().map(Path::to_owned).unwrap_or_else(|| src.to_owned());
+            Error::Io { path, source: e.into() }
         })?;
         if entry.file_type().is_dir() {
             continue;
@@ -80,49 +71,33 @@ pub fn scan_folder(src: &Path) -> Result<Scan> {
         let meta = match fs::metadata(path) {
             Ok(meta) => meta,
             Err(_) if entry.path_is_symlink() => {
-                scan.skipped.push(Skipped {
-                    path: path.to_owned(),
-                    reason: "broken symbolic link",
-                });
+                scan.skipped.push(Skipped { path: path.to_owned(), reason: "broken symbolic link" });
                 continue;
             }
             Err(e) => {
-                return Err(Error::Io {
-                    path: path.to_owned(),
-                    source: e,
-                });
+                return Err(Error::Io { path: path.to_owned(), source: e });
             }
         };
         if meta.is_dir() {
-            scan.skipped.push(Skipped {
-                path: path.to_owned(),
-                reason: "symbolic link to a folder",
-            });
+            scan.skipped.push(Skipped { path: path.to_owned(), reason: "symbolic link to a folder" });
             continue;
         }
         if !meta.is_file() {
-            scan.skipped.push(Skipped {
-                path: path.to_owned(),
-                reason: "not a regular file",
-            });
+            scan.skipped.push(Skipped { path: path.to_owned(), reason: "not a regular file" });
             continue;
         }
+        if file_name.contains(|c: char| c.is_control()) {
+            return Err(Error::ControlCharacterName(path.to_owned()));
+        }
         let name = recorded_name(file_name).to_owned();
-        let file = SourceFile {
-            name: name.clone(),
-            path: path.to_owned(),
-            size: meta.len(),
-            modified: meta.modified().ok(),
-        };
+        let file =
+            SourceFile { name: name.clone(), path: path.to_owned(), size: meta.len(), modified: meta.modified().ok() };
         by_name.entry(name).or_default().push(file);
     }
     let duplicates: Vec<Duplicate> = by_name
         .iter()
         .filter(|(_, files)| files.len() > 1)
-        .map(|(name, files)| Duplicate {
-            name: name.clone(),
-            paths: files.iter().map(|f| f.path.clone()).collect(),
-        })
+        .map(|(name, files)| Duplicate { name: name.clone(), paths: files.iter().map(|f| f.path.clone()).collect() })
         .collect();
     if !duplicates.is_empty() {
         return Err(Error::Duplicates(duplicates));
@@ -162,9 +137,7 @@ mod tests {
         assert_eq!(scan.total_bytes, 6);
 
         fs::write(root.join("r1/deep/b.dpx"), b"again").unwrap();
-        let Err(Error::Duplicates(dups)) = scan_folder(root) else {
-            panic!("expected duplicates")
-        };
+        let Err(Error::Duplicates(dups)) = scan_folder(root) else { panic!("expected duplicates") };
         assert_eq!(dups.len(), 1);
         assert_eq!(dups[0].name, "b.dpx");
         assert_eq!(dups[0].paths.len(), 2);

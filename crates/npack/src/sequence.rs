@@ -35,10 +35,7 @@ type Frame = (u64, usize, bool);
 fn split_frame(name: &str) -> Option<(&str, &str, &str)> {
     let bytes = name.as_bytes();
     let end = bytes.iter().rposition(u8::is_ascii_digit)? + 1;
-    let start = bytes[..end]
-        .iter()
-        .rposition(|b| !b.is_ascii_digit())
-        .map_or(0, |i| i + 1);
+    let start = bytes[..end].iter().rposition(|b| !b.is_ascii_digit()).map_or(0, |i| i + 1);
     // u64 holds 19 digits; longer runs are identifiers, not frame numbers.
     if end - start > 19 {
         return None;
@@ -55,10 +52,7 @@ pub fn analyse<'a>(names: impl IntoIterator<Item = &'a str>) -> SequenceReport {
             Some((prefix, digits, suffix)) => {
                 let number = digits.parse().expect("at most 19 ASCII digits");
                 let padded = digits.len() > 1 && digits.starts_with('0');
-                groups
-                    .entry((prefix.into(), suffix.into()))
-                    .or_default()
-                    .push((number, digits.len(), padded));
+                groups.entry((prefix.into(), suffix.into())).or_default().push((number, digits.len(), padded));
             }
             None => report.single_files += 1,
         }
@@ -71,17 +65,10 @@ pub fn analyse<'a>(names: impl IntoIterator<Item = &'a str>) -> SequenceReport {
         }
         suffixes_by_prefix.entry(prefix).or_default().push(suffix);
         frames.sort_unstable();
-        let width = frames
-            .iter()
-            .filter(|f| f.2)
-            .map(|f| f.1)
-            .max()
-            .unwrap_or(0);
-        let padded_widths: std::collections::BTreeSet<usize> =
-            frames.iter().filter(|f| f.2).map(|f| f.1).collect();
+        let width = frames.iter().filter(|f| f.2).map(|f| f.1).max().unwrap_or(0);
+        let padded_widths: std::collections::BTreeSet<usize> = frames.iter().filter(|f| f.2).map(|f| f.1).collect();
         // Unpadded numbers narrower than the padded width also betray mixed padding: 0099 and 100 and 7.
-        let mixed_padding =
-            padded_widths.len() > 1 || (width > 0 && frames.iter().any(|f| !f.2 && f.1 < width));
+        let mixed_padding = padded_widths.len() > 1 || (width > 0 && frames.iter().any(|f| !f.2 && f.1 < width));
         let (first, last) = (frames[0].0, frames[frames.len() - 1].0);
         let mut missing = Vec::new();
         let mut missing_count = 0u64;
@@ -98,20 +85,11 @@ pub fn analyse<'a>(names: impl IntoIterator<Item = &'a str>) -> SequenceReport {
         let pattern = format!("{prefix}{hashes}{suffix}");
         if missing_count > 0 {
             let more = missing_count.saturating_sub(missing.len() as u64);
-            let tail = if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            };
-            report.warnings.push(format!(
-                "{pattern}: {missing_count} missing: {}{tail}",
-                missing.join(", ")
-            ));
+            let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+            report.warnings.push(format!("{pattern}: {missing_count} missing: {}{tail}", missing.join(", ")));
         }
         if mixed_padding {
-            report
-                .warnings
-                .push(format!("{pattern}: mixed frame number padding"));
+            report.warnings.push(format!("{pattern}: mixed frame number padding"));
         }
         report.sequences.push(Sequence {
             pattern,
@@ -127,11 +105,7 @@ pub fn analyse<'a>(names: impl IntoIterator<Item = &'a str>) -> SequenceReport {
         if suffixes.len() > 1 {
             report.warnings.push(format!(
                 "{prefix}#: mixed extensions in one sequence: {}",
-                suffixes
-                    .iter()
-                    .map(|s| format!("{s:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                suffixes.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ")
             ));
         }
     }
@@ -148,11 +122,7 @@ impl Sequence {
             self.first,
             self.last,
             self.frames,
-            if self.missing_count > 0 {
-                format!(", {} missing", self.missing_count)
-            } else {
-                String::new()
-            },
+            if self.missing_count > 0 { format!(", {} missing", self.missing_count) } else { String::new() },
             w = width
         )
     }
@@ -164,50 +134,23 @@ mod tests {
 
     #[test]
     fn finds_ranges_and_gaps() {
-        let names: Vec<String> = (86400..=86460)
-            .filter(|n| *n != 86417 && *n != 86450)
-            .map(|n| format!("shot010.{n:07}.dpx"))
-            .collect();
+        let names: Vec<String> =
+            (86400..=86460).filter(|n| *n != 86417 && *n != 86450).map(|n| format!("shot010.{n:07}.dpx")).collect();
         let report = analyse(names.iter().map(String::as_str));
         assert_eq!(report.sequences.len(), 1);
         let seq = &report.sequences[0];
         assert_eq!(seq.pattern, "shot010.#######.dpx");
         assert_eq!((seq.first, seq.last, seq.frames), (86400, 86460, 59));
         assert_eq!(seq.missing, ["0086417", "0086450"]);
-        assert_eq!(
-            report.warnings,
-            ["shot010.#######.dpx: 2 missing: 0086417, 0086450"]
-        );
-        assert_eq!(
-            seq.summary(),
-            "shot010.#######.dpx  0086400-0086460  (59 frames, 2 missing)"
-        );
+        assert_eq!(report.warnings, ["shot010.#######.dpx: 2 missing: 0086417, 0086450"]);
+        assert_eq!(seq.summary(), "shot010.#######.dpx  0086400-0086460  (59 frames, 2 missing)");
     }
 
     #[test]
     fn warns_on_mixed_padding_and_extensions() {
-        let report = analyse([
-            "a.0001.dpx",
-            "a.0002.dpx",
-            "a.003.dpx",
-            "a.0001.exr",
-            "a.0002.exr",
-            "notes",
-        ]);
-        assert!(
-            report
-                .warnings
-                .iter()
-                .any(|w| w.contains("mixed frame number padding")),
-            "{report:?}"
-        );
-        assert!(
-            report
-                .warnings
-                .iter()
-                .any(|w| w.contains("mixed extensions")),
-            "{report:?}"
-        );
+        let report = analyse(["a.0001.dpx", "a.0002.dpx", "a.003.dpx", "a.0001.exr", "a.0002.exr", "notes"]);
+        assert!(report.warnings.iter().any(|w| w.contains("mixed frame number padding")), "{report:?}");
+        assert!(report.warnings.iter().any(|w| w.contains("mixed extensions")), "{report:?}");
         assert_eq!(report.single_files, 1);
         // Natural growth of unpadded numbers is not mixed padding.
         let report = analyse(["b.9.dpx", "b.10.dpx"]);

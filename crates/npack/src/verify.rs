@@ -7,19 +7,17 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use md5::{Digest, Md5};
+use md5_many::Md5State;
 use serde::Serialize;
 
 use crate::checksum::{self, CHECKSUM_TXT, ChecksumEntry, hex};
 use crate::error::{Error, Result};
 use crate::names::check_delivery_name;
-use crate::read::{CHUNK_SIZE, Progress, Stop, checksum_files};
+use crate::read::{LANE_CHUNK, Progress, Stop, checksum_files};
 use crate::scan::{is_excluded_name, scan_folder};
 use crate::sequence::{SequenceReport, analyse};
 use crate::zip::format::{FLAG_ENCRYPTED, METHOD_STORED};
-use crate::zip::read::{
-    CentralEntry, Limits, ReadAt, ZipError, data_offset, read_central_directory,
-};
+use crate::zip::read::{CentralEntry, Limits, ReadAt, ZipError, data_offset, read_central_directory};
 
 #[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
@@ -77,9 +75,7 @@ impl FileReport {
                 format!("md5 is {actual}; checksum.txt says {expected}")
             }
             FileStatus::CrcMismatch { expected, actual } => {
-                format!(
-                    "CRC-32 is {actual:08x}; the archive says {expected:08x} (damaged in transfer?)"
-                )
+                format!("CRC-32 is {actual:08x}; the archive says {expected:08x} (damaged in transfer?)")
             }
             FileStatus::Rejected { reason } => reason.clone(),
         }
@@ -102,10 +98,7 @@ pub struct Report {
 
 impl Report {
     pub fn failed_files(&self) -> usize {
-        self.files
-            .iter()
-            .filter(|f| f.status != FileStatus::Ok)
-            .count()
+        self.files.iter().filter(|f| f.status != FileStatus::Ok).count()
     }
     pub fn passed(&self) -> bool {
         let warnings_fail = self.strict && !self.warnings.is_empty();
@@ -126,14 +119,8 @@ pub fn verify_path(
     let file = File::open(path).map_err(Error::io_at(path))?;
     verify_zip(&file, options, cancel, progress).map_err(|e| match e {
         _ if cancel.load(Ordering::Relaxed) => Error::Interrupted,
-        ZipError::Io(source) => Error::Io {
-            path: path.to_owned(),
-            source,
-        },
-        other => Error::Package {
-            path: path.to_owned(),
-            source: other,
-        },
+        ZipError::Io(source) => Error::Io { path: path.to_owned(), source },
+        other => Error::Package { path: path.to_owned(), source: other },
     })
 }
 
@@ -152,75 +139,41 @@ fn compare(
     present: &[(String, u64, Option<FileStatus>)],
     hashed: &HashMap<String, [u8; 16]>,
 ) -> Vec<FileReport> {
-    let listed_by_name: HashMap<&str, &ChecksumEntry> =
-        listed.iter().map(|e| (e.name.as_str(), e)).collect();
+    let listed_by_name: HashMap<&str, &ChecksumEntry> = listed.iter().map(|e| (e.name.as_str(), e)).collect();
     let mut reports = BTreeMap::new();
     for (name, size, early) in present {
         let status = match (early, listed_by_name.get(name.as_str())) {
             (Some(status), _) => status.clone(),
             (None, None) => FileStatus::Unlisted,
-            (None, Some(entry)) if entry.size != *size => FileStatus::SizeMismatch {
-                expected: entry.size,
-                actual: *size,
-            },
+            (None, Some(entry)) if entry.size != *size => {
+                FileStatus::SizeMismatch { expected: entry.size, actual: *size }
+            }
             (None, Some(entry)) => match hashed.get(name) {
                 Some(md5) if *md5 == entry.md5 => FileStatus::Ok,
-                Some(md5) => FileStatus::Md5Mismatch {
-                    expected: hex(&entry.md5),
-                    actual: hex(md5),
-                },
-                None => FileStatus::Rejected {
-                    reason: "could not be read".into(),
-                },
+                Some(md5) => FileStatus::Md5Mismatch { expected: hex(&entry.md5), actual: hex(md5) },
+                None => FileStatus::Rejected { reason: "could not be read".into() },
             },
         };
-        reports.insert(
-            name.clone(),
-            FileReport {
-                name: name.clone(),
-                size: *size,
-                status,
-            },
-        );
+        reports.insert(name.clone(), FileReport { name: name.clone(), size: *size, status });
     }
     for entry in listed {
-        reports
-            .entry(entry.name.clone())
-            .or_insert_with(|| FileReport {
-                name: entry.name.clone(),
-                size: entry.size,
-                status: FileStatus::Missing,
-            });
+        reports.entry(entry.name.clone()).or_insert_with(|| FileReport {
+            name: entry.name.clone(),
+            size: entry.size,
+            status: FileStatus::Missing,
+        });
     }
     reports.into_values().collect()
 }
 
-fn finish(
-    kind: &'static str,
-    files: Vec<FileReport>,
-    mut problems: Vec<String>,
-    options: &VerifyOptions,
-) -> Report {
+fn finish(kind: &'static str, files: Vec<FileReport>, mut problems: Vec<String>, options: &VerifyOptions) -> Report {
     let mut warnings = Vec::new();
     name_warnings(files.iter().map(|f| f.name.as_str()), &mut warnings);
-    let sequences = analyse(
-        files
-            .iter()
-            .filter(|f| f.status != FileStatus::Missing)
-            .map(|f| f.name.as_str()),
-    );
+    let sequences = analyse(files.iter().filter(|f| f.status != FileStatus::Missing).map(|f| f.name.as_str()));
     warnings.extend(sequences.warnings.iter().cloned());
     problems.dedup();
     let total_bytes = files.iter().map(|f| f.size).sum();
-    Report {
-        kind,
-        files,
-        problems,
-        warnings,
-        sequences,
-        strict: options.strict,
-        total_bytes,
-    }
+    Report { kind, files, problems, warnings, sequences, strict: options.strict, total_bytes }
 }
 
 /// Verifies a zipless folder: checksum.txt beside the files, every file listed and matching.
@@ -235,16 +188,11 @@ pub fn verify_folder(
     let mut problems = Vec::new();
     let listed = match std::fs::metadata(&manifest_path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            problems.push(format!(
-                "{CHECKSUM_TXT} is missing; create it with `npack checksum -s FOLDER`"
-            ));
+            problems.push(format!("{CHECKSUM_TXT} is missing; create it with `npack checksum -s FOLDER`"));
             Vec::new()
         }
         Err(e) => {
-            return Err(Error::Io {
-                path: manifest_path,
-                source: e,
-            });
+            return Err(Error::Io { path: manifest_path, source: e });
         }
         Ok(meta) if meta.len() > options.limits.max_checksum_txt_bytes => {
             problems.push(format!(
@@ -263,27 +211,11 @@ pub fn verify_folder(
         }
     };
     let sizes: HashMap<&str, u64> = listed.iter().map(|e| (e.name.as_str(), e.size)).collect();
-    let to_hash: Vec<_> = scan
-        .files
-        .iter()
-        .filter(|f| sizes.get(f.name.as_str()) == Some(&f.size))
-        .cloned()
-        .collect();
+    let to_hash: Vec<_> = scan.files.iter().filter(|f| sizes.get(f.name.as_str()) == Some(&f.size)).cloned().collect();
     let hashed: HashMap<String, [u8; 16]> =
-        checksum_files(&to_hash, options.threads, cancel, progress)?
-            .into_iter()
-            .map(|e| (e.name, e.md5))
-            .collect();
-    let present: Vec<_> = scan
-        .files
-        .iter()
-        .map(|f| (f.name.clone(), f.size, None))
-        .collect();
-    let files = if problems.is_empty() {
-        compare(&listed, &present, &hashed)
-    } else {
-        Vec::new()
-    };
+        checksum_files(&to_hash, options.threads, cancel, progress)?.into_iter().map(|e| (e.name, e.md5)).collect();
+    let present: Vec<_> = scan.files.iter().map(|f| (f.name.clone(), f.size, None)).collect();
+    let files = if problems.is_empty() { compare(&listed, &present, &hashed) } else { Vec::new() };
     Ok(finish("folder", files, problems, options))
 }
 
@@ -296,15 +228,8 @@ fn reject_reason(entry: &CentralEntry) -> Option<String> {
     if name.ends_with('/') || name.ends_with('\\') {
         return Some("is a folder; packages are flat (no folders)".into());
     }
-    if name.contains(['/', '\\'])
-        || name == ".."
-        || name == "."
-        || name.is_empty()
-        || name.contains('\0')
-    {
-        return Some(
-            "has a path in its name; packages are flat and names are bare file names".into(),
-        );
+    if name.contains(['/', '\\']) || name == ".." || name == "." || name.is_empty() || name.contains('\0') {
+        return Some("has a path in its name; packages are flat and names are bare file names".into());
     }
     if entry.flags & FLAG_ENCRYPTED != 0 {
         return Some("is encrypted".into());
@@ -336,16 +261,8 @@ pub fn verify_zip(
     let mut manifest = None;
     let mut extents = Vec::new();
     for entry in &directory.entries {
-        if *seen
-            .entry(entry.name.as_str())
-            .and_modify(|n| *n += 1)
-            .or_insert(1)
-            == 2
-        {
-            problems.push(format!(
-                "{} appears more than once in the archive",
-                entry.name
-            ));
+        if *seen.entry(entry.name.as_str()).and_modify(|n| *n += 1).or_insert(1) == 2 {
+            problems.push(format!("{} appears more than once in the archive", entry.name));
         }
         let start = data_offset(src, entry, directory.offset)?;
         extents.push((start, start + entry.compressed_size, &entry.name));
@@ -362,18 +279,13 @@ pub fn verify_zip(
     extents.sort_unstable();
     for pair in extents.windows(2) {
         if pair[1].0 < pair[0].1 {
-            return Err(ZipError::Corrupt(format!(
-                "entries {} and {} overlap",
-                pair[0].2, pair[1].2
-            )));
+            return Err(ZipError::Corrupt(format!("entries {} and {} overlap", pair[0].2, pair[1].2)));
         }
     }
 
     let listed = match manifest {
         None => {
-            problems.push(format!(
-                "{CHECKSUM_TXT} is missing from the archive; make packages with `npack zip`"
-            ));
+            problems.push(format!("{CHECKSUM_TXT} is missing from the archive; make packages with `npack zip`"));
             Vec::new()
         }
         Some((entry, _)) if entry.size > options.limits.max_checksum_txt_bytes => {
@@ -421,11 +333,7 @@ fn present_only(present: &[(String, u64, Option<FileStatus>)]) -> Vec<FileReport
     present
         .iter()
         .filter_map(|(name, size, early)| {
-            early.clone().map(|status| FileReport {
-                name: name.clone(),
-                size: *size,
-                status,
-            })
+            early.clone().map(|status| FileReport { name: name.clone(), size: *size, status })
         })
         .collect()
 }
@@ -449,20 +357,20 @@ fn read_entries(
     std::thread::scope(|scope| {
         for _ in 0..threads.clamp(1, entries.len().max(1)) {
             scope.spawn(|| {
-                let mut buf = vec![0u8; CHUNK_SIZE];
+                let mut buf = vec![0u8; 4 * LANE_CHUNK];
                 while !stop.requested() {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some((entry, start)) = entries.get(index) else {
                         break;
                     };
-                    let mut md5 = Md5::new();
+                    let mut md5 = Md5State::new();
                     let mut crc = crc32fast::Hasher::new();
                     let mut done = 0u64;
                     while done < entry.size {
                         if stop.requested() {
                             return;
                         }
-                        let n = (entry.size - done).min(CHUNK_SIZE as u64) as usize;
+                        let n = (entry.size - done).min(buf.len() as u64) as usize;
                         if let Err(e) = src.read_exact_at(&mut buf[..n], start + done) {
                             stop.fail();
                             *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.into());
@@ -478,7 +386,7 @@ fn read_entries(
                     if crc != entry.crc32 {
                         out.1.push((entry.name.clone(), entry.crc32, crc));
                     }
-                    out.0.insert(entry.name.clone(), md5.finalize().into());
+                    out.0.insert(entry.name.clone(), md5.finalize());
                 }
             });
         }
@@ -487,10 +395,7 @@ fn read_entries(
         return Err(e);
     }
     if cancel.load(Ordering::Relaxed) {
-        return Err(ZipError::Io(std::io::Error::new(
-            std::io::ErrorKind::Interrupted,
-            "interrupted",
-        )));
+        return Err(ZipError::Io(std::io::Error::new(std::io::ErrorKind::Interrupted, "interrupted")));
     }
     Ok(out.into_inner().unwrap_or_else(|p| p.into_inner()))
 }

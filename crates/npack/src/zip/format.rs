@@ -63,12 +63,16 @@ fn field32(v: u64) -> u32 {
 /// Offset of the CRC-32 field within a local header, for patching it once the data is hashed.
 pub const LOCAL_CRC_OFFSET: u64 = 14;
 
+/// Length of the local header `local_header` writes for this entry.
+pub fn local_header_len(entry: &EntryRecord) -> u64 {
+    LOCAL_HEADER_LEN + entry.name.len() as u64 + if entry.size >= MAX_32 { 20 } else { 0 }
+}
+
 /// The local file header. Sizes go to a ZIP64 extra field only when the entry is 4 GiB or more.
 pub fn local_header(entry: &EntryRecord) -> Vec<u8> {
     let zip64 = entry.size >= MAX_32;
     let extra_len: u16 = if zip64 { 20 } else { 0 };
-    let mut out =
-        Vec::with_capacity(LOCAL_HEADER_LEN as usize + entry.name.len() + extra_len as usize);
+    let mut out = Vec::with_capacity(LOCAL_HEADER_LEN as usize + entry.name.len() + extra_len as usize);
     put32(&mut out, LOCAL_HEADER_SIG);
     put16(&mut out, if zip64 { VERSION_ZIP64 } else { VERSION_STORED });
     put16(&mut out, flags_for(&entry.name));
@@ -147,11 +151,7 @@ pub fn end_records(entries: u64, cd_offset: u64, cd_size: u64) -> Vec<u8> {
         put64(&mut out, zip64_eocd_offset);
         put32(&mut out, 1); // total disks
     }
-    let count16 = if entries >= MAX_16 {
-        u16::MAX
-    } else {
-        entries as u16
-    };
+    let count16 = if entries >= MAX_16 { u16::MAX } else { entries as u16 };
     put32(&mut out, EOCD_SIG);
     put16(&mut out, 0);
     put16(&mut out, 0);
@@ -165,10 +165,7 @@ pub fn end_records(entries: u64, cd_offset: u64, cd_size: u64) -> Vec<u8> {
 
 /// MS-DOS time and date (UTC; DOS time has no zone) of `time`, clamped to the format's range.
 pub fn dos_time_date(time: SystemTime) -> (u16, u16) {
-    let secs = time
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs = time.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let (year, month, day) = civil_from_days((secs / 86_400) as i64);
     if year < 1980 {
         return (0, (1 << 5) | 1);
@@ -225,35 +222,21 @@ mod tests {
 
     #[test]
     fn zip64_only_when_needed() {
-        let small = EntryRecord {
-            name: "a".into(),
-            size: MAX_32 - 1,
-            crc32: 0,
-            offset: MAX_32 - 1,
-            dos_time: 0,
-            dos_date: 0,
-        };
+        let small =
+            EntryRecord { name: "a".into(), size: MAX_32 - 1, crc32: 0, offset: MAX_32 - 1, dos_time: 0, dos_date: 0 };
         assert_eq!(local_header(&small).len(), 31);
+        assert_eq!(local_header_len(&small), 31);
         let mut cd = Vec::new();
         central_header(&small, &mut cd);
         assert_eq!(cd.len(), CENTRAL_HEADER_LEN + 1);
-        let big = EntryRecord {
-            size: MAX_32,
-            offset: MAX_32,
-            ..small
-        };
+        let big = EntryRecord { size: MAX_32, offset: MAX_32, ..small };
         assert_eq!(local_header(&big).len(), 31 + 20);
+        assert_eq!(local_header_len(&big), 31 + 20);
         let mut cd = Vec::new();
         central_header(&big, &mut cd);
         assert_eq!(cd.len(), CENTRAL_HEADER_LEN + 1 + 4 + 24);
         assert_eq!(end_records(MAX_16 - 1, 0, 0).len(), EOCD_LEN);
-        assert_eq!(
-            end_records(MAX_16, 0, 0).len(),
-            EOCD_LEN + ZIP64_EOCD_LEN + ZIP64_LOCATOR_LEN
-        );
-        assert_eq!(
-            end_records(1, MAX_32, 0).len(),
-            EOCD_LEN + ZIP64_EOCD_LEN + ZIP64_LOCATOR_LEN
-        );
+        assert_eq!(end_records(MAX_16, 0, 0).len(), EOCD_LEN + ZIP64_EOCD_LEN + ZIP64_LOCATOR_LEN);
+        assert_eq!(end_records(1, MAX_32, 0).len(), EOCD_LEN + ZIP64_EOCD_LEN + ZIP64_LOCATOR_LEN);
     }
 }

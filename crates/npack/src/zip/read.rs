@@ -6,9 +6,8 @@ use std::io;
 use std::os::unix::fs::FileExt;
 
 use crate::zip::format::{
-    CENTRAL_HEADER_LEN, CENTRAL_HEADER_SIG, EOCD_LEN, EOCD_SIG, FLAG_UTF8, LOCAL_HEADER_LEN,
-    LOCAL_HEADER_SIG, MAX_16, MAX_32, ZIP64_EOCD_LEN, ZIP64_EOCD_SIG, ZIP64_EXTRA_ID,
-    ZIP64_LOCATOR_LEN, ZIP64_LOCATOR_SIG,
+    CENTRAL_HEADER_LEN, CENTRAL_HEADER_SIG, EOCD_LEN, EOCD_SIG, FLAG_UTF8, LOCAL_HEADER_LEN, LOCAL_HEADER_SIG, MAX_16,
+    MAX_32, ZIP64_EOCD_LEN, ZIP64_EOCD_SIG, ZIP64_EXTRA_ID, ZIP64_LOCATOR_LEN, ZIP64_LOCATOR_SIG,
 };
 
 /// Random access to a package: a local file, or (in the hub) ranges of a stored object.
@@ -38,11 +37,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         // A 250,000-frame package needs about 25 MB of central directory and 20 MB of checksum.txt.
-        Limits {
-            max_entries: 1_000_000,
-            max_central_directory_bytes: 128 << 20,
-            max_checksum_txt_bytes: 64 << 20,
-        }
+        Limits { max_entries: 1_000_000, max_central_directory_bytes: 128 << 20, max_checksum_txt_bytes: 64 << 20 }
     }
 }
 
@@ -97,10 +92,7 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 }
 
 /// Finds and reads the end records and the central directory.
-pub fn read_central_directory(
-    src: &impl ReadAt,
-    limits: &Limits,
-) -> Result<CentralDirectory, ZipError> {
+pub fn read_central_directory(src: &impl ReadAt, limits: &Limits) -> Result<CentralDirectory, ZipError> {
     let len = src.size()?;
     if len < EOCD_LEN as u64 {
         return Err(ZipError::NoEndRecord);
@@ -112,10 +104,7 @@ pub fn read_central_directory(
     // The end record is the last signature whose comment length reaches exactly to the end of file.
     let eocd_at = (0..=tail_len - EOCD_LEN)
         .rev()
-        .find(|&i| {
-            u32_at(&tail, i) == EOCD_SIG
-                && i + EOCD_LEN + u16_at(&tail, i + 20) as usize == tail_len
-        })
+        .find(|&i| u32_at(&tail, i) == EOCD_SIG && i + EOCD_LEN + u16_at(&tail, i + 20) as usize == tail_len)
         .ok_or(ZipError::NoEndRecord)?;
     let eocd = &tail[eocd_at..];
     let eocd_offset = tail_start + eocd_at as u64;
@@ -138,12 +127,8 @@ pub fn read_central_directory(
         let mut locator = [0u8; ZIP64_LOCATOR_LEN];
         src.read_exact_at(&mut locator, eocd_offset - ZIP64_LOCATOR_LEN as u64)?;
         let record_offset = u64_at(&locator, 8);
-        if record_offset.checked_add(ZIP64_EOCD_LEN as u64)
-            != Some(eocd_offset - ZIP64_LOCATOR_LEN as u64)
-        {
-            return Err(corrupt(
-                "the ZIP64 end record is not where its locator says",
-            ));
+        if record_offset.checked_add(ZIP64_EOCD_LEN as u64) != Some(eocd_offset - ZIP64_LOCATOR_LEN as u64) {
+            return Err(corrupt("the ZIP64 end record is not where its locator says"));
         }
         let mut record = [0u8; ZIP64_EOCD_LEN];
         src.read_exact_at(&mut record, record_offset)?;
@@ -158,22 +143,14 @@ pub fn read_central_directory(
         cd_offset = u64_at(&record, 48);
         directory_end = record_offset;
     } else if needs_zip64 {
-        return Err(corrupt(
-            "the end record points to a ZIP64 record that is missing",
-        ));
+        return Err(corrupt("the end record points to a ZIP64 record that is missing"));
     }
 
     if count > limits.max_entries {
-        return Err(ZipError::TooManyEntries {
-            declared: count,
-            limit: limits.max_entries,
-        });
+        return Err(ZipError::TooManyEntries { declared: count, limit: limits.max_entries });
     }
     if cd_size > limits.max_central_directory_bytes {
-        return Err(ZipError::DirectoryTooLarge {
-            size: cd_size,
-            limit: limits.max_central_directory_bytes,
-        });
+        return Err(ZipError::DirectoryTooLarge { size: cd_size, limit: limits.max_central_directory_bytes });
     }
     if cd_offset.checked_add(cd_size) != Some(directory_end) {
         return Err(corrupt(format!(
@@ -203,18 +180,11 @@ pub fn read_central_directory(
             directory.len() - at
         )));
     }
-    Ok(CentralDirectory {
-        entries,
-        offset: cd_offset,
-        size: cd_size,
-        zip64,
-    })
+    Ok(CentralDirectory { entries, offset: cd_offset, size: cd_size, zip64 })
 }
 
 fn parse_central_entry(dir: &[u8], at: usize) -> Result<(CentralEntry, usize), String> {
-    let fixed = dir
-        .get(at..at + CENTRAL_HEADER_LEN)
-        .ok_or("runs past the end of the directory")?;
+    let fixed = dir.get(at..at + CENTRAL_HEADER_LEN).ok_or("runs past the end of the directory")?;
     if u32_at(fixed, 0) != CENTRAL_HEADER_SIG {
         return Err("bad signature".into());
     }
@@ -229,27 +199,16 @@ fn parse_central_entry(dir: &[u8], at: usize) -> Result<(CentralEntry, usize), S
     let mut header_offset = u64::from(u32_at(fixed, 42));
     let name_at = at + CENTRAL_HEADER_LEN;
     let end = name_at + name_len + extra_len + comment_len;
-    let raw_name = dir
-        .get(name_at..name_at + name_len)
-        .ok_or("name runs past the end of the directory")?;
-    let extra = dir
-        .get(name_at + name_len..name_at + name_len + extra_len)
-        .ok_or("extra field is truncated")?;
+    let raw_name = dir.get(name_at..name_at + name_len).ok_or("name runs past the end of the directory")?;
+    let extra = dir.get(name_at + name_len..name_at + name_len + extra_len).ok_or("extra field is truncated")?;
     if end > dir.len() {
         return Err("comment runs past the end of the directory".into());
     }
     // ZIP64 extra: the 64-bit values of exactly the fields that hold the marker, in this order.
-    let wants = [
-        size == MAX_32,
-        compressed_size == MAX_32,
-        header_offset == MAX_32,
-    ];
+    let wants = [size == MAX_32, compressed_size == MAX_32, header_offset == MAX_32];
     if wants.iter().any(|w| *w) {
-        let data = find_extra(extra, ZIP64_EXTRA_ID)
-            .ok_or("a size or offset needs a ZIP64 field that is missing")?;
-        let mut values = data
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        let data = find_extra(extra, ZIP64_EXTRA_ID).ok_or("a size or offset needs a ZIP64 field that is missing")?;
+        let mut values = data.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")));
         let mut next = || values.next().ok_or("the ZIP64 extra field is too short");
         if wants[0] {
             size = next()?;
@@ -263,21 +222,9 @@ fn parse_central_entry(dir: &[u8], at: usize) -> Result<(CentralEntry, usize), S
     }
     let (name, name_is_utf8) = match std::str::from_utf8(raw_name) {
         Ok(name) => (name.to_owned(), true),
-        Err(_) => (
-            String::from_utf8_lossy(raw_name).into_owned(),
-            flags & FLAG_UTF8 == 0 && raw_name.is_ascii(),
-        ),
+        Err(_) => (String::from_utf8_lossy(raw_name).into_owned(), flags & FLAG_UTF8 == 0 && raw_name.is_ascii()),
     };
-    let entry = CentralEntry {
-        name,
-        name_is_utf8,
-        flags,
-        method,
-        crc32,
-        compressed_size,
-        size,
-        header_offset,
-    };
+    let entry = CentralEntry { name, name_is_utf8, flags, method, crc32, compressed_size, size, header_offset };
     Ok((entry, end))
 }
 
@@ -295,43 +242,29 @@ fn find_extra(mut extra: &[u8], id: u16) -> Option<&[u8]> {
 
 /// Reads an entry's local header and returns where its data starts; the header must agree with
 /// the central directory and the data must lie before the directory.
-pub fn data_offset(
-    src: &impl ReadAt,
-    entry: &CentralEntry,
-    directory_offset: u64,
-) -> Result<u64, ZipError> {
+pub fn data_offset(src: &impl ReadAt, entry: &CentralEntry, directory_offset: u64) -> Result<u64, ZipError> {
     let bad = |m: &str| corrupt(format!("{}: {m}", entry.name));
     if entry.header_offset.saturating_add(LOCAL_HEADER_LEN) > directory_offset {
-        return Err(bad(
-            "its local header lies past the start of the central directory",
-        ));
+        return Err(bad("its local header lies past the start of the central directory"));
     }
     let mut fixed = [0u8; LOCAL_HEADER_LEN as usize];
     src.read_exact_at(&mut fixed, entry.header_offset)?;
     if u32_at(&fixed, 0) != LOCAL_HEADER_SIG {
-        return Err(bad(
-            "no local header at the offset the central directory gives",
-        ));
+        return Err(bad("no local header at the offset the central directory gives"));
     }
     let name_len = u64::from(u16_at(&fixed, 26));
     let extra_len = u64::from(u16_at(&fixed, 28));
     let start = entry.header_offset + LOCAL_HEADER_LEN + name_len + extra_len;
     if name_len != entry.name.len() as u64 && entry.name_is_utf8 {
-        return Err(bad(
-            "the local header's name differs from the central directory's",
-        ));
+        return Err(bad("the local header's name differs from the central directory's"));
     }
     if start.saturating_add(entry.compressed_size) > directory_offset {
-        return Err(bad(
-            "its data runs past the start of the central directory (truncated or lying sizes)",
-        ));
+        return Err(bad("its data runs past the start of the central directory (truncated or lying sizes)"));
     }
     let mut name = vec![0u8; name_len as usize];
     src.read_exact_at(&mut name, entry.header_offset + LOCAL_HEADER_LEN)?;
     if entry.name_is_utf8 && name != entry.name.as_bytes() {
-        return Err(bad(
-            "the local header's name differs from the central directory's",
-        ));
+        return Err(bad("the local header's name differs from the central directory's"));
     }
     Ok(start)
 }
@@ -348,10 +281,7 @@ mod tests {
         }
         fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
             let start = usize::try_from(offset).map_err(|_| io::ErrorKind::UnexpectedEof)?;
-            let src = self
-                .0
-                .get(start..start + buf.len())
-                .ok_or(io::ErrorKind::UnexpectedEof)?;
+            let src = self.0.get(start..start + buf.len()).ok_or(io::ErrorKind::UnexpectedEof)?;
             buf.copy_from_slice(src);
             Ok(())
         }
@@ -379,11 +309,7 @@ mod tests {
             central_header(r, &mut cd);
         }
         out.extend(&cd);
-        out.extend(end_records(
-            records.len() as u64,
-            cd_offset,
-            cd.len() as u64,
-        ));
+        out.extend(end_records(records.len() as u64, cd_offset, cd.len() as u64));
         out
     }
 
@@ -393,10 +319,7 @@ mod tests {
         let dir = read_central_directory(&src, &Limits::default()).unwrap();
         assert_eq!(dir.entries.len(), 2);
         assert_eq!(dir.entries[1].name, "b.dpx");
-        assert_eq!(
-            data_offset(&src, &dir.entries[1], dir.offset).unwrap(),
-            38 + 30 + 5
-        );
+        assert_eq!(data_offset(&src, &dir.entries[1], dir.offset).unwrap(), 38 + 30 + 5);
     }
 
     #[test]
@@ -409,15 +332,11 @@ mod tests {
         absurd[eocd + 10..eocd + 12].copy_from_slice(&0xFFFEu16.to_le_bytes());
         let err = read_central_directory(&Mem(absurd), &Limits::default()).unwrap_err();
         assert!(err.to_string().contains("cannot hold"), "{err}");
-        let limits = Limits {
-            max_entries: 10,
-            ..Limits::default()
-        };
+        let limits = Limits { max_entries: 10, ..Limits::default() };
         let err = read_central_directory(&Mem(archive(&["a"; 11])), &limits).unwrap_err();
         assert!(matches!(err, ZipError::TooManyEntries { declared: 11, .. }));
         // Truncated: the end record is gone.
-        let err = read_central_directory(&Mem(good[..good.len() - 5].to_vec()), &Limits::default())
-            .unwrap_err();
+        let err = read_central_directory(&Mem(good[..good.len() - 5].to_vec()), &Limits::default()).unwrap_err();
         assert!(matches!(err, ZipError::NoEndRecord));
         // Truncated in the middle: the directory no longer ends where the end record begins.
         let mut cut = good.clone();
