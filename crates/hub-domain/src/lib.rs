@@ -1,0 +1,14 @@
+//! The Content Hub's domain: no I/O, no async, no database. Everything here is data and pure
+//! functions, tested exhaustively, so that the service layers only orchestrate.
+
+pub mod access;
+pub mod catalogue;
+pub mod metadata;
+/// The delivery naming rule is npack's: one rule for the packager and the hub.
+pub use npack::names;
+pub mod state;
+
+pub use access::{Action, Decision, Membership, Principal, Role};
+pub use catalogue::{BucketKind, FieldDef, FieldKind};
+pub use metadata::{FieldError, Metadata};
+pub use state::{AssetEvent, AssetState, RequestEvent, RequestState, TransitionError};
