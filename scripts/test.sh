@@ -28,6 +28,16 @@ if ! "$venv/bin/python" -c 'import pytest' 2>/dev/null || [ ! -x "$venv/bin/npac
   "$venv/bin/pip" install -q --disable-pip-version-check 'npack==0.8.0' 'pytest>=8,<9'
 fi
 
+# The repository suite runs on PostgreSQL too when a server answers (CI has one on 127.0.0.1:5432).
+if [ -z "${CONTENTHUB_TEST_POSTGRES_URL:-}" ]; then
+  if python3 -c 'import socket; socket.create_connection(("127.0.0.1", 5432), 2)' 2>/dev/null; then
+    export CONTENTHUB_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/test"
+  else
+    say "no PostgreSQL on 127.0.0.1:5432: the repository suite runs on SQLite only (set CONTENTHUB_TEST_POSTGRES_URL)"
+  fi
+fi
+[ -n "${CONTENTHUB_TEST_POSTGRES_URL:-}" ] && say "repository suite also on PostgreSQL: ${CONTENTHUB_TEST_POSTGRES_URL%%@*}@…"
+
 say "building"
 cargo build --release -p npack
 

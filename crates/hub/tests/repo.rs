@@ -1,0 +1,211 @@
+//! One behaviour suite for the repositories, run on SQLite and on PostgreSQL.
+//!
+//! PostgreSQL runs when `CONTENTHUB_TEST_POSTGRES_URL` names a server (scripts/test.sh sets it when
+//! one answers on 127.0.0.1:5432); each run gets a fresh database that is dropped afterwards.
+
+use hub::db::{AssetQuery, AssetSort, NewAsset};
+use hub::{Db, RepoError};
+use hub_domain::{AssetState, BucketKind, Metadata, RequestState, Role};
+use serde_json::json;
+
+fn meta(value: serde_json::Value) -> Metadata {
+    serde_json::from_value(value).unwrap()
+}
+
+fn new_asset(project_id: i64, bucket: BucketKind, name: &str, metadata: Metadata) -> NewAsset {
+    NewAsset {
+        project_id,
+        bucket,
+        name: name.into(),
+        state: AssetState::InProgress,
+        size: 10,
+        md5: None,
+        metadata,
+        request_id: None,
+        created_by: None,
+    }
+}
+
+async fn suite(db: Db) {
+    db.migrate().await.unwrap();
+    db.migrate().await.expect("migrating twice is a no-op");
+    db.ping().await.unwrap();
+
+    // Users, sessions, tokens.
+    let alice = db.create_user("alice", "Alice", "hash-a", false).await.unwrap();
+    let bob = db.create_user("bob", "Bob", "hash-b", false).await.unwrap();
+    let admin = db.create_user("root", "Admin", "hash-r", true).await.unwrap();
+    let err = db.create_user("alice", "Again", "x", false).await.unwrap_err();
+    assert!(matches!(&err, RepoError::Conflict(m) if m.contains("alice")), "{err}");
+    assert_eq!(db.count_users().await.unwrap(), 3);
+    let (found, hash) = db.user_for_login("alice").await.unwrap();
+    assert_eq!((found.id, hash.as_str()), (alice.id, "hash-a"));
+    assert!(matches!(db.user_for_login("nobody").await, Err(RepoError::NotFound)));
+
+    let far = hub::db::now_ms() + 60_000;
+    db.create_session("chs_live", alice.id, "csrf1", far).await.unwrap();
+    db.create_session("chs_old", alice.id, "csrf2", 1).await.unwrap();
+    assert_eq!(db.session("chs_live").await.unwrap(), (alice.clone(), "csrf1".to_owned()));
+    assert!(matches!(db.session("chs_old").await, Err(RepoError::NotFound)), "expired sessions are gone");
+    db.set_password(alice.id, "hash-a2").await.unwrap();
+    assert!(matches!(db.session("chs_live").await, Err(RepoError::NotFound)), "a new password ends sessions");
+
+    let token = db.create_token(bob.id, "ci", "cht_secret").await.unwrap();
+    assert_eq!(db.user_for_token("cht_secret").await.unwrap().id, bob.id);
+    assert!(db.tokens(bob.id).await.unwrap()[0].last_used_ms.is_some());
+    assert!(matches!(db.revoke_token(alice.id, token.id).await, Err(RepoError::NotFound)), "only the owner revokes");
+    db.revoke_token(bob.id, token.id).await.unwrap();
+    assert!(matches!(db.user_for_token("cht_secret").await, Err(RepoError::NotFound)));
+
+    // Projects and members.
+    let film = db.create_project("Feature Film", "FF").await.unwrap();
+    let series = db.create_project("Series", "SR").await.unwrap();
+    assert!(matches!(db.create_project("Series", "X").await, Err(RepoError::Conflict(_))));
+    db.set_member(film.id, alice.id, Role::Contributor, Some(&[BucketKind::FinalSound])).await.unwrap();
+    db.set_member(series.id, bob.id, Role::Viewer, None).await.unwrap();
+    assert_eq!(db.projects_for(&alice).await.unwrap(), vec![film.clone()]);
+    assert_eq!(db.projects_for(&admin).await.unwrap().len(), 2);
+    let member = db.member(film.id, alice.id).await.unwrap().unwrap();
+    assert_eq!((member.role, member.buckets.clone()), (Role::Contributor, Some(vec![BucketKind::FinalSound])));
+    assert!(db.member(film.id, bob.id).await.unwrap().is_none());
+    db.set_member(film.id, alice.id, Role::Manager, None).await.unwrap();
+    assert_eq!(db.member(film.id, alice.id).await.unwrap().unwrap().role, Role::Manager);
+    assert_eq!(db.members(film.id).await.unwrap().len(), 1);
+    db.remove_member(series.id, bob.id).await.unwrap();
+    assert!(db.projects_for(&bob).await.unwrap().is_empty());
+
+    // Assets: versions, listing, paging, filters.
+    let sound = BucketKind::FinalSound;
+    let first = db.create_asset(&new_asset(film.id, sound, "r1_pm.wav", meta(json!({"reel": 1})))).await.unwrap();
+    let second = db.create_asset(&new_asset(film.id, sound, "r1_pm.wav", meta(json!({"reel": 1})))).await.unwrap();
+    assert_eq!((first.version, second.version), (1, 2));
+    let other = db.create_asset(&new_asset(series.id, sound, "r1_pm.wav", meta(json!({})))).await.unwrap();
+    assert_eq!(other.version, 1, "versions count per project and bucket");
+    for i in 0..250 {
+        let format = if i % 2 == 0 { "5.1" } else { "2.0" };
+        let m = meta(json!({"reel": i % 5, "format": format, "mix_type": "stems"}));
+        db.create_asset(&new_asset(film.id, sound, &format!("cue_{i:04}.wav"), m)).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut query = AssetQuery { limit: 100, ..AssetQuery::default() };
+    loop {
+        let page = db.list_assets(film.id, sound, &query).await.unwrap();
+        seen.extend(page.items.iter().map(|a| a.name.clone()));
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 252);
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "sorted by name");
+    let filtered = db
+        .list_assets(
+            film.id,
+            sound,
+            &AssetQuery {
+                fields: vec![("reel".into(), "3".into()), ("format".into(), "2.0".into())],
+                limit: 500,
+                ..AssetQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    // i % 5 == 3 and i odd: i = 3, 13, 23, ... (25 of them).
+    assert_eq!(filtered.items.len(), 25);
+    assert!(filtered.items.iter().all(|a| a.metadata["reel"] == json!(3) && a.metadata["format"] == json!("2.0")));
+    let named = db
+        .list_assets(
+            film.id,
+            sound,
+            &AssetQuery { name_contains: Some("CUE_01".into()), limit: 500, ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert_eq!(named.items.len(), 100, "cue_0100..cue_0199, case-insensitive");
+    let newest = db
+        .list_assets(
+            film.id,
+            sound,
+            &AssetQuery { sort: AssetSort::Updated, descending: true, limit: 3, ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert_eq!(newest.items[0].name, "cue_0249.wav");
+    assert!(newest.next.is_some());
+    let bad = AssetQuery { after: Some("nonsense".into()), limit: 10, ..Default::default() };
+    assert!(matches!(db.list_assets(film.id, sound, &bad).await, Err(RepoError::Conflict(_))));
+
+    // States: compare-and-set through the domain's transitions.
+    let next = first.state.next(hub_domain::AssetEvent::TransferCompleted).unwrap();
+    db.transition_asset(first.id, first.state, next).await.unwrap();
+    let err = db.transition_asset(first.id, AssetState::InProgress, AssetState::FailedDelivery).await.unwrap_err();
+    assert!(matches!(&err, RepoError::Conflict(m) if m.contains("Delivered")), "{err}");
+    let delivered = db
+        .list_assets(
+            film.id,
+            sound,
+            &AssetQuery { state: Some(AssetState::Delivered), limit: 10, ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert_eq!(delivered.items.iter().map(|a| a.id).collect::<Vec<_>>(), vec![first.id]);
+    db.set_asset_metadata(first.id, &meta(json!({"reel": 2}))).await.unwrap();
+    assert_eq!(db.asset(first.id).await.unwrap().metadata["reel"], json!(2));
+    let counts = db.bucket_counts(film.id).await.unwrap();
+    let sound_counts = counts.iter().find(|c| c.bucket == sound).unwrap();
+    assert_eq!(sound_counts.counts["delivered"], 1);
+    assert_eq!(sound_counts.counts["in_progress"], 251);
+    assert_eq!(counts.len(), BucketKind::ALL.len());
+
+    // Requests and history.
+    let request = db.create_request(film.id, sound, "Reel 1 printmaster 5.1", &meta(json!({"reel": 1}))).await.unwrap();
+    assert_eq!(request.state, RequestState::Open);
+    assert_eq!(db.bucket_counts(film.id).await.unwrap().iter().find(|c| c.bucket == sound).unwrap().open_requests, 1);
+    db.transition_request(request.id, RequestState::Open, RequestState::Submitted, None).await.unwrap();
+    assert!(matches!(
+        db.transition_request(request.id, RequestState::Open, RequestState::Rejected, Some("late")).await,
+        Err(RepoError::Conflict(_))
+    ));
+    db.transition_request(request.id, RequestState::Submitted, RequestState::Redelivery, Some("wrong loudness"))
+        .await
+        .unwrap();
+    let stored = db.request(request.id).await.unwrap();
+    assert_eq!((stored.state, stored.reason.as_deref()), (RequestState::Redelivery, Some("wrong loudness")));
+    assert_eq!(db.list_requests(film.id, sound, Some(RequestState::Redelivery)).await.unwrap().len(), 1);
+    assert!(db.list_requests(film.id, sound, Some(RequestState::Open)).await.unwrap().is_empty());
+    db.update_request(request.id, "Reel 1 printmaster 7.1", &meta(json!({"reel": 1}))).await.unwrap();
+
+    db.add_history(film.id, Some(first.id), None, Some(alice.id), "metadata", "reel 1 -> 2").await.unwrap();
+    db.add_history(film.id, Some(first.id), None, None, "state", "Delivered").await.unwrap();
+    let history = db.history(Some(first.id), None).await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].username.as_deref(), Some("alice"));
+    assert_eq!(history[1].username, None);
+
+    db.delete_asset(first.id).await.unwrap();
+    assert!(matches!(db.asset(first.id).await, Err(RepoError::NotFound)));
+    assert!(db.history(Some(first.id), None).await.unwrap().is_empty(), "history goes with the asset");
+}
+
+#[tokio::test]
+async fn repository_behaviour_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("hub.db").display());
+    suite(Db::connect(&url).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn repository_behaviour_on_postgres() {
+    let Ok(admin_url) = std::env::var("CONTENTHUB_TEST_POSTGRES_URL") else {
+        eprintln!("SKIPPED: set CONTENTHUB_TEST_POSTGRES_URL (scripts/test.sh does) to run the suite on PostgreSQL");
+        return;
+    };
+    let name = format!("contenthub_test_{}_{}", std::process::id(), hub::db::now_ms());
+    let admin = sqlx::PgPool::connect(&admin_url).await.expect("connect to the test server");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.unwrap();
+    let (base, _) = admin_url.rsplit_once('/').expect("URL ends in /DATABASE");
+    let db = Db::connect(&format!("{base}/{name}")).await.unwrap();
+    suite(db.clone()).await;
+    drop(db);
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).execute(&admin).await.unwrap();
+}
