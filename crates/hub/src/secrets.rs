@@ -11,6 +11,13 @@ pub fn hash_password(password: &str) -> String {
     Argon2::default().hash_password(password.as_bytes(), &salt).expect("argon2 with default parameters").to_string()
 }
 
+/// A valid hash of a password nobody has, checked when a user name is unknown so that a failed
+/// sign-in takes the same time whether or not the name exists.
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| hash_password(&generate_password()));
+    &DUMMY
+}
+
 /// Checks a password against a stored hash; a malformed stored hash never matches.
 pub fn verify_password(password: &str, stored: &str) -> bool {
     PasswordHash::new(stored).is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())

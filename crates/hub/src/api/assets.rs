@@ -1,0 +1,202 @@
+//! Browsing a bucket's assets, one asset, metadata edits (one or many at once), deletion, history.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use hub_domain::access::Action;
+use hub_domain::metadata::apply_patch;
+use hub_domain::{AssetState, BucketKind, FieldError};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::AppState;
+use super::auth::{Caller, authorize};
+use super::error::{ApiError, ApiResult};
+use crate::db::{Asset, AssetQuery, AssetSort, HistoryEntry, Page};
+
+/// The most assets one bulk edit may touch.
+pub const MAX_BULK: usize = 1000;
+
+pub fn bucket(slug: &str) -> ApiResult<BucketKind> {
+    BucketKind::from_slug(slug).ok_or_else(ApiError::not_found)
+}
+
+/// `GET …/buckets/{b}/assets?state=&q=&sort=name|updated&order=asc|desc&after=&limit=&meta.FIELD=VALUE`
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project_id, slug)): Path<(i64, String)>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> ApiResult<Json<Page<Asset>>> {
+    let bucket = bucket(&slug)?;
+    authorize(&state, &caller, project_id, Action::ViewBucket(bucket)).await?;
+    let mut query = AssetQuery { limit: 100, ..AssetQuery::default() };
+    for (key, value) in params {
+        match key.as_str() {
+            "state" if !value.is_empty() => {
+                query.state = Some(AssetState::parse(&value).ok_or_else(|| {
+                    let states: Vec<_> = AssetState::ALL.iter().map(|s| s.as_str()).collect();
+                    ApiError::bad_request(format!("state {value:?} is not one of {}", states.join(", ")))
+                })?)
+            }
+            "state" => {}
+            "q" => query.name_contains = Some(value),
+            "sort" => {
+                query.sort = match value.as_str() {
+                    "name" => AssetSort::Name,
+                    "updated" => AssetSort::Updated,
+                    _ => return Err(ApiError::bad_request("sort is `name` or `updated`")),
+                }
+            }
+            "order" => query.descending = value == "desc",
+            "after" => query.after = Some(value).filter(|v| !v.is_empty()),
+            "limit" => {
+                query.limit = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=500).contains(n))
+                    .ok_or_else(|| ApiError::bad_request("limit is a number from 1 to 500"))?
+            }
+            _ => match key.strip_prefix("meta.") {
+                Some(field) if bucket.field(field).is_some_and(|f| f.filterable) => {
+                    if !value.is_empty() {
+                        query.fields.push((field.to_owned(), value));
+                    }
+                }
+                _ => {
+                    let filterable: Vec<String> =
+                        bucket.schema().iter().filter(|f| f.filterable).map(|f| format!("meta.{}", f.key)).collect();
+                    return Err(ApiError::bad_request(format!(
+                        "unknown filter {key:?}; {} filters on state, q, sort, order, after, limit, {}",
+                        bucket.title(),
+                        filterable.join(", ")
+                    )));
+                }
+            },
+        }
+    }
+    if query.fields.len() > 8 {
+        return Err(ApiError::bad_request("at most 8 metadata filters at once"));
+    }
+    Ok(Json(state.db.list_assets(project_id, bucket, &query).await?))
+}
+
+/// Loads an asset and checks the caller may do `action` on its bucket; 404 either way if not.
+async fn load(state: &AppState, caller: &Caller, id: i64, action: fn(BucketKind) -> Action) -> ApiResult<Asset> {
+    let asset = state.db.asset(id).await?;
+    authorize(state, caller, asset.project_id, action(asset.bucket)).await.map_err(|e| {
+        // Someone who cannot even view the bucket must not learn the asset exists.
+        if e.status == StatusCode::FORBIDDEN { e } else { ApiError::not_found() }
+    })?;
+    Ok(asset)
+}
+
+pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<Asset>> {
+    Ok(Json(load(&state, &caller, id, Action::ViewBucket).await?))
+}
+
+pub async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<HistoryEntry>>> {
+    load(&state, &caller, id, Action::ViewBucket).await?;
+    Ok(Json(state.db.history(Some(id), None).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MetadataPatch {
+    /// Fields to set; `null` removes one.
+    pub metadata: Map<String, Value>,
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(patch): Json<MetadataPatch>,
+) -> ApiResult<Json<Asset>> {
+    // Viewing first, so that a caller who cannot see the asset gets 404 rather than 403.
+    load(&state, &caller, id, Action::ViewBucket).await?;
+    let asset = load(&state, &caller, id, Action::Deliver).await?;
+    let metadata = apply_patch(asset.bucket, &asset.metadata, &patch.metadata)
+        .map_err(|fields| ApiError::invalid(format!("the metadata of {} is not valid", asset.name), fields))?;
+    state.db.set_asset_metadata(id, &metadata).await?;
+    let detail = serde_json::to_string(&patch.metadata).unwrap_or_default();
+    state.db.add_history(asset.project_id, Some(id), None, Some(caller.user.id), "metadata_edited", &detail).await?;
+    Ok(Json(state.db.asset(id).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BulkPatch {
+    pub ids: Vec<i64>,
+    pub metadata: Map<String, Value>,
+}
+
+/// The bulk edit: one patch applied to many assets of one bucket. Every asset is checked first;
+/// if any would be invalid nothing changes, and the errors say which asset and which field.
+pub async fn bulk_update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project_id, slug)): Path<(i64, String)>,
+    Json(patch): Json<BulkPatch>,
+) -> ApiResult<Json<Vec<Asset>>> {
+    let bucket = bucket(&slug)?;
+    authorize(&state, &caller, project_id, Action::ViewBucket(bucket)).await?;
+    authorize(&state, &caller, project_id, Action::Deliver(bucket)).await?;
+    if patch.ids.is_empty() {
+        return Err(ApiError::bad_request("select at least one asset"));
+    }
+    if patch.ids.len() > MAX_BULK {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_assets",
+            format!("a bulk edit takes at most {MAX_BULK} assets; split the selection"),
+        ));
+    }
+    let mut planned = Vec::with_capacity(patch.ids.len());
+    let mut errors = Vec::new();
+    for id in &patch.ids {
+        let asset = match state.db.asset(*id).await {
+            Ok(a) if a.project_id == project_id && a.bucket == bucket => a,
+            Ok(_) | Err(crate::db::RepoError::NotFound) => {
+                errors.push(FieldError {
+                    field: format!("ids[{id}]"),
+                    message: format!("asset {id} is not in this bucket"),
+                });
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match apply_patch(bucket, &asset.metadata, &patch.metadata) {
+            Ok(metadata) => planned.push((asset, metadata)),
+            Err(fields) => errors.extend(fields.into_iter().map(|f| FieldError {
+                field: format!("{}.{}", asset.id, f.field),
+                message: format!("{}: {}", asset.name, f.message),
+            })),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid("nothing was changed: some assets would not be valid", errors));
+    }
+    let detail = serde_json::to_string(&patch.metadata).unwrap_or_default();
+    let mut updated = Vec::with_capacity(planned.len());
+    for (asset, metadata) in planned {
+        state.db.set_asset_metadata(asset.id, &metadata).await?;
+        state
+            .db
+            .add_history(project_id, Some(asset.id), None, Some(caller.user.id), "metadata_edited", &detail)
+            .await?;
+        updated.push(Asset { metadata, ..asset });
+    }
+    Ok(Json(updated))
+}
+
+pub async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+    load(&state, &caller, id, Action::ViewBucket).await?;
+    let asset = load(&state, &caller, id, Action::DeleteAsset).await?;
+    state.db.delete_asset(id).await?;
+    let detail = format!("{} v{} deleted", asset.name, asset.version);
+    state.db.add_history(asset.project_id, None, None, Some(caller.user.id), "asset_deleted", &detail).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

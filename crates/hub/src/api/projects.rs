@@ -1,0 +1,138 @@
+//! Projects, members, and buckets with their counts.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use hub_domain::access::Action;
+use hub_domain::{BucketKind, Role};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::auth::{Caller, authorize};
+use super::error::{ApiError, ApiResult};
+use crate::db::{BucketCounts, Member, Project};
+
+pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Project>>> {
+    Ok(Json(state.db.projects_for(&caller.user).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewProject {
+    pub name: String,
+    pub code: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(new): Json<NewProject>,
+) -> ApiResult<(StatusCode, Json<Project>)> {
+    if !caller.user.site_admin {
+        return Err(ApiError::forbidden("only site administrators create projects"));
+    }
+    let name = new.name.trim();
+    if name.is_empty() || name.chars().count() > 120 {
+        return Err(ApiError::bad_request("a project name has 1 to 120 characters"));
+    }
+    let code = new.code.as_deref().map(str::trim).filter(|c| !c.is_empty()).unwrap_or(name);
+    let project = state.db.create_project(name, &code.chars().take(16).collect::<String>()).await?;
+    state.db.add_history(project.id, None, None, Some(caller.user.id), "project_created", name).await?;
+    Ok((StatusCode::CREATED, Json(project)))
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProjectView {
+    #[serde(flatten)]
+    pub project: Project,
+    /// The caller's role; absent for a site admin who is not a member.
+    pub role: Option<Role>,
+    pub buckets: Vec<BucketCounts>,
+}
+
+pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<ProjectView>> {
+    let member = authorize(&state, &caller, id, Action::ViewProject).await?;
+    let project = state.db.project(id).await?;
+    let buckets = visible_counts(&state, id, member.as_ref()).await?;
+    Ok(Json(ProjectView { project, role: member.map(|m| m.role), buckets }))
+}
+
+pub async fn buckets(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<BucketCounts>>> {
+    let member = authorize(&state, &caller, id, Action::ViewProject).await?;
+    Ok(Json(visible_counts(&state, id, member.as_ref()).await?))
+}
+
+async fn visible_counts(state: &AppState, project_id: i64, member: Option<&Member>) -> ApiResult<Vec<BucketCounts>> {
+    let mut counts = state.db.bucket_counts(project_id).await?;
+    if let Some(member) = member {
+        counts.retain(|c| member.membership().sees_bucket(c.bucket));
+    }
+    Ok(counts)
+}
+
+pub async fn members(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<Member>>> {
+    authorize(&state, &caller, id, Action::ViewProject).await?;
+    Ok(Json(state.db.members(id).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MemberChange {
+    /// For adding: who.
+    pub username: Option<String>,
+    pub role: Role,
+    /// Bucket slugs this member works in; absent or null for all.
+    pub buckets: Option<Vec<BucketKind>>,
+}
+
+pub async fn add_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(change): Json<MemberChange>,
+) -> ApiResult<StatusCode> {
+    authorize(&state, &caller, id, Action::ManageMembers).await?;
+    let username = change.username.as_deref().ok_or_else(|| ApiError::bad_request("give the username to add"))?;
+    let (user, _) = state
+        .db
+        .user_for_login(username)
+        .await
+        .map_err(|_| ApiError::invalid(format!("there is no user named {username}"), Vec::new()))?;
+    state.db.set_member(id, user.id, change.role, change.buckets.as_deref()).await?;
+    let detail = format!("{} added as {}", user.username, change.role.as_str());
+    state.db.add_history(id, None, None, Some(caller.user.id), "member_added", &detail).await?;
+    Ok(StatusCode::CREATED)
+}
+
+pub async fn change_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, user_id)): Path<(i64, i64)>,
+    Json(change): Json<MemberChange>,
+) -> ApiResult<StatusCode> {
+    authorize(&state, &caller, id, Action::ManageMembers).await?;
+    if state.db.member(id, user_id).await?.is_none() {
+        return Err(ApiError::not_found());
+    }
+    state.db.set_member(id, user_id, change.role, change.buckets.as_deref()).await?;
+    let detail = format!("user {user_id} is now {}", change.role.as_str());
+    state.db.add_history(id, None, None, Some(caller.user.id), "member_changed", &detail).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn remove_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, user_id)): Path<(i64, i64)>,
+) -> ApiResult<StatusCode> {
+    authorize(&state, &caller, id, Action::ManageMembers).await?;
+    state.db.remove_member(id, user_id).await?;
+    state.db.add_history(id, None, None, Some(caller.user.id), "member_removed", &format!("user {user_id}")).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,121 @@
+//! Signing in and out, who am I, API tokens.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::auth::{Caller, SESSION_COOKIE, cookie};
+use super::error::{ApiError, ApiResult};
+use crate::db::{ApiToken, Project, RepoError, User, now_ms};
+use crate::secrets::{random_token, verify_password};
+
+#[derive(Debug, Deserialize)]
+pub struct Login {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SessionInfo {
+    pub user: User,
+    /// Send as `X-CSRF-Token` with every request that changes something.
+    pub csrf_token: String,
+    pub expires_ms: i64,
+}
+
+pub async fn login(State(state): State<AppState>, Json(login): Json<Login>) -> ApiResult<Response> {
+    let username = login.username.trim();
+    state.limiter.check(username)?;
+    let bad = || ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", "wrong user name or password");
+    let (user, hash) = match state.db.user_for_login(username).await {
+        Ok(found) => found,
+        Err(RepoError::NotFound) => {
+            // Spend the same time as a real check, so that timing does not reveal which names exist.
+            let password = login.password.clone();
+            let _ = tokio::task::spawn_blocking(move || verify_password(&password, crate::secrets::dummy_hash())).await;
+            state.limiter.failed(username);
+            return Err(bad());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let password = login.password.clone();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
+    if !ok {
+        state.limiter.failed(username);
+        return Err(bad());
+    }
+    state.limiter.succeeded(username);
+    let token = random_token("chs_", 32);
+    let csrf = random_token("", 24);
+    let expires_ms = now_ms() + state.config.session_hours as i64 * 3_600_000;
+    state.db.create_session(&token, user.id, &csrf, expires_ms).await?;
+    let secure = if state.config.secure_cookies { "; Secure" } else { "" };
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        state.config.session_hours * 3600
+    );
+    let mut response = Json(SessionInfo { user, csrf_token: csrf, expires_ms }).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("ASCII cookie"));
+    Ok(response)
+}
+
+pub async fn logout(State(state): State<AppState>, _caller: Caller, headers: HeaderMap) -> ApiResult<Response> {
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        state.db.delete_session(token).await?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let expired = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&expired).expect("ASCII cookie"));
+    Ok(response)
+}
+
+#[derive(Debug, Serialize)]
+pub struct Me {
+    pub user: User,
+    pub projects: Vec<Project>,
+    pub via_token: bool,
+}
+
+pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Me>> {
+    let projects = state.db.projects_for(&caller.user).await?;
+    Ok(Json(Me { user: caller.user, projects, via_token: caller.principal.via_token }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewToken {
+    pub name: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreatedToken {
+    #[serde(flatten)]
+    pub token: ApiToken,
+    /// Shown once; only its hash is stored.
+    pub secret: String,
+}
+
+pub async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(new): Json<NewToken>,
+) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    let name = new.name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(ApiError::bad_request("give the token a name of 1 to 100 characters (what uses it)"));
+    }
+    let secret = random_token("cht_", 32);
+    let token = state.db.create_token(caller.user.id, name, &secret).await?;
+    Ok((StatusCode::CREATED, Json(CreatedToken { token, secret })))
+}
+
+pub async fn list_tokens(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<ApiToken>>> {
+    Ok(Json(state.db.tokens(caller.user.id).await?))
+}
+
+pub async fn revoke_token(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+    state.db.revoke_token(caller.user.id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,466 @@
+//! The API through its router (no network): the authorisation matrix for every route, sign-in,
+//! CSRF, tokens, bulk edits and errors.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use hub::Db;
+use hub::api::{ApiConfig, AppState, router};
+use hub::db::NewAsset;
+use hub::secrets::hash_password;
+use hub_domain::{AssetState, BucketKind, Metadata, Role};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+struct Hub {
+    app: Router,
+    db: Db,
+    _dir: tempfile::TempDir,
+}
+
+struct Reply {
+    status: StatusCode,
+    body: Value,
+    raw: String,
+    set_cookie: Option<String>,
+}
+
+impl Hub {
+    async fn new() -> Hub {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("hub.db").display())).await.unwrap();
+        db.migrate().await.unwrap();
+        Hub { app: router(AppState::new(db.clone(), ApiConfig::default())), db, _dir: dir }
+    }
+
+    async fn call(&self, method: Method, path: &str, auth: &[(&str, &str)], body: Option<Value>) -> Reply {
+        let mut request = Request::builder().method(method).uri(path);
+        for (name, value) in auth {
+            request = request.header(*name, *value);
+        }
+        let request = match body {
+            Some(body) => request.header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .unwrap();
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let set_cookie = response.headers().get(header::SET_COOKIE).map(|v| v.to_str().unwrap().to_owned());
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
+        let raw = String::from_utf8_lossy(&bytes).into_owned();
+        Reply { status, body: serde_json::from_str(&raw).unwrap_or(Value::Null), raw, set_cookie }
+    }
+
+    async fn user(&self, name: &str, admin: bool) -> (i64, String) {
+        let user = self.db.create_user(name, name, &hash_password("pw-for-tests"), admin).await.unwrap();
+        let token = format!("cht_test_{name}");
+        self.db.create_token(user.id, "tests", &token).await.unwrap();
+        (user.id, token)
+    }
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+fn meta(v: Value) -> Metadata {
+    serde_json::from_value(v).unwrap()
+}
+
+struct World {
+    hub: Hub,
+    project: i64,
+    sound_asset: i64,
+    vfx_asset: i64,
+    request: i64,
+    tokens: std::collections::HashMap<&'static str, String>,
+    ids: std::collections::HashMap<&'static str, i64>,
+}
+
+async fn world() -> World {
+    let hub = Hub::new().await;
+    let mut tokens = std::collections::HashMap::new();
+    let mut ids = std::collections::HashMap::new();
+    for (name, admin) in [
+        ("admin", true),
+        ("manager", false),
+        ("contributor", false),
+        ("viewer", false),
+        ("outsider", false),
+        ("scoped", false),
+    ] {
+        let (id, token) = hub.user(name, admin).await;
+        tokens.insert(name, token);
+        ids.insert(name, id);
+    }
+    let project = hub.db.create_project("Secret Film", "SF").await.unwrap().id;
+    let other = hub.db.create_project("Other Show", "OS").await.unwrap().id;
+    hub.db.set_member(project, ids["manager"], Role::Manager, None).await.unwrap();
+    hub.db.set_member(project, ids["contributor"], Role::Contributor, None).await.unwrap();
+    hub.db.set_member(project, ids["viewer"], Role::Viewer, None).await.unwrap();
+    hub.db.set_member(project, ids["scoped"], Role::Contributor, Some(&[BucketKind::FinalSound])).await.unwrap();
+    hub.db.set_member(other, ids["outsider"], Role::Manager, None).await.unwrap();
+    let new = |bucket, name: &str, m: Value| NewAsset {
+        project_id: project,
+        bucket,
+        name: name.into(),
+        state: AssetState::Valid,
+        size: 1,
+        md5: None,
+        metadata: meta(m),
+        request_id: None,
+        created_by: None,
+    };
+    let sound_asset = hub
+        .db
+        .create_asset(&new(
+            BucketKind::FinalSound,
+            "secret_r1_pm.wav",
+            json!({"reel": 1, "mix_type": "stems", "format": "5.1"}),
+        ))
+        .await
+        .unwrap()
+        .id;
+    let vfx_asset = hub
+        .db
+        .create_asset(&new(BucketKind::Vfx, "secret_sh010.exr", json!({"shot": "sh010", "version": 1})))
+        .await
+        .unwrap()
+        .id;
+    let request = hub
+        .db
+        .create_request(project, BucketKind::FinalSound, "Secret reel 1", &meta(json!({"reel": 1})))
+        .await
+        .unwrap()
+        .id;
+    World { hub, project, sound_asset, vfx_asset, request, tokens, ids }
+}
+
+/// (method, path, body) of every project-scoped route, as a template.
+fn routes(w: &World) -> Vec<(Method, String, Option<Value>)> {
+    let (p, a, v, r) = (w.project, w.sound_asset, w.vfx_asset, w.request);
+    let uid = w.ids["contributor"];
+    vec![
+        (Method::GET, format!("/api/v1/projects/{p}"), None),
+        (Method::GET, format!("/api/v1/projects/{p}/buckets"), None),
+        (Method::GET, format!("/api/v1/projects/{p}/members"), None),
+        (
+            Method::POST,
+            format!("/api/v1/projects/{p}/members"),
+            Some(json!({"username": "outsider", "role": "viewer"})),
+        ),
+        (Method::PATCH, format!("/api/v1/projects/{p}/members/{uid}"), Some(json!({"role": "viewer"}))),
+        (Method::DELETE, format!("/api/v1/projects/{p}/members/{uid}"), None),
+        (Method::GET, format!("/api/v1/projects/{p}/buckets/final-sound/assets"), None),
+        (
+            Method::PATCH,
+            format!("/api/v1/projects/{p}/buckets/final-sound/assets"),
+            Some(json!({"ids": [a], "metadata": {"language": "en"}})),
+        ),
+        (Method::GET, format!("/api/v1/projects/{p}/buckets/final-sound/requests"), None),
+        (Method::POST, format!("/api/v1/projects/{p}/buckets/final-sound/requests"), Some(json!({"title": "x"}))),
+        (Method::GET, format!("/api/v1/assets/{a}"), None),
+        (Method::GET, format!("/api/v1/assets/{a}/history"), None),
+        (Method::PATCH, format!("/api/v1/assets/{a}"), Some(json!({"metadata": {"language": "fr"}}))),
+        (Method::DELETE, format!("/api/v1/assets/{a}"), None),
+        (Method::GET, format!("/api/v1/assets/{v}"), None),
+        (Method::PATCH, format!("/api/v1/assets/{v}"), Some(json!({"metadata": {"vendor": "x"}}))),
+        (Method::GET, format!("/api/v1/requests/{r}"), None),
+        (Method::GET, format!("/api/v1/requests/{r}/history"), None),
+        (Method::PATCH, format!("/api/v1/requests/{r}"), Some(json!({"title": "y"}))),
+        (Method::POST, format!("/api/v1/requests/{r}/transition"), Some(json!({"event": "reject", "reason": "no"}))),
+    ]
+}
+
+#[tokio::test]
+async fn outsiders_get_404_for_every_route_and_learn_nothing() {
+    let w = world().await;
+    let auth = bearer(&w.tokens["outsider"]);
+    for (method, path, body) in routes(&w) {
+        let reply = w.hub.call(method.clone(), &path, &[("authorization", &auth)], body).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {path}: {}", reply.raw);
+        for secret in ["Secret", "secret_", "SF"] {
+            assert!(!reply.raw.contains(secret), "{method} {path} leaked {secret}: {}", reply.raw);
+        }
+    }
+    // The same answer as for things that do not exist at all.
+    let missing = w.hub.call(Method::GET, "/api/v1/assets/999999", &[("authorization", &auth)], None).await;
+    let hidden =
+        w.hub.call(Method::GET, &format!("/api/v1/assets/{}", w.sound_asset), &[("authorization", &auth)], None).await;
+    assert_eq!((missing.status, missing.raw), (hidden.status, hidden.raw));
+    let mine = w.hub.call(Method::GET, "/api/v1/projects", &[("authorization", &auth)], None).await;
+    assert_eq!(mine.body.as_array().unwrap().len(), 1, "{}", mine.raw);
+    assert!(!mine.raw.contains("Secret"));
+}
+
+#[tokio::test]
+async fn viewers_read_but_every_write_is_refused() {
+    let w = world().await;
+    let auth = bearer(&w.tokens["viewer"]);
+    for (method, path, body) in routes(&w) {
+        let reply = w.hub.call(method.clone(), &path, &[("authorization", &auth)], body).await;
+        if method == Method::GET {
+            assert_eq!(reply.status, StatusCode::OK, "{method} {path}: {}", reply.raw);
+        } else {
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{method} {path}: {}", reply.raw);
+            assert_eq!(reply.body["code"], "forbidden");
+        }
+    }
+    let asset = w.hub.db.asset(w.sound_asset).await.unwrap();
+    assert!(!asset.metadata.contains_key("language"), "nothing was written");
+}
+
+#[tokio::test]
+async fn contributors_deliver_but_do_not_manage_and_scopes_hide_buckets() {
+    let w = world().await;
+    let auth = bearer(&w.tokens["contributor"]);
+    for (method, path, body) in routes(&w) {
+        let reply = w.hub.call(method.clone(), &path, &[("authorization", &auth)], body).await;
+        let writes = method != Method::GET;
+        let manager_only =
+            (writes && (path.contains("/members") || path.contains("/requests"))) || method == Method::DELETE;
+        let expected = if manager_only { StatusCode::FORBIDDEN } else { StatusCode::OK };
+        assert_eq!(reply.status, expected, "{method} {path}: {}", reply.raw);
+    }
+    let scoped = bearer(&w.tokens["scoped"]);
+    for path in
+        [format!("/api/v1/assets/{}", w.vfx_asset), format!("/api/v1/projects/{}/buckets/vfx/assets", w.project)]
+    {
+        let reply = w.hub.call(Method::GET, &path, &[("authorization", &scoped)], None).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}: {}", reply.raw);
+    }
+    let buckets = w
+        .hub
+        .call(Method::GET, &format!("/api/v1/projects/{}/buckets", w.project), &[("authorization", &scoped)], None)
+        .await;
+    assert_eq!(buckets.body.as_array().unwrap().len(), 1, "{}", buckets.raw);
+}
+
+#[tokio::test]
+async fn managers_and_admins_may_do_everything() {
+    let w = world().await;
+    for who in ["manager", "admin"] {
+        let auth = bearer(&w.tokens[who]);
+        for (method, path, body) in routes(&w) {
+            if method == Method::DELETE || path.ends_with("/transition") {
+                continue; // destructive; exercised once below
+            }
+            let reply = w.hub.call(method.clone(), &path, &[("authorization", &auth)], body).await;
+            assert!(reply.status.is_success(), "{who} {method} {path}: {}", reply.raw);
+        }
+    }
+    let auth = bearer(&w.tokens["manager"]);
+    let reply = w
+        .hub
+        .call(
+            Method::POST,
+            &format!("/api/v1/requests/{}/transition", w.request),
+            &[("authorization", &auth)],
+            Some(json!({"event": "reject"})),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["fields"][0]["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("reason"))
+    );
+    let reply = w
+        .hub
+        .call(
+            Method::POST,
+            &format!("/api/v1/requests/{}/transition", w.request),
+            &[("authorization", &auth)],
+            Some(json!({"event": "accept"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "an open request cannot be accepted: {}", reply.raw);
+    assert!(reply.body["message"].as_str().unwrap().contains("cannot accept"));
+    let reply = w
+        .hub
+        .call(Method::DELETE, &format!("/api/v1/assets/{}", w.sound_asset), &[("authorization", &auth)], None)
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    let reply =
+        w.hub.call(Method::POST, "/api/v1/projects", &[("authorization", &auth)], Some(json!({"name": "Mine"}))).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "only site admins create projects");
+    let admin = bearer(&w.tokens["admin"]);
+    let reply =
+        w.hub.call(Method::POST, "/api/v1/projects", &[("authorization", &admin)], Some(json!({"name": "Mine"}))).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.raw);
+    let reply =
+        w.hub.call(Method::POST, "/api/v1/projects", &[("authorization", &admin)], Some(json!({"name": "Mine"}))).await;
+    assert_eq!((reply.status, reply.body["code"].clone()), (StatusCode::CONFLICT, json!("conflict")));
+}
+
+#[tokio::test]
+async fn unauthenticated_requests_are_401_everywhere() {
+    let w = world().await;
+    for (method, path, body) in routes(&w) {
+        let reply = w.hub.call(method.clone(), &path, &[], body).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+        assert_eq!(reply.body["code"], "unauthenticated");
+    }
+    let reply = w.hub.call(Method::GET, "/api/v1/me", &[("authorization", "Bearer cht_forged")], None).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn sessions_need_the_csrf_token_to_change_anything() {
+    let w = world().await;
+    let bad = w
+        .hub
+        .call(Method::POST, "/api/v1/session", &[], Some(json!({"username": "manager", "password": "nope"})))
+        .await;
+    assert_eq!((bad.status, bad.body["code"].clone()), (StatusCode::UNAUTHORIZED, json!("bad_credentials")));
+    let unknown =
+        w.hub.call(Method::POST, "/api/v1/session", &[], Some(json!({"username": "ghost", "password": "nope"}))).await;
+    assert_eq!(unknown.raw, bad.raw, "unknown names look like wrong passwords");
+    let ok = w
+        .hub
+        .call(Method::POST, "/api/v1/session", &[], Some(json!({"username": "manager", "password": "pw-for-tests"})))
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.raw);
+    let set_cookie = ok.set_cookie.unwrap();
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let csrf = ok.body["csrf_token"].as_str().unwrap().to_owned();
+    assert!(!ok.raw.contains("password"), "no hash leaves the server");
+
+    let me = w.hub.call(Method::GET, "/api/v1/me", &[("cookie", &cookie)], None).await;
+    assert_eq!((me.status, me.body["user"]["username"].clone()), (StatusCode::OK, json!("manager")));
+    let path = format!("/api/v1/assets/{}", w.sound_asset);
+    let body = json!({"metadata": {"language": "de"}});
+    let forged = w.hub.call(Method::PATCH, &path, &[("cookie", &cookie)], Some(body.clone())).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.raw);
+    assert!(forged.raw.contains("X-CSRF-Token"));
+    let real = w.hub.call(Method::PATCH, &path, &[("cookie", &cookie), ("x-csrf-token", &csrf)], Some(body)).await;
+    assert_eq!(real.status, StatusCode::OK, "{}", real.raw);
+
+    // Footage takes writes through API tokens only, even from a manager's session.
+    let footage = w
+        .hub
+        .db
+        .create_asset(&NewAsset {
+            project_id: w.project,
+            bucket: BucketKind::Footage,
+            name: "A001C001.mov".into(),
+            state: AssetState::Valid,
+            size: 1,
+            md5: None,
+            metadata: meta(json!({"shoot_day": "2026-11-01", "type": "proxy"})),
+            request_id: None,
+            created_by: None,
+        })
+        .await
+        .unwrap();
+    let path = format!("/api/v1/assets/{}", footage.id);
+    let body = json!({"metadata": {"scene": "12"}});
+    let browser =
+        w.hub.call(Method::PATCH, &path, &[("cookie", &cookie), ("x-csrf-token", &csrf)], Some(body.clone())).await;
+    assert_eq!(browser.status, StatusCode::FORBIDDEN, "{}", browser.raw);
+    assert!(browser.raw.contains("API tokens only"));
+    let script =
+        w.hub.call(Method::PATCH, &path, &[("authorization", &bearer(&w.tokens["manager"]))], Some(body)).await;
+    assert_eq!(script.status, StatusCode::OK, "{}", script.raw);
+
+    let out =
+        w.hub.call(Method::DELETE, "/api/v1/session", &[("cookie", &cookie), ("x-csrf-token", &csrf)], None).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    let after = w.hub.call(Method::GET, "/api/v1/me", &[("cookie", &cookie)], None).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn repeated_failed_sign_ins_are_slowed_down() {
+    let w = world().await;
+    for _ in 0..5 {
+        let r = w
+            .hub
+            .call(Method::POST, "/api/v1/session", &[], Some(json!({"username": "viewer", "password": "guess"})))
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = w
+        .hub
+        .call(Method::POST, "/api/v1/session", &[], Some(json!({"username": "viewer", "password": "pw-for-tests"})))
+        .await;
+    assert_eq!((r.status, r.body["code"].clone()), (StatusCode::TOO_MANY_REQUESTS, json!("too_many_attempts")));
+}
+
+#[tokio::test]
+async fn bulk_edits_are_all_or_nothing_with_errors_per_asset() {
+    let w = world().await;
+    let auth = bearer(&w.tokens["contributor"]);
+    let mut ids = vec![w.sound_asset];
+    for i in 0..3 {
+        let a = w
+            .hub
+            .db
+            .create_asset(&NewAsset {
+                project_id: w.project,
+                bucket: BucketKind::FinalSound,
+                name: format!("r{i}_stems.wav"),
+                state: AssetState::Valid,
+                size: 1,
+                md5: None,
+                metadata: meta(json!({"reel": i + 1, "mix_type": "stems", "format": "2.0"})),
+                request_id: None,
+                created_by: None,
+            })
+            .await
+            .unwrap();
+        ids.push(a.id);
+    }
+    let path = format!("/api/v1/projects/{}/buckets/final-sound/assets", w.project);
+    let bad = w
+        .hub
+        .call(
+            Method::PATCH,
+            &path,
+            &[("authorization", &auth)],
+            Some(json!({"ids": ids, "metadata": {"format": "9.9"}})),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.raw);
+    assert_eq!(bad.body["fields"].as_array().unwrap().len(), 4);
+    let good = w
+        .hub
+        .call(
+            Method::PATCH,
+            &path,
+            &[("authorization", &auth)],
+            Some(json!({"ids": ids, "metadata": {"format": "atmos", "language": "en"}})),
+        )
+        .await;
+    assert_eq!(good.status, StatusCode::OK, "{}", good.raw);
+    for id in &ids {
+        let a = w.hub.db.asset(*id).await.unwrap();
+        assert_eq!((a.metadata["format"].clone(), a.metadata["language"].clone()), (json!("Atmos"), json!("en")));
+    }
+    let vfx = w
+        .hub
+        .call(Method::PATCH, &path, &[("authorization", &auth)], Some(json!({"ids": [w.vfx_asset], "metadata": {}})))
+        .await;
+    assert_eq!(vfx.status, StatusCode::UNPROCESSABLE_ENTITY, "an asset of another bucket: {}", vfx.raw);
+
+    let list = w
+        .hub
+        .call(Method::GET, &format!("{path}?meta.format=Atmos&meta.reel=2&limit=10"), &[("authorization", &auth)], None)
+        .await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 1, "{}", list.raw);
+    let unknown = w.hub.call(Method::GET, &format!("{path}?meta.colour=red"), &[("authorization", &auth)], None).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert!(unknown.raw.contains("meta.reel"), "the error lists the filters there are: {}", unknown.raw);
+    let history =
+        w.hub.call(Method::GET, &format!("/api/v1/assets/{}/history", ids[1]), &[("authorization", &auth)], None).await;
+    assert_eq!(history.body[0]["username"], "contributor", "{}", history.raw);
+}
+
+#[tokio::test]
+async fn health_and_metrics() {
+    let w = world().await;
+    assert_eq!(w.hub.call(Method::GET, "/healthz", &[], None).await.status, StatusCode::OK);
+    assert_eq!(w.hub.call(Method::GET, "/readyz", &[], None).await.status, StatusCode::OK);
+    let _ = w.hub.call(Method::GET, "/api/v1/nothing-here", &[], None).await;
+    let metrics = w.hub.call(Method::GET, "/metrics", &[], None).await;
+    assert!(metrics.raw.contains("contenthub_http_requests_total{class=\"4xx\"} 1"), "{}", metrics.raw);
+}
