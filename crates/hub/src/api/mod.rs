@@ -72,10 +72,21 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { error::ApiError::not_found() });
     Router::new()
         .nest("/api/v1", api)
+        .route("/", get(ops::home))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .layer(axum::middleware::from_fn_with_state(state.clone(), ops::count_requests))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then finishes the requests in flight.
+/// Tests bind port 0 and call this with the real router.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }

@@ -1,0 +1,272 @@
+//! `contenthub`: the hub's one binary. `serve` runs it (SQLite and a data folder by default;
+//! PostgreSQL by configuration); `admin` manages users, projects and tokens; `config` prints the
+//! effective configuration with secrets redacted.
+
+mod config;
+mod demo;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use hub::Db;
+use hub::api::{ApiConfig, AppState};
+use hub::secrets::{generate_password, hash_password, random_token};
+use hub_domain::{BucketKind, Role};
+
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(name = "contenthub", version, about = "Content Hub for film and TV production deliveries")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    settings: Settings,
+}
+
+/// Settings that may come from flags; each is also `CONTENTHUB_*` and a key in the TOML file.
+#[derive(Debug, Args)]
+struct Settings {
+    /// TOML config file [default: DATA_DIR/contenthub.toml if it exists] (env CONTENTHUB_CONFIG).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:8080].
+    #[arg(long, global = true)]
+    bind: Option<String>,
+    /// Data folder for the SQLite database and local blobs [default: ./contenthub-data].
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// sqlite://PATH or postgres://USER:PASSWORD@HOST/DB [default: SQLite in the data folder].
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// file://PATH or s3://BUCKET [default: DATA_DIR/blobs].
+    #[arg(long, global = true)]
+    storage_url: Option<String>,
+    #[arg(long, global = true)]
+    s3_endpoint: Option<String>,
+    #[arg(long, global = true)]
+    s3_region: Option<String>,
+    #[arg(long, global = true)]
+    s3_access_key_id: Option<String>,
+    /// Better set through CONTENTHUB_S3_SECRET_ACCESS_KEY or the file than on a command line.
+    #[arg(long, global = true)]
+    s3_secret_access_key: Option<String>,
+    #[arg(long, global = true)]
+    s3_path_style: Option<bool>,
+}
+
+impl Settings {
+    fn flags(&self) -> BTreeMap<String, String> {
+        let mut flags = BTreeMap::new();
+        let mut put = |key: &str, value: Option<String>| {
+            if let Some(value) = value {
+                flags.insert(key.to_owned(), value);
+            }
+        };
+        put("bind", self.bind.clone());
+        put("data_dir", self.data_dir.as_ref().map(|p| p.display().to_string()));
+        put("database_url", self.database_url.clone());
+        put("storage_url", self.storage_url.clone());
+        put("s3_endpoint", self.s3_endpoint.clone());
+        put("s3_region", self.s3_region.clone());
+        put("s3_access_key_id", self.s3_access_key_id.clone());
+        put("s3_secret_access_key", self.s3_secret_access_key.clone());
+        put("s3_path_style", self.s3_path_style.map(|b| b.to_string()));
+        flags
+    }
+
+    fn load(&self) -> anyhow::Result<Config> {
+        let flags = self.flags();
+        let default_file = self
+            .data_dir
+            .clone()
+            .or_else(|| std::env::var_os("CONTENTHUB_DATA_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| Config::default().data_dir)
+            .join("contenthub.toml");
+        let file = self
+            .config
+            .clone()
+            .or_else(|| std::env::var_os("CONTENTHUB_CONFIG").map(PathBuf::from))
+            .or_else(|| default_file.is_file().then_some(default_file));
+        Config::load(file.as_deref(), std::env::vars(), &flags, &mut |w| eprintln!("warning: {w}"))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the hub. On first start, creates an admin and prints its password once.
+    Serve {
+        /// Also create a demo project with members, assets in several states and open requests.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage users, projects, members and tokens directly in the database.
+    #[command(subcommand)]
+    Admin(Admin),
+    /// Print the effective configuration (secrets redacted).
+    Config,
+}
+
+#[derive(Debug, Subcommand)]
+enum Admin {
+    /// Create a user; prints a generated password unless --password-stdin is given.
+    CreateUser {
+        username: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        site_admin: bool,
+    },
+    /// Set a new generated password and end the user's sessions.
+    ResetPassword { username: String },
+    CreateProject {
+        name: String,
+        #[arg(long)]
+        code: Option<String>,
+    },
+    /// Add a member (or change their role).
+    AddMember {
+        project_id: i64,
+        username: String,
+        #[arg(long, value_parser = ["manager", "contributor", "viewer"])]
+        role: String,
+        /// Limit to these buckets (slugs, comma-separated), e.g. final-sound,vfx.
+        #[arg(long, value_delimiter = ',')]
+        buckets: Option<Vec<String>>,
+    },
+    /// Create an API token for a user; printed once.
+    CreateToken {
+        username: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("contenthub: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.settings.load()?;
+    match cli.command {
+        Command::Config => {
+            print!("{}", config.redacted());
+            Ok(())
+        }
+        Command::Serve { demo } => serve(config, demo).await,
+        Command::Admin(admin) => run_admin(config, admin).await,
+    }
+}
+
+async fn open_db(config: &Config) -> anyhow::Result<Db> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data folder {}", config.data_dir.display()))?;
+    let url = config.database_url();
+    let db = Db::connect(&url).await.with_context(|| format!("opening the database {}", hub::db::redact_url(&url)))?;
+    db.migrate().await.context("migrating the database")?;
+    Ok(db)
+}
+
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).context("the log filter")?)
+        .init();
+    if let Some(url) = config.storage_url.as_deref().filter(|u| !u.starts_with("file://")) {
+        bail!("storage {url:?} is not available in this build yet: blobs are stored in the data folder for now");
+    }
+    let db = open_db(&config).await?;
+    let mut banner = Vec::new();
+    if db.count_users().await? == 0 {
+        let password = generate_password();
+        db.create_user("admin", "Administrator", &hash_password(&password), true).await?;
+        banner.push(format!("First start: created the site admin `admin` with password {password}"));
+        banner.push("  (shown once; change it with `contenthub admin reset-password admin`)".into());
+    }
+    if demo && let Some(people) = demo::seed(&db).await? {
+        banner
+            .push(format!("Demo project \"{}\" created with these users (passwords shown once):", demo::DEMO_PROJECT));
+        for (name, role, password) in people {
+            banner.push(format!("  {name:<11} {:<12} {password}", role.as_str()));
+        }
+    }
+    let shutdown = shutdown_signal()?;
+    let listener =
+        tokio::net::TcpListener::bind(&config.bind).await.with_context(|| format!("binding {}", config.bind))?;
+    let address = listener.local_addr()?;
+    let state =
+        AppState::new(db, ApiConfig { session_hours: config.session_hours, secure_cookies: config.secure_cookies });
+    for line in banner {
+        println!("{line}");
+    }
+    println!("contenthub is running: open http://{address}/ (API at http://{address}/api/v1, Ctrl-C to stop)");
+    tracing::info!(%address, database = %hub::db::redact_url(&config.database_url()), "serving");
+    hub::api::serve(listener, state, shutdown).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when the
+/// future is first polled, so a signal that arrives right after start-up is not lost.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the Ctrl-C handler")?;
+    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    Ok(async move {
+        tokio::select! { _ = interrupt.recv() => {}, _ = terminate.recv() => {} }
+        tracing::info!("shutting down: finishing requests in flight");
+    })
+}
+
+async fn run_admin(config: Config, admin: Admin) -> anyhow::Result<()> {
+    let db = open_db(&config).await?;
+    match admin {
+        Admin::CreateUser { username, display_name, site_admin } => {
+            let password = generate_password();
+            let display = display_name.unwrap_or_else(|| username.clone());
+            let user = db.create_user(&username, &display, &hash_password(&password), site_admin).await?;
+            println!("created user {} (id {}) with password {password}", user.username, user.id);
+        }
+        Admin::ResetPassword { username } => {
+            let (user, _) = db.user_for_login(&username).await.with_context(|| format!("no user named {username}"))?;
+            let password = generate_password();
+            db.set_password(user.id, &hash_password(&password)).await?;
+            println!("new password for {username}: {password} (their sessions have ended)");
+        }
+        Admin::CreateProject { name, code } => {
+            let project = db.create_project(&name, code.as_deref().unwrap_or(&name)).await?;
+            println!("created project {} (id {})", project.name, project.id);
+        }
+        Admin::AddMember { project_id, username, role, buckets } => {
+            db.project(project_id).await.with_context(|| format!("no project with id {project_id}"))?;
+            let (user, _) = db.user_for_login(&username).await.with_context(|| format!("no user named {username}"))?;
+            let role = Role::parse(&role).expect("clap checked the role");
+            let buckets = buckets
+                .map(|list| {
+                    list.iter()
+                        .map(|s| BucketKind::from_slug(s).with_context(|| format!("unknown bucket {s:?}")))
+                        .collect::<anyhow::Result<Vec<_>>>()
+                })
+                .transpose()?;
+            db.set_member(project_id, user.id, role, buckets.as_deref()).await?;
+            println!("{username} is now {} of project {project_id}", role.as_str());
+        }
+        Admin::CreateToken { username, name } => {
+            let (user, _) = db.user_for_login(&username).await.with_context(|| format!("no user named {username}"))?;
+            let secret = random_token("cht_", 32);
+            db.create_token(user.id, &name, &secret).await?;
+            println!("{secret}");
+            eprintln!("API token {name:?} for {username}; shown once: use it as `Authorization: Bearer TOKEN`");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! Runs the real `contenthub` binary: first start on SQLite (and on PostgreSQL when
+//! `CONTENTHUB_TEST_POSTGRES_URL` is set), the printed admin password works, shutdown is graceful.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A minimal HTTP/1.1 exchange; returns (status, body).
+fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        request += &format!("{k}: {v}\r\n");
+    }
+    request += "\r\n";
+    request += body;
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+    lines: Vec<String>,
+}
+
+fn start(dir: &std::path::Path, extra: &[&str]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_contenthub"))
+        .args(["serve", "--demo", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .args(extra)
+        .env("CONTENTHUB_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut line = String::new();
+        if Instant::now() > deadline || reader.read_line(&mut line).unwrap_or(0) == 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("serve printed no URL: {lines:?}");
+        }
+        if let Some(rest) = line.split("open http://").nth(1) {
+            let addr = rest.split('/').next().unwrap().to_owned();
+            lines.push(line);
+            return Server { child, addr, lines };
+        }
+        lines.push(line);
+    }
+}
+
+fn stop(mut server: Server) {
+    Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exits 0, got {status:?}");
+}
+
+fn first_start_works(dir: &std::path::Path, extra: &[&str]) {
+    let server = start(dir, extra);
+    let password = server
+        .lines
+        .iter()
+        .find_map(|l| l.split("with password ").nth(1))
+        .map(|p| p.trim().to_owned())
+        .expect("the admin password is printed on first start");
+    assert!(server.lines.iter().any(|l| l.contains("Demo project")), "{:?}", server.lines);
+    let (status, _) = http(&server.addr, "GET", "/readyz", &[], "");
+    assert_eq!(status, 200);
+    let login = format!("{{\"username\":\"admin\",\"password\":\"{password}\"}}");
+    let (status, body) = http(&server.addr, "POST", "/api/v1/session", &[("Content-Type", "application/json")], &login);
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = http(
+        &server.addr,
+        "POST",
+        "/api/v1/session",
+        &[("Content-Type", "application/json")],
+        "{\"username\":\"admin\",\"password\":\"wrong\"}",
+    );
+    assert_eq!(status, 401);
+    stop(server);
+
+    // A second start keeps the data and prints no new password.
+    let server = start(dir, extra);
+    assert!(!server.lines.iter().any(|l| l.contains("with password")), "{:?}", server.lines);
+    stop(server);
+}
+
+#[test]
+fn serves_on_sqlite_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    first_start_works(dir.path(), &[]);
+    assert!(dir.path().join("contenthub.db").is_file());
+}
+
+#[test]
+fn serves_on_postgres_from_the_same_binary() {
+    let Ok(admin_url) = std::env::var("CONTENTHUB_TEST_POSTGRES_URL") else {
+        eprintln!("SKIPPED: set CONTENTHUB_TEST_POSTGRES_URL (scripts/test.sh does) to start the server on PostgreSQL");
+        return;
+    };
+    let name = format!("contenthub_serve_{}", std::process::id());
+    let psql = |sql: &str| {
+        let ok = Command::new("psql").args([admin_url.as_str(), "-qc", sql]).status().map(|s| s.success());
+        assert_eq!(ok.ok(), Some(true), "psql {sql}");
+    };
+    psql(&format!("DROP DATABASE IF EXISTS {name}"));
+    psql(&format!("CREATE DATABASE {name}"));
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    let url = format!("{base}/{name}");
+    let dir = tempfile::tempdir().unwrap();
+    first_start_works(dir.path(), &["--database-url", &url]);
+    assert!(!dir.path().join("contenthub.db").exists(), "nothing went to SQLite");
+    psql(&format!("DROP DATABASE {name} WITH (FORCE)"));
+}
+
+#[test]
+fn config_prints_the_effective_settings_without_secrets() {
+    let out = Command::new(env!("CARGO_BIN_EXE_contenthub"))
+        .arg("config")
+        .env("CONTENTHUB_S3_SECRET_ACCESS_KEY", "hush")
+        .env("CONTENTHUB_BIND", "127.0.0.1:9999")
+        .env("CONTENTHUB_TYPO", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("bind = \"127.0.0.1:9999\"") && !stdout.contains("hush"), "{stdout}");
+    assert!(stderr.contains("CONTENTHUB_TYPO"), "{stderr}");
+}
