@@ -30,6 +30,8 @@ struct Server {
     lines: Vec<String>,
 }
 
+// The child moves into the returned Server, and `stop` waits for it; clippy cannot follow the move.
+#[allow(clippy::zombie_processes)]
 fn start(dir: &std::path::Path, extra: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_contenthub"))
         .args(["serve", "--demo", "--bind", "127.0.0.1:0", "--data-dir"])
