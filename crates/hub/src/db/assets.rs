@@ -156,9 +156,11 @@ impl Db {
             sql.text += &format!(" AND {}", dialect.contains("name", n));
         }
         for (field, value) in &query.fields {
-            let k = sql.arg(Arg::Text(field.clone()));
+            if !bucket.field(field).is_some_and(|f| f.filterable) {
+                return Err(RepoError::Conflict(format!("{field} is not a filterable field of {}", bucket.title())));
+            }
             let v = sql.arg(Arg::Text(value.clone()));
-            sql.text += &format!(" AND {} = ${v}", dialect.json_text("metadata", k));
+            sql.text += &format!(" AND {} = ${v}", dialect.meta_text(field));
         }
         let (key_column, cmp, order) = match (query.sort, query.descending) {
             (AssetSort::Name, false) => ("name", ">", "ASC"),

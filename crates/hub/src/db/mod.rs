@@ -51,12 +51,15 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    /// SQL reading metadata field `$n` of column `column` as text (the key is bound as `$n`).
-    fn json_text(self, column: &str, n: usize) -> String {
+    /// SQL reading metadata field `key` as text. The key is written into the SQL (so that the
+    /// expression indexes made by `ensure_metadata_indexes` serve it), which is safe because only
+    /// schema keys reach here and they are `[a-z_]` by construction (checked again below).
+    fn meta_text(self, key: &str) -> String {
+        assert!(key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "metadata keys are [a-z_]");
         match self {
             // json_extract returns integers as integers; CAST gives the same text Postgres gives.
-            Dialect::Sqlite => format!("CAST(json_extract({column}, '$.\"' || ${n} || '\"') AS TEXT)"),
-            Dialect::Postgres => format!("(({column})::jsonb ->> ${n})"),
+            Dialect::Sqlite => format!("CAST(json_extract(metadata, '$.{key}') AS TEXT)"),
+            Dialect::Postgres => format!("((metadata)::jsonb ->> '{key}')"),
         }
     }
 
@@ -177,8 +180,37 @@ impl Db {
                 tx.commit().await?;
                 tracing::info!(migration = name, "applied database migration");
             }
-            Ok(())
-        })
+            Ok::<(), RepoError>(())
+        })?;
+        self.ensure_metadata_indexes().await
+    }
+
+    /// Runs raw SQL; for benchmarks that seed data in bulk. Not for request paths.
+    #[doc(hidden)]
+    pub async fn execute_for_bench(&self, sql: &str) -> RepoResult<()> {
+        with_pool!(self, pool => sqlx::raw_sql(audited(sql)).execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    /// Creates an index per filterable metadata field of the catalogue (if missing), so that
+    /// filtered listings stay fast in big buckets. Derived from the schemas, so a new filterable
+    /// field gets its index at the next start.
+    pub async fn ensure_metadata_indexes(&self) -> RepoResult<()> {
+        let dialect = self.dialect();
+        let mut keys: Vec<&str> = hub_domain::BucketKind::ALL
+            .iter()
+            .flat_map(|b| b.schema().iter().filter(|f| f.filterable).map(|f| f.key))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            let sql = format!(
+                "CREATE INDEX IF NOT EXISTS assets_meta_{key} ON assets (project_id, bucket, {}, name, id)",
+                dialect.meta_text(key)
+            );
+            with_pool!(self, pool => sqlx::query(audited(&sql)).execute(pool).await.map(|_| ())?);
+        }
+        Ok(())
     }
 
     /// Whether the database answers; for `/readyz`.

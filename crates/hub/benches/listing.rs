@@ -1,0 +1,171 @@
+//! Listing latency at scale (a benchmark, not a test): seeds 100,000 assets into one bucket and
+//! measures filtered, sorted, paged listing through the real HTTP API, on SQLite and, when
+//! `CONTENTHUB_TEST_POSTGRES_URL` is set, on PostgreSQL. Prints p50/p99 per query shape and the
+//! ratio of each to the unfiltered first page measured in the same run.
+//!
+//!     cargo bench -p hub --bench listing            # add CONTENTHUB_TEST_POSTGRES_URL=postgres://… for both
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use hub::Db;
+use hub::api::{ApiConfig, AppState};
+use hub::secrets::hash_password;
+use hub_domain::Role;
+
+const ASSETS: i64 = 100_000;
+const SAMPLES: usize = 300;
+
+/// A keep-alive HTTP/1.1 connection, enough for GETs with a JSON answer.
+struct Conn {
+    reader: BufReader<TcpStream>,
+}
+
+impl Conn {
+    fn get(&mut self, host: &str, path: &str, token: &str) -> (u16, String) {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\r\n");
+        self.reader.get_mut().write_all(request.as_bytes()).unwrap();
+        let mut status_line = String::new();
+        self.reader.read_line(&mut status_line).unwrap();
+        let status = status_line[9..12].parse().unwrap();
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body).unwrap();
+        (status, String::from_utf8(body).unwrap())
+    }
+}
+
+async fn seed(db: &Db) -> (i64, String) {
+    db.migrate().await.unwrap();
+    let user = db.create_user("bench", "Bench", &hash_password("x"), false).await.unwrap();
+    let project = db.create_project("Bench Project", "BP").await.unwrap();
+    db.set_member(project.id, user.id, Role::Viewer, None).await.unwrap();
+    db.create_token(user.id, "bench", "cht_bench").await.unwrap();
+    let started = Instant::now();
+    // 100,000 Final Sound assets: reel 1-20, four formats, three mix types, states spread out.
+    let sql = match db.dialect() {
+        hub::db::Dialect::Sqlite => format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {ASSETS}) \
+             INSERT INTO assets (project_id, bucket, name, version, state, size, md5, metadata, created_ms, updated_ms) \
+             SELECT {p}, 'final-sound', printf('r%02d_cue_%06d.wav', i % 20 + 1, i), 1, \
+             CASE i % 10 WHEN 0 THEN 'invalid' WHEN 1 THEN 'validating' ELSE 'valid' END, 1000, NULL, \
+             json_object('reel', i % 20 + 1, 'format', CASE (i / 20) % 4 WHEN 0 THEN '2.0' WHEN 1 THEN '5.1' WHEN 2 THEN '7.1' ELSE 'Atmos' END, \
+             'mix_type', CASE (i / 80) % 3 WHEN 0 THEN 'printmaster' WHEN 1 THEN 'stems' ELSE 'M&E' END), i, i FROM n",
+            p = project.id
+        ),
+        hub::db::Dialect::Postgres => format!(
+            "INSERT INTO assets (project_id, bucket, name, version, state, size, md5, metadata, created_ms, updated_ms) \
+             SELECT {p}, 'final-sound', format('r%s_cue_%s.wav', lpad((i % 20 + 1)::text, 2, '0'), lpad(i::text, 6, '0')), 1, \
+             CASE i % 10 WHEN 0 THEN 'invalid' WHEN 1 THEN 'validating' ELSE 'valid' END, 1000, NULL, \
+             json_build_object('reel', i % 20 + 1, 'format', CASE (i / 20) % 4 WHEN 0 THEN '2.0' WHEN 1 THEN '5.1' WHEN 2 THEN '7.1' ELSE 'Atmos' END, \
+             'mix_type', CASE (i / 80) % 3 WHEN 0 THEN 'printmaster' WHEN 1 THEN 'stems' ELSE 'M&E' END)::text, i, i \
+             FROM generate_series(1, {ASSETS}) AS i",
+            p = project.id
+        ),
+    };
+    db.execute_for_bench(&sql).await.unwrap();
+    db.execute_for_bench("ANALYZE").await.unwrap();
+    eprintln!("  seeded {ASSETS} assets in {:.1} s", started.elapsed().as_secs_f64());
+    (project.id, "cht_bench".into())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index].as_secs_f64() * 1000.0
+}
+
+async fn run(label: &str, db: Db) {
+    eprintln!("{label}:");
+    let (project, token) = seed(&db).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(hub::api::serve(listener, AppState::new(db, ApiConfig::default()), async {
+        let _ = stop_rx.await;
+    }));
+    let base = format!("/api/v1/projects/{project}/buckets/final-sound/assets");
+    let shapes = [
+        ("first page of 100, by name", format!("{base}?limit=100")),
+        ("2 metadata filters, by name", format!("{base}?limit=100&meta.reel=7&meta.format=5.1")),
+        (
+            "2 filters + state, newest first",
+            format!("{base}?limit=100&meta.reel=7&meta.format=5.1&state=valid&sort=updated&order=desc"),
+        ),
+        (
+            "rare match (reel 7, Atmos, M&E)",
+            format!("{base}?limit=100&meta.reel=7&meta.format=Atmos&meta.mix_type=M%26E"),
+        ),
+        ("name search", format!("{base}?limit=100&q=cue_0999")),
+    ];
+    let results = tokio::task::spawn_blocking(move || {
+        let mut conn = Conn { reader: BufReader::new(TcpStream::connect(&addr).unwrap()) };
+        let mut results = Vec::new();
+        for (name, path) in &shapes {
+            let (status, body) = conn.get(&addr, path, &token);
+            assert_eq!(status, 200, "{path}: {body}");
+            // Page 2 via the cursor, so that keyset paging is measured too.
+            let next = serde_json::from_str::<serde_json::Value>(&body).unwrap()["next"].as_str().map(str::to_owned);
+            let mut times = Vec::with_capacity(SAMPLES);
+            for i in 0..SAMPLES {
+                let path = match (&next, i % 2) {
+                    (Some(next), 1) => format!("{path}&after={next}"),
+                    _ => path.clone(),
+                };
+                let started = Instant::now();
+                let (status, _) = conn.get(&addr, &path, &token);
+                times.push(started.elapsed());
+                assert_eq!(status, 200);
+            }
+            times.sort();
+            results.push((*name, percentile(&times, 0.5), percentile(&times, 0.99)));
+        }
+        results
+    })
+    .await
+    .unwrap();
+    let baseline = results[0].1;
+    println!("{label}: {ASSETS} assets in one bucket, {SAMPLES} requests per shape (pages 1 and 2 alternating)");
+    for (name, p50, p99) in &results {
+        let verdict = if *p99 <= 50.0 { "ok" } else { "OVER 50 ms" };
+        println!(
+            "  {name:34} p50 {p50:7.2} ms  p99 {p99:7.2} ms  p50 vs first page {:5.2}x  {verdict}",
+            p50 / baseline
+        );
+    }
+    let _ = stop_tx.send(());
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Db::connect(&format!("sqlite://{}", dir.path().join("bench.db").display())).await.unwrap();
+    run("SQLite", sqlite).await;
+    match std::env::var("CONTENTHUB_TEST_POSTGRES_URL") {
+        Ok(admin_url) => {
+            let name = format!("contenthub_bench_{}", std::process::id());
+            let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.unwrap();
+            let (base, _) = admin_url.rsplit_once('/').unwrap();
+            let db = Db::connect(&format!("{base}/{name}")).await.unwrap();
+            run("PostgreSQL", db.clone()).await;
+            drop(db);
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
+                .execute(&admin)
+                .await
+                .unwrap();
+        }
+        Err(_) => println!("PostgreSQL: skipped (set CONTENTHUB_TEST_POSTGRES_URL)"),
+    }
+}
