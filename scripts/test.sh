@@ -38,6 +38,27 @@ if [ -z "${CONTENTHUB_TEST_POSTGRES_URL:-}" ]; then
 fi
 [ -n "${CONTENTHUB_TEST_POSTGRES_URL:-}" ] && say "repository suite also on PostgreSQL: ${CONTENTHUB_TEST_POSTGRES_URL%%@*}@…"
 
+# A real S3-compatible server for the blob suite: s3s-fs (signature checks on, data in a temp dir).
+if ! command -v s3s-fs >/dev/null; then
+  say "installing s3s-fs 0.14.1 from crates.io (once; about 4 minutes)"
+  cargo install s3s-fs@0.14.1 --features binary --locked --quiet
+fi
+s3_root=$(mktemp -d)
+s3_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$s3_root/contenthub-test"
+s3_secret=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+s3s-fs --host 127.0.0.1 --port "$s3_port" --access-key contenthub --secret-key "$s3_secret" "$s3_root" \
+  >"$s3_root.log" 2>&1 &
+s3_pid=$!
+trap 'kill $s3_pid 2>/dev/null; rm -rf "$s3_root" "$s3_root.log"' EXIT
+for _ in $(seq 50); do
+  python3 -c "import socket; socket.create_connection(('127.0.0.1', $s3_port), 1)" 2>/dev/null && break
+  sleep 0.1
+done
+export CONTENTHUB_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port" CONTENTHUB_TEST_S3_BUCKET=contenthub-test \
+  CONTENTHUB_TEST_S3_ACCESS_KEY=contenthub CONTENTHUB_TEST_S3_SECRET_KEY="$s3_secret"
+say "blob suite also on S3: s3s-fs at $CONTENTHUB_TEST_S3_ENDPOINT"
+
 say "building"
 cargo build --release -p npack
 

@@ -13,7 +13,9 @@ use clap::{Args, Parser, Subcommand};
 use hub::Db;
 use hub::api::{ApiConfig, AppState};
 use hub::secrets::{generate_password, hash_password, random_token};
+use hub::store::{BlobStore, LocalStore, S3Settings, S3Store};
 use hub_domain::{BucketKind, Role};
+use std::sync::Arc;
 
 use crate::config::Config;
 
@@ -177,14 +179,41 @@ async fn open_db(config: &Config) -> anyhow::Result<Db> {
     Ok(db)
 }
 
+/// The blob store the configuration names: a local folder (default `DATA_DIR/blobs`) or S3.
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn BlobStore>> {
+    let url = config.storage_url.clone().unwrap_or_default();
+    if let Some(bucket) = url.strip_prefix("s3://") {
+        let bucket = bucket.trim_end_matches('/');
+        if bucket.is_empty() || bucket.contains('/') {
+            bail!("storage_url {url:?}: give the bucket as s3://BUCKET");
+        }
+        let settings = S3Settings {
+            bucket: bucket.to_owned(),
+            endpoint: config.s3_endpoint.clone(),
+            region: config.s3_region.clone(),
+            access_key_id: config.s3_access_key_id.clone(),
+            secret_access_key: config.s3_secret_access_key.clone(),
+            path_style: config.s3_path_style,
+        };
+        return Ok(Arc::new(S3Store::new(settings)?));
+    }
+    let root = match url.strip_prefix("file://") {
+        Some(path) => PathBuf::from(path),
+        None if url.is_empty() => config.data_dir.join("blobs"),
+        None => bail!("storage_url {url:?} is neither file://PATH nor s3://BUCKET"),
+    };
+    Ok(Arc::new(LocalStore::open(&root).await.with_context(|| format!("opening blob folder {}", root.display()))?))
+}
+
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).context("the log filter")?)
         .init();
-    if let Some(url) = config.storage_url.as_deref().filter(|u| !u.starts_with("file://")) {
-        bail!("storage {url:?} is not available in this build yet: blobs are stored in the data folder for now");
-    }
     let db = open_db(&config).await?;
+    let store = open_store(&config).await?;
+    hub::store::probe(store.as_ref())
+        .await
+        .with_context(|| format!("cannot reach the blob storage ({}); check its settings", store.describe()))?;
     let mut banner = Vec::new();
     if db.count_users().await? == 0 {
         let password = generate_password();
@@ -203,8 +232,9 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(&config.bind).await.with_context(|| format!("binding {}", config.bind))?;
     let address = listener.local_addr()?;
-    let state =
-        AppState::new(db, ApiConfig { session_hours: config.session_hours, secure_cookies: config.secure_cookies });
+    tracing::info!(storage = %store.describe(), "blob storage ready");
+    let api = ApiConfig { session_hours: config.session_hours, secure_cookies: config.secure_cookies };
+    let state = AppState::new(db, store, api);
     for line in banner {
         println!("{line}");
     }

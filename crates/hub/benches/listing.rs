@@ -91,7 +91,9 @@ async fn run(label: &str, db: Db) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(hub::api::serve(listener, AppState::new(db, ApiConfig::default()), async {
+    let blobs = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(hub::store::LocalStore::open(blobs.path()).await.unwrap());
+    let server = tokio::spawn(hub::api::serve(listener, AppState::new(db, store, ApiConfig::default()), async {
         let _ = stop_rx.await;
     }));
     let base = format!("/api/v1/projects/{project}/buckets/final-sound/assets");

@@ -4,5 +4,6 @@
 pub mod api;
 pub mod db;
 pub mod secrets;
+pub mod store;
 
 pub use db::{Db, RepoError};

@@ -30,7 +30,8 @@ impl Hub {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::connect(&format!("sqlite://{}", dir.path().join("hub.db").display())).await.unwrap();
         db.migrate().await.unwrap();
-        Hub { app: router(AppState::new(db.clone(), ApiConfig::default())), db, _dir: dir }
+        let store = hub::store::LocalStore::open(dir.path().join("blobs")).await.unwrap();
+        Hub { app: router(AppState::new(db.clone(), std::sync::Arc::new(store), ApiConfig::default())), db, _dir: dir }
     }
 
     async fn call(&self, method: Method, path: &str, auth: &[(&str, &str)], body: Option<Value>) -> Reply {

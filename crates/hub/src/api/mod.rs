@@ -16,6 +16,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::db::Db;
+use crate::store::BlobStore;
 
 /// Settings the API needs; part of the server's configuration.
 #[derive(Debug, Clone)]
@@ -34,14 +35,15 @@ impl Default for ApiConfig {
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub db: Db,
+    pub store: Arc<dyn BlobStore>,
     pub config: Arc<ApiConfig>,
     pub limiter: Arc<auth::LoginLimiter>,
     pub metrics: Arc<ops::Metrics>,
 }
 
 impl AppState {
-    pub fn new(db: Db, config: ApiConfig) -> Self {
-        AppState { db, config: Arc::new(config), limiter: Arc::default(), metrics: Arc::default() }
+    pub fn new(db: Db, store: Arc<dyn BlobStore>, config: ApiConfig) -> Self {
+        AppState { db, store, config: Arc::new(config), limiter: Arc::default(), metrics: Arc::default() }
     }
 }
 

@@ -48,13 +48,15 @@ pub async fn healthz() -> &'static str {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
-        }
+    if let Err(e) = state.db.ping().await {
+        tracing::warn!(error = %e, "not ready: database unreachable");
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response();
     }
+    if let Err(e) = crate::store::probe(state.store.as_ref()).await {
+        tracing::warn!(error = %e, "not ready: blob storage unreachable");
+        return (StatusCode::SERVICE_UNAVAILABLE, "blob storage unreachable\n").into_response();
+    }
+    (StatusCode::OK, "ready\n").into_response()
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {

@@ -1,0 +1,204 @@
+//! Blobs as files under a root folder. Writes go to a temporary name and are renamed when
+//! complete, so a reader never sees half a blob; multipart parts wait in `.multipart/`.
+
+use std::io::SeekFrom;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::fs;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use super::{BlobKey, BlobStore, PartRef, StoreError, StoreResult, check_range};
+use crate::secrets::random_token;
+
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+const STAGING: &str = ".multipart";
+const TEMP: &str = ".tmp";
+
+impl LocalStore {
+    pub async fn open(root: impl Into<PathBuf>) -> StoreResult<LocalStore> {
+        let root = root.into();
+        fs::create_dir_all(root.join(STAGING)).await?;
+        fs::create_dir_all(root.join(TEMP)).await?;
+        Ok(LocalStore { root })
+    }
+
+    fn path(&self, key: &BlobKey) -> PathBuf {
+        self.root.join(key.as_str())
+    }
+
+    fn upload_dir(&self, upload: &str) -> StoreResult<PathBuf> {
+        if upload.is_empty() || !upload.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(StoreError::NotFound(format!("multipart upload {upload:?}")));
+        }
+        Ok(self.root.join(STAGING).join(upload))
+    }
+
+    fn temp_path(&self) -> PathBuf {
+        self.root.join(TEMP).join(random_token("", 18))
+    }
+
+    /// Moves a finished temporary file into place.
+    async fn publish(&self, temp: &Path, key: &BlobKey) -> StoreResult<()> {
+        let target = self.path(key);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).await?;
+        }
+        fs::rename(temp, &target).await?;
+        Ok(())
+    }
+}
+
+fn not_found(key: &BlobKey) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |e| if e.kind() == std::io::ErrorKind::NotFound { StoreError::NotFound(key.to_string()) } else { e.into() }
+}
+
+#[async_trait]
+impl BlobStore for LocalStore {
+    fn describe(&self) -> String {
+        format!("local folder {}", self.root.display())
+    }
+
+    async fn put_stream(&self, key: &BlobKey, reader: &mut (dyn AsyncRead + Unpin + Send)) -> StoreResult<u64> {
+        let temp = self.temp_path();
+        let result = async {
+            let mut file = fs::File::create(&temp).await?;
+            let written = tokio::io::copy(reader, &mut file).await?;
+            file.flush().await?;
+            file.sync_data().await?;
+            Ok::<u64, StoreError>(written)
+        }
+        .await;
+        match result {
+            Ok(written) => {
+                self.publish(&temp, key).await?;
+                Ok(written)
+            }
+            Err(e) => {
+                let _ = fs::remove_file(&temp).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn get_range(&self, key: &BlobKey, range: Range<u64>) -> StoreResult<Bytes> {
+        let mut file = fs::File::open(self.path(key)).await.map_err(not_found(key))?;
+        check_range(&range, file.metadata().await?.len())?;
+        file.seek(SeekFrom::Start(range.start)).await?;
+        let mut buf = vec![0u8; (range.end - range.start) as usize];
+        file.read_exact(&mut buf).await?;
+        Ok(Bytes::from(buf))
+    }
+
+    async fn size(&self, key: &BlobKey) -> StoreResult<u64> {
+        let meta = fs::metadata(self.path(key)).await.map_err(not_found(key))?;
+        if !meta.is_file() {
+            return Err(StoreError::NotFound(key.to_string()));
+        }
+        Ok(meta.len())
+    }
+
+    async fn delete(&self, key: &BlobKey) -> StoreResult<()> {
+        match fs::remove_file(self.path(key)).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> StoreResult<Vec<(String, u64)>> {
+        let mut out = Vec::new();
+        let mut pending = vec![self.root.clone()];
+        while let Some(dir) = pending.pop() {
+            let mut entries = match fs::read_dir(&dir).await {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            };
+            while let Some(entry) = entries.next_entry().await? {
+                let name = entry.file_name();
+                if name.to_string_lossy().starts_with('.') {
+                    continue; // staging and temporaries
+                }
+                let meta = entry.metadata().await?;
+                if meta.is_dir() {
+                    pending.push(entry.path());
+                } else if let Ok(rel) = entry.path().strip_prefix(&self.root) {
+                    let key = rel.to_string_lossy().into_owned();
+                    if key.starts_with(prefix) {
+                        out.push((key, meta.len()));
+                    }
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    async fn create_multipart(&self, key: &BlobKey) -> StoreResult<String> {
+        let upload = random_token("", 24);
+        let dir = self.upload_dir(&upload)?;
+        fs::create_dir_all(&dir).await?;
+        fs::write(dir.join("key"), key.as_str()).await?;
+        Ok(upload)
+    }
+
+    async fn put_part(&self, key: &BlobKey, upload: &str, index: usize, data: Bytes) -> StoreResult<PartRef> {
+        let dir = self.upload_dir(upload)?;
+        let owner = fs::read_to_string(dir.join("key"))
+            .await
+            .map_err(|_| StoreError::NotFound(format!("multipart upload {upload}")))?;
+        if owner != key.as_str() {
+            return Err(StoreError::NotFound(format!("multipart upload {upload} of {key}")));
+        }
+        // Written aside and renamed, so a retried part replaces a torn one whole.
+        let temp = dir.join(format!("{index:05}.partial"));
+        fs::write(&temp, &data).await?;
+        fs::rename(&temp, dir.join(format!("{index:05}"))).await?;
+        Ok(PartRef(format!("{index:05}")))
+    }
+
+    async fn complete_multipart(&self, key: &BlobKey, upload: &str, parts: Vec<PartRef>) -> StoreResult<()> {
+        let dir = self.upload_dir(upload)?;
+        let temp = self.temp_path();
+        let result = async {
+            let mut out = fs::File::create(&temp).await?;
+            for part in &parts {
+                if part.0.len() != 5 || !part.0.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(StoreError::NotFound(format!("part {:?}", part.0)));
+                }
+                let mut file = fs::File::open(dir.join(&part.0))
+                    .await
+                    .map_err(|_| StoreError::NotFound(format!("part {} of upload {upload}", part.0)))?;
+                tokio::io::copy(&mut file, &mut out).await?;
+            }
+            out.flush().await?;
+            out.sync_data().await?;
+            Ok(())
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                self.publish(&temp, key).await?;
+                fs::remove_dir_all(&dir).await?;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = fs::remove_file(&temp).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn abort_multipart(&self, _key: &BlobKey, upload: &str) -> StoreResult<()> {
+        match fs::remove_dir_all(self.upload_dir(upload)?).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+}

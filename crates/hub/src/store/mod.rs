@@ -1,0 +1,122 @@
+//! Blob storage behind one small trait: a local folder (the default) or any S3-compatible store.
+//!
+//! Large objects are written as multipart uploads whose state (upload id, part ids) belongs to the
+//! caller, who keeps it in the database, so that an upload begun on one instance can be continued
+//! on another or after a restart.
+
+mod local;
+mod s3;
+
+use std::fmt;
+use std::ops::Range;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::io::AsyncRead;
+
+pub use local::LocalStore;
+pub use s3::{S3Settings, S3Store};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no such blob: {0}")]
+    NotFound(String),
+    #[error("invalid blob key {0:?}: keys are /-separated segments of [A-Za-z0-9._-], without . or ..")]
+    InvalidKey(String),
+    #[error("range {start}..{end} is outside the blob ({size} bytes)")]
+    BadRange { start: u64, end: u64, size: u64 },
+    #[error("blob storage I/O failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("object storage failed: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A validated object key: it can never climb out of the store's root.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BlobKey(String);
+
+impl BlobKey {
+    pub fn new(key: impl Into<String>) -> StoreResult<BlobKey> {
+        let key = key.into();
+        let ok = !key.is_empty()
+            && key.len() <= 512
+            && key.split('/').all(|seg| {
+                !seg.is_empty()
+                    && seg != "."
+                    && seg != ".."
+                    && !seg.starts_with('.')
+                    && seg.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+            });
+        if ok { Ok(BlobKey(key)) } else { Err(StoreError::InvalidKey(key)) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for BlobKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One uploaded part of a multipart upload: what `complete_multipart` needs back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PartRef(pub String);
+
+#[async_trait]
+pub trait BlobStore: Send + Sync + fmt::Debug {
+    /// For logs: `local folder /x` or `s3://bucket at http://…` (never credentials).
+    fn describe(&self) -> String;
+    /// Streams `reader` into `key` (replacing it) without holding it in memory; returns its size.
+    async fn put_stream(&self, key: &BlobKey, reader: &mut (dyn AsyncRead + Unpin + Send)) -> StoreResult<u64>;
+    /// Bytes `range` of the blob; the range must lie within it.
+    async fn get_range(&self, key: &BlobKey, range: Range<u64>) -> StoreResult<Bytes>;
+    async fn size(&self, key: &BlobKey) -> StoreResult<u64>;
+    /// Deleting a missing blob is not an error.
+    async fn delete(&self, key: &BlobKey) -> StoreResult<()>;
+    /// Keys and sizes under `prefix` (a key prefix ending in `/`, or empty for all), sorted.
+    async fn list(&self, prefix: &str) -> StoreResult<Vec<(String, u64)>>;
+    /// Starts a multipart upload; the returned id is the resumable state, with the part refs.
+    async fn create_multipart(&self, key: &BlobKey) -> StoreResult<String>;
+    /// Uploads part `index` (0-based). Every part but the last must be at least 5 MiB on S3.
+    async fn put_part(&self, key: &BlobKey, upload: &str, index: usize, data: Bytes) -> StoreResult<PartRef>;
+    /// Joins the parts, in order, into the blob.
+    async fn complete_multipart(&self, key: &BlobKey, upload: &str, parts: Vec<PartRef>) -> StoreResult<()>;
+    async fn abort_multipart(&self, key: &BlobKey, upload: &str) -> StoreResult<()>;
+}
+
+/// Whether the store answers, with its credentials: reading a key that need not exist must either
+/// find it or say it is missing. For start-up checks and `/readyz`.
+pub async fn probe(store: &dyn BlobStore) -> StoreResult<()> {
+    match store.size(&BlobKey::new("contenthub-probe").expect("valid key")).await {
+        Ok(_) | Err(StoreError::NotFound(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn check_range(range: &Range<u64>, size: u64) -> StoreResult<()> {
+    if range.start > range.end || range.end > size {
+        return Err(StoreError::BadRange { start: range.start, end: range.end, size });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_cannot_escape() {
+        for good in ["a", "projects/1/assets/2/v1/file.wav", "x-y_z.0"] {
+            assert!(BlobKey::new(good).is_ok(), "{good}");
+        }
+        for bad in ["", "/abs", "a//b", "../x", "a/../b", "a/./b", ".hidden", "a/.multipart/x", "sp ace", "a\\b", "é"]
+        {
+            assert!(BlobKey::new(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Any S3-compatible store (AWS S3, MinIO, Ceph RGW, Garage, s3s) through `object_store`.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::multipart::{MultipartStore, PartId};
+use object_store::path::Path;
+use object_store::{ObjectStore, PutPayload, WriteMultipart};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::{BlobKey, BlobStore, PartRef, StoreError, StoreResult, check_range};
+
+/// Where and how to reach the store. The secret is never printed (see `Debug`).
+#[derive(Clone, Default)]
+pub struct S3Settings {
+    pub bucket: String,
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// `http://host/bucket/key` rather than `http://bucket.host/key`; what self-hosted stores want.
+    pub path_style: bool,
+}
+
+impl std::fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("bucket", &self.bucket)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| "***"))
+            .field("path_style", &self.path_style)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    store: Arc<AmazonS3>,
+    settings: S3Settings,
+}
+
+/// Parts of a streamed put; S3's minimum part size is 5 MiB.
+const STREAM_PART: usize = 8 << 20;
+
+fn backend(e: object_store::Error) -> StoreError {
+    match e {
+        object_store::Error::NotFound { path, .. } => StoreError::NotFound(path),
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+impl S3Store {
+    pub fn new(settings: S3Settings) -> StoreResult<S3Store> {
+        let mut builder = AmazonS3Builder::new()
+            .with_bucket_name(&settings.bucket)
+            .with_region(settings.region.clone().unwrap_or_else(|| "us-east-1".into()))
+            .with_virtual_hosted_style_request(!settings.path_style);
+        if let Some(endpoint) = &settings.endpoint {
+            builder = builder.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
+        }
+        if let (Some(id), Some(secret)) = (&settings.access_key_id, &settings.secret_access_key) {
+            builder = builder.with_access_key_id(id).with_secret_access_key(secret);
+        }
+        let store = builder.build().map_err(backend)?;
+        Ok(S3Store { store: Arc::new(store), settings })
+    }
+
+    fn path(key: &BlobKey) -> Path {
+        Path::from(key.as_str())
+    }
+}
+
+#[async_trait]
+impl BlobStore for S3Store {
+    fn describe(&self) -> String {
+        match &self.settings.endpoint {
+            Some(endpoint) => format!("s3://{} at {endpoint}", self.settings.bucket),
+            None => format!("s3://{}", self.settings.bucket),
+        }
+    }
+
+    async fn put_stream(&self, key: &BlobKey, reader: &mut (dyn AsyncRead + Unpin + Send)) -> StoreResult<u64> {
+        let mut buf = vec![0u8; 1 << 20];
+        let first = reader.read(&mut buf).await?;
+        if first == 0 {
+            self.store.put(&Self::path(key), PutPayload::new()).await.map_err(backend)?;
+            return Ok(0);
+        }
+        let upload = self.store.put_multipart(&Self::path(key)).await.map_err(backend)?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, STREAM_PART);
+        let mut total = first as u64;
+        writer.write(&buf[..first]);
+        let result = async {
+            loop {
+                let n = reader.read(&mut buf).await?;
+                if n == 0 {
+                    return Ok::<(), StoreError>(());
+                }
+                writer.wait_for_capacity(4).await.map_err(backend)?;
+                writer.write(&buf[..n]);
+                total += n as u64;
+            }
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                writer.finish().await.map_err(backend)?;
+                Ok(total)
+            }
+            Err(e) => {
+                let _ = writer.abort().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn get_range(&self, key: &BlobKey, range: Range<u64>) -> StoreResult<Bytes> {
+        let size = self.size(key).await?;
+        check_range(&range, size)?;
+        if range.start == range.end {
+            return Ok(Bytes::new());
+        }
+        self.store.get_range(&Self::path(key), range).await.map_err(backend)
+    }
+
+    async fn size(&self, key: &BlobKey) -> StoreResult<u64> {
+        Ok(self.store.head(&Self::path(key)).await.map_err(backend)?.size)
+    }
+
+    async fn delete(&self, key: &BlobKey) -> StoreResult<()> {
+        match self.store.delete(&Self::path(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> StoreResult<Vec<(String, u64)>> {
+        use futures_util::TryStreamExt;
+        let prefix_path = prefix.trim_end_matches('/');
+        let prefix_path = (!prefix_path.is_empty()).then(|| Path::from(prefix_path));
+        let mut out: Vec<(String, u64)> = self
+            .store
+            .list(prefix_path.as_ref())
+            .map_ok(|meta| (meta.location.to_string(), meta.size))
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        out.retain(|(key, _)| key.starts_with(prefix));
+        out.sort();
+        Ok(out)
+    }
+
+    async fn create_multipart(&self, key: &BlobKey) -> StoreResult<String> {
+        self.store.create_multipart(&Self::path(key)).await.map_err(backend)
+    }
+
+    async fn put_part(&self, key: &BlobKey, upload: &str, index: usize, data: Bytes) -> StoreResult<PartRef> {
+        let part = self
+            .store
+            .put_part(&Self::path(key), &upload.to_owned(), index, PutPayload::from(data))
+            .await
+            .map_err(backend)?;
+        Ok(PartRef(part.content_id))
+    }
+
+    async fn complete_multipart(&self, key: &BlobKey, upload: &str, parts: Vec<PartRef>) -> StoreResult<()> {
+        let parts = parts.into_iter().map(|p| PartId { content_id: p.0 }).collect();
+        self.store.complete_multipart(&Self::path(key), &upload.to_owned(), parts).await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn abort_multipart(&self, key: &BlobKey, upload: &str) -> StoreResult<()> {
+        self.store.abort_multipart(&Self::path(key), &upload.to_owned()).await.map_err(backend)
+    }
+}
