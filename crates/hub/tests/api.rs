@@ -465,3 +465,73 @@ async fn health_and_metrics() {
     let metrics = w.hub.call(Method::GET, "/metrics", &[], None).await;
     assert!(metrics.raw.contains("contenthub_http_requests_total{class=\"4xx\"} 1"), "{}", metrics.raw);
 }
+
+#[tokio::test]
+async fn malformed_input_gets_api_errors_not_framework_text() {
+    let w = world().await;
+    let auth = bearer(&w.tokens["manager"]);
+    let a = format!("/api/v1/assets/{}", w.sound_asset);
+    let cases: Vec<(Method, String, Vec<(&str, &str)>, Option<&str>, StatusCode, &str)> = vec![
+        (Method::GET, "/api/v1/assets/not-a-number".into(), vec![], None, StatusCode::BAD_REQUEST, "bad_request"),
+        (
+            Method::PATCH,
+            a.clone(),
+            vec![("content-type", "application/json")],
+            Some("{not json"),
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+        ),
+        (
+            Method::PATCH,
+            a.clone(),
+            vec![("content-type", "application/json")],
+            Some("{\"meta\": 1}"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+        ),
+        (Method::PATCH, a.clone(), vec![], Some("{}"), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        (
+            Method::GET,
+            format!("/api/v1/projects/{}/buckets/final-sound/requests?state=nope", w.project),
+            vec![],
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/projects/{}/buckets/nope/assets", w.project),
+            vec![],
+            None,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+    ];
+    for (method, path, headers, body, status, code) in cases {
+        let mut request = Request::builder().method(method.clone()).uri(&path).header("authorization", &auth);
+        for (k, v) in headers {
+            request = request.header(k, v);
+        }
+        let request = request.body(body.map(|b| Body::from(b.to_owned())).unwrap_or_default()).unwrap();
+        let response = w.hub.app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), status, "{method} {path}");
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let json: Value =
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("{method} {path}: not JSON: {bytes:?}"));
+        assert_eq!(json["code"], code, "{method} {path}: {json}");
+        assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    // Bodies over the limit are refused before they are read whole.
+    let huge = format!("{{\"metadata\": {{\"notes\": \"{}\"}}}}", "x".repeat(2 << 20));
+    let reply = w.hub.call(Method::PATCH, &a, &[("authorization", &auth)], Some(Value::String(String::new()))).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let request = Request::builder()
+        .method(Method::PATCH)
+        .uri(&a)
+        .header("authorization", &auth)
+        .header("content-type", "application/json")
+        .body(Body::from(huge))
+        .unwrap();
+    let response = w.hub.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}

@@ -1,7 +1,6 @@
 //! Browsing a bucket's assets, one asset, metadata edits (one or many at once), deletion, history.
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use hub_domain::access::Action;
 use hub_domain::metadata::apply_patch;
@@ -12,6 +11,7 @@ use serde_json::{Map, Value};
 use super::AppState;
 use super::auth::{Caller, authorize};
 use super::error::{ApiError, ApiResult};
+use super::extract::{Json, Path, Query};
 use crate::db::{Asset, AssetQuery, AssetSort, HistoryEntry, Page};
 
 /// The most assets one bulk edit may touch.

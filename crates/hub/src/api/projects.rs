@@ -1,7 +1,6 @@
 //! Projects, members, and buckets with their counts.
 
-use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use hub_domain::access::Action;
 use hub_domain::{BucketKind, Role};
@@ -10,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::auth::{Caller, authorize};
 use super::error::{ApiError, ApiResult};
+use super::extract::{Json, Path};
 use crate::db::{BucketCounts, Member, Project};
 
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Project>>> {

@@ -1,8 +1,7 @@
 //! Requests in the request-based buckets: listed by everyone who sees the bucket, created, edited
 //! and moved on (accept, ask for redelivery, reject, reopen) by the project's managers.
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use hub_domain::access::Action;
 use hub_domain::metadata::canonical;
@@ -14,6 +13,7 @@ use super::AppState;
 use super::assets::bucket;
 use super::auth::{Caller, authorize};
 use super::error::{ApiError, ApiResult};
+use super::extract::{Json, Path, Query};
 use crate::db::{HistoryEntry, Request};
 
 fn request_bucket(slug: &str) -> ApiResult<BucketKind> {

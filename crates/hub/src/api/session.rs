@@ -1,7 +1,6 @@
 //! Signing in and out, who am I, API tokens.
 
-use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -9,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::auth::{Caller, SESSION_COOKIE, cookie};
 use super::error::{ApiError, ApiResult};
+use super::extract::{Json, Path};
 use crate::db::{ApiToken, Project, RepoError, User, now_ms};
 use crate::secrets::{random_token, verify_password};
 
