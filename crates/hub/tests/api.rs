@@ -471,7 +471,8 @@ async fn malformed_input_gets_api_errors_not_framework_text() {
     let w = world().await;
     let auth = bearer(&w.tokens["manager"]);
     let a = format!("/api/v1/assets/{}", w.sound_asset);
-    let cases: Vec<(Method, String, Vec<(&str, &str)>, Option<&str>, StatusCode, &str)> = vec![
+    type Case<'a> = (Method, String, Vec<(&'a str, &'a str)>, Option<&'a str>, StatusCode, &'a str);
+    let cases: Vec<Case> = vec![
         (Method::GET, "/api/v1/assets/not-a-number".into(), vec![], None, StatusCode::BAD_REQUEST, "bad_request"),
         (
             Method::PATCH,
@@ -523,8 +524,6 @@ async fn malformed_input_gets_api_errors_not_framework_text() {
     }
     // Bodies over the limit are refused before they are read whole.
     let huge = format!("{{\"metadata\": {{\"notes\": \"{}\"}}}}", "x".repeat(2 << 20));
-    let reply = w.hub.call(Method::PATCH, &a, &[("authorization", &auth)], Some(Value::String(String::new()))).await;
-    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     let request = Request::builder()
         .method(Method::PATCH)
         .uri(&a)
