@@ -22,10 +22,10 @@ if ((${#need_debs[@]})); then
 fi
 
 venv="$CARGO_TARGET_DIR/test-venv"
-if ! "$venv/bin/python" -c 'import pytest' 2>/dev/null || [ ! -x "$venv/bin/npack" ]; then
-  say "creating a Python virtualenv with the original npack 0.8.0 and pytest ($venv)"
+if ! "$venv/bin/python" -c 'import pytest, openapi_spec_validator' 2>/dev/null || [ ! -x "$venv/bin/npack" ]; then
+  say "creating a Python virtualenv with the original npack 0.8.0, pytest and openapi-spec-validator ($venv)"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check 'npack==0.8.0' 'pytest>=8,<9'
+  "$venv/bin/pip" install -q --disable-pip-version-check 'npack==0.8.0' 'pytest>=8,<9' 'openapi-spec-validator>=0.7,<0.9'
 fi
 
 # The repository suite runs on PostgreSQL too when a server answers (CI has one on 127.0.0.1:5432).
@@ -68,6 +68,9 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --no-fail-fast
 fi
+
+say "the OpenAPI document is valid OpenAPI 3.1"
+"$venv/bin/python" -m openapi_spec_validator crates/hub/openapi.json
 
 say "interoperability tests: the original npack, Python's zipfile, Info-ZIP unzip"
 NPACK_BIN="$CARGO_TARGET_DIR/release/npack" ORIGINAL_NPACK="$venv/bin/npack" \

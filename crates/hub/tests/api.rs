@@ -462,8 +462,11 @@ async fn health_and_metrics() {
     assert_eq!(w.hub.call(Method::GET, "/healthz", &[], None).await.status, StatusCode::OK);
     assert_eq!(w.hub.call(Method::GET, "/readyz", &[], None).await.status, StatusCode::OK);
     let _ = w.hub.call(Method::GET, "/api/v1/nothing-here", &[], None).await;
+    let spec = w.hub.call(Method::GET, "/api/v1/openapi.json", &[], None).await;
+    assert_eq!((spec.status, spec.body["openapi"].clone()), (StatusCode::OK, json!("3.1.0")));
     let metrics = w.hub.call(Method::GET, "/metrics", &[], None).await;
     assert!(metrics.raw.contains("contenthub_http_requests_total{class=\"4xx\"} 1"), "{}", metrics.raw);
+    assert!(metrics.raw.contains("contenthub_http_requests_total{class=\"2xx\"} 3"), "{}", metrics.raw);
 }
 
 #[tokio::test]

@@ -9,12 +9,14 @@ pub mod ops;
 pub mod projects;
 pub mod requests;
 pub mod session;
+pub mod spec;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::http::Method;
+use axum::routing::{MethodFilter, MethodRouter, get};
 
 use crate::db::Db;
 use crate::store::BlobStore;
@@ -51,28 +53,87 @@ impl AppState {
 /// JSON bodies larger than this are refused with 413 (uploads do not come through JSON).
 const MAX_JSON_BODY: usize = 1 << 20;
 
+/// One API endpoint: the single definition both the router and the OpenAPI document are built from.
+#[derive(Debug)]
+pub struct Endpoint {
+    pub method: Method,
+    /// Below `/api/v1`.
+    pub path: &'static str,
+    pub summary: &'static str,
+    /// Who may call it.
+    pub access: &'static str,
+    /// Query parameters: (name, description).
+    pub query: &'static [(&'static str, &'static str)],
+    route: fn() -> MethodRouter<AppState>,
+}
+
+macro_rules! endpoint {
+    ($method:ident $path:literal => $handler:path, $summary:literal, $access:expr $(, query: $query:expr)?) => {
+        Endpoint {
+            method: Method::$method,
+            path: $path,
+            summary: $summary,
+            access: $access,
+            query: endpoint!(@query $($query)?),
+            route: || axum::routing::on(MethodFilter::$method, $handler),
+        }
+    };
+    (@query $query:expr) => { $query };
+    (@query) => { &[] };
+}
+
+const ASSET_QUERY: &[(&str, &str)] = &[
+    ("state", "only assets in this state (in_progress, delivered, validating, valid, invalid, failed_delivery)"),
+    ("q", "case-insensitive part of the name"),
+    ("sort", "name (default) or updated"),
+    ("order", "asc (default) or desc"),
+    ("after", "the `next` cursor of the previous page"),
+    ("limit", "page size, 1 to 500 (default 100)"),
+    ("meta.FIELD", "metadata filter on a filterable field of the bucket's schema, e.g. meta.reel=3"),
+];
+
+const MEMBER: &str = "members of the project (site admins too)";
+const CONTRIBUTOR: &str = "contributors and managers of the project with the bucket in scope; Footage: API tokens only";
+const MANAGER: &str = "managers of the project";
+
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        endpoint!(POST "/session" => session::login, "Sign in; sets the session cookie and returns the CSRF token", "anyone"),
+        endpoint!(DELETE "/session" => session::logout, "Sign out", "signed-in users"),
+        endpoint!(GET "/me" => session::me, "The caller and their projects", "signed-in users"),
+        endpoint!(GET "/tokens" => session::list_tokens, "The caller's API tokens (never their secrets)", "signed-in users"),
+        endpoint!(POST "/tokens" => session::create_token, "Create an API token; the secret is shown once", "signed-in users"),
+        endpoint!(DELETE "/tokens/{id}" => session::revoke_token, "Revoke one of the caller's API tokens", "the token's owner"),
+        endpoint!(GET "/projects" => projects::list, "The projects the caller belongs to", "signed-in users"),
+        endpoint!(POST "/projects" => projects::create, "Create a project", "site admins"),
+        endpoint!(GET "/projects/{id}" => projects::get, "A project with the caller's role and its buckets' counts", MEMBER),
+        endpoint!(GET "/projects/{id}/buckets" => projects::buckets, "Buckets the caller sees, with asset counts per state and open requests", MEMBER),
+        endpoint!(GET "/projects/{id}/members" => projects::members, "Members with their roles and bucket scopes", MEMBER),
+        endpoint!(POST "/projects/{id}/members" => projects::add_member, "Add a member (or change their role)", MANAGER),
+        endpoint!(PATCH "/projects/{id}/members/{user}" => projects::change_member, "Change a member's role or bucket scope", MANAGER),
+        endpoint!(DELETE "/projects/{id}/members/{user}" => projects::remove_member, "Remove a member", MANAGER),
+        endpoint!(GET "/projects/{id}/buckets/{bucket}/assets" => assets::list, "A page of the bucket's assets: filtered, sorted, keyset-paged", MEMBER, query: ASSET_QUERY),
+        endpoint!(PATCH "/projects/{id}/buckets/{bucket}/assets" => assets::bulk_update, "Bulk edit: one metadata patch for many assets, all or nothing", CONTRIBUTOR),
+        endpoint!(GET "/projects/{id}/buckets/{bucket}/requests" => requests::list, "The bucket's requests (request-based buckets)", MEMBER, query: &[("state", "only requests in this state")]),
+        endpoint!(POST "/projects/{id}/buckets/{bucket}/requests" => requests::create, "Create a request", MANAGER),
+        endpoint!(GET "/assets/{id}" => assets::get, "One asset", MEMBER),
+        endpoint!(PATCH "/assets/{id}" => assets::update, "Edit an asset's metadata (null removes a field)", CONTRIBUTOR),
+        endpoint!(DELETE "/assets/{id}" => assets::delete, "Delete an asset", MANAGER),
+        endpoint!(GET "/assets/{id}/history" => assets::history, "Who did what to the asset, when", MEMBER),
+        endpoint!(GET "/requests/{id}" => requests::get, "One request", MEMBER),
+        endpoint!(PATCH "/requests/{id}" => requests::update, "Edit a request's title and metadata", MANAGER),
+        endpoint!(POST "/requests/{id}/transition" => requests::transition, "Accept, ask for redelivery (with a reason), reject (with a reason) or reopen", MANAGER),
+        endpoint!(GET "/requests/{id}/history" => requests::history, "Who did what to the request, when", MEMBER),
+    ]
+}
+
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/session", post(session::login).delete(session::logout))
-        .route("/me", get(session::me))
-        .route("/tokens", get(session::list_tokens).post(session::create_token))
-        .route("/tokens/{id}", axum::routing::delete(session::revoke_token))
-        .route("/projects", get(projects::list).post(projects::create))
-        .route("/projects/{id}", get(projects::get))
-        .route("/projects/{id}/buckets", get(projects::buckets))
-        .route("/projects/{id}/members", get(projects::members).post(projects::add_member))
-        .route(
-            "/projects/{id}/members/{user}",
-            axum::routing::patch(projects::change_member).delete(projects::remove_member),
-        )
-        .route("/projects/{id}/buckets/{bucket}/assets", get(assets::list).patch(assets::bulk_update))
-        .route("/projects/{id}/buckets/{bucket}/requests", get(requests::list).post(requests::create))
-        .route("/assets/{id}", get(assets::get).patch(assets::update).delete(assets::delete))
-        .route("/assets/{id}/history", get(assets::history))
-        .route("/requests/{id}", get(requests::get).patch(requests::update))
-        .route("/requests/{id}/history", get(requests::history))
-        .route("/requests/{id}/transition", post(requests::transition))
-        .fallback(|| async { error::ApiError::not_found() });
+    let mut api = Router::new();
+    for endpoint in endpoints() {
+        api = api.route(endpoint.path, (endpoint.route)());
+    }
+    let api =
+        api.route("/openapi.json", axum::routing::get(spec::serve)).fallback(|| async { error::ApiError::not_found() });
     Router::new()
         .nest("/api/v1", api)
         .route("/", get(ops::home))
