@@ -1,0 +1,234 @@
+//! A typed client for the contenthub API (`/api/v1`). Responses are plain `serde_json::Value`s
+//! wrapped in small typed views where the CLI and tests need fields; errors carry the server's
+//! stable `{code, message}` so that callers can act on them.
+
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an API error.
+    #[error("{status}: {message} ({code})")]
+    Api { status: u16, code: String, message: String, fields: Value },
+    #[error("cannot reach {url}: {source}")]
+    Transport { url: String, source: reqwest::Error },
+    #[error("unexpected answer from {url}: {detail}")]
+    Protocol { url: String, detail: String },
+}
+
+impl ClientError {
+    /// The API error code (`not_found`, `forbidden`, …), if the server sent one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+pub type ClientResult<T> = Result<T, ClientError>;
+
+/// How the client authenticates.
+#[derive(Debug, Clone)]
+enum Auth {
+    None,
+    Token(String),
+    /// A browser-style session: the cookie jar holds the session, this is its CSRF token.
+    Session {
+        csrf: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+    auth: Auth,
+}
+
+/// Query for a bucket's assets; `None`s are left out.
+#[derive(Debug, Clone, Default)]
+pub struct AssetQuery {
+    pub state: Option<String>,
+    pub q: Option<String>,
+    pub sort: Option<String>,
+    pub descending: bool,
+    pub after: Option<String>,
+    pub limit: Option<u32>,
+    /// Metadata filters: (field, value).
+    pub meta: Vec<(String, String)>,
+}
+
+impl AssetQuery {
+    fn pairs(&self) -> Vec<(String, String)> {
+        let mut pairs = Vec::new();
+        let mut put = |k: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                pairs.push((k.to_owned(), v.clone()));
+            }
+        };
+        put("state", &self.state);
+        put("q", &self.q);
+        put("sort", &self.sort);
+        put("after", &self.after);
+        put("limit", &self.limit.map(|l| l.to_string()));
+        if self.descending {
+            pairs.push(("order".into(), "desc".into()));
+        }
+        pairs.extend(self.meta.iter().map(|(k, v)| (format!("meta.{k}"), v.clone())));
+        pairs
+    }
+}
+
+impl Client {
+    /// A client for the hub at `base` (e.g. `http://127.0.0.1:8080`), not yet signed in.
+    pub fn new(base: &str) -> Client {
+        // No cookie store: nothing a server sets can change how a token client authenticates.
+        let http = reqwest::Client::new();
+        Client { base: base.trim_end_matches('/').to_owned(), http, auth: Auth::None }
+    }
+
+    /// Uses an API token, as scripts and the CLI do.
+    pub fn with_token(mut self, token: &str) -> Client {
+        self.auth = Auth::Token(token.to_owned());
+        self
+    }
+
+    /// Signs in with a password, as a browser does (session cookie + CSRF token).
+    pub async fn login(base: &str, username: &str, password: &str) -> ClientResult<Client> {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .map_err(|source| ClientError::Transport { url: base.to_owned(), source })?;
+        let mut client = Client { base: base.trim_end_matches('/').to_owned(), http, auth: Auth::None };
+        let session: Value =
+            client.send(Method::POST, "/session", Some(&json!({"username": username, "password": password}))).await?;
+        let csrf = session["csrf_token"].as_str().unwrap_or_default().to_owned();
+        client.auth = Auth::Session { csrf };
+        Ok(client)
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> ClientResult<T> {
+        self.send_query(method, path, &[], body).await
+    }
+
+    async fn send_query<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<&impl Serialize>,
+    ) -> ClientResult<T> {
+        let url = format!("{}/api/v1{path}", self.base);
+        let mut request = self.http.request(method.clone(), &url).query(query);
+        match &self.auth {
+            Auth::None => {}
+            Auth::Token(token) => request = request.bearer_auth(token),
+            Auth::Session { csrf } if method != Method::GET => request = request.header("X-CSRF-Token", csrf),
+            Auth::Session { .. } => {}
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
+        if !status.is_success() {
+            let error: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            return Err(ClientError::Api {
+                status: status.as_u16(),
+                code: error["code"].as_str().unwrap_or("unknown").to_owned(),
+                message: error["message"]
+                    .as_str()
+                    .map_or_else(|| String::from_utf8_lossy(&bytes).into_owned(), str::to_owned),
+                fields: error["fields"].clone(),
+            });
+        }
+        let bytes = if status == StatusCode::NO_CONTENT || bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
+        serde_json::from_slice(bytes).map_err(|e| ClientError::Protocol { url, detail: e.to_string() })
+    }
+
+    pub async fn logout(&self) -> ClientResult<()> {
+        self.send::<Value>(Method::DELETE, "/session", None::<&()>).await.map(|_| ())
+    }
+    pub async fn me(&self) -> ClientResult<Value> {
+        self.send(Method::GET, "/me", None::<&()>).await
+    }
+    pub async fn create_token(&self, name: &str) -> ClientResult<Value> {
+        self.send(Method::POST, "/tokens", Some(&json!({"name": name}))).await
+    }
+    pub async fn projects(&self) -> ClientResult<Vec<Value>> {
+        self.send(Method::GET, "/projects", None::<&()>).await
+    }
+    pub async fn create_project(&self, name: &str) -> ClientResult<Value> {
+        self.send(Method::POST, "/projects", Some(&json!({"name": name}))).await
+    }
+    pub async fn project(&self, id: i64) -> ClientResult<Value> {
+        self.send(Method::GET, &format!("/projects/{id}"), None::<&()>).await
+    }
+    pub async fn add_member(
+        &self,
+        project: i64,
+        username: &str,
+        role: &str,
+        buckets: Option<&[&str]>,
+    ) -> ClientResult<()> {
+        let body = json!({"username": username, "role": role, "buckets": buckets});
+        self.send::<Value>(Method::POST, &format!("/projects/{project}/members"), Some(&body)).await.map(|_| ())
+    }
+    pub async fn assets(&self, project: i64, bucket: &str, query: &AssetQuery) -> ClientResult<Value> {
+        self.send_query(
+            Method::GET,
+            &format!("/projects/{project}/buckets/{bucket}/assets"),
+            &query.pairs(),
+            None::<&()>,
+        )
+        .await
+    }
+    pub async fn asset(&self, id: i64) -> ClientResult<Value> {
+        self.send(Method::GET, &format!("/assets/{id}"), None::<&()>).await
+    }
+    pub async fn update_metadata(&self, id: i64, metadata: Value) -> ClientResult<Value> {
+        self.send(Method::PATCH, &format!("/assets/{id}"), Some(&json!({"metadata": metadata}))).await
+    }
+    pub async fn bulk_update(
+        &self,
+        project: i64,
+        bucket: &str,
+        ids: &[i64],
+        metadata: Value,
+    ) -> ClientResult<Vec<Value>> {
+        let body = json!({"ids": ids, "metadata": metadata});
+        self.send(Method::PATCH, &format!("/projects/{project}/buckets/{bucket}/assets"), Some(&body)).await
+    }
+    pub async fn requests(&self, project: i64, bucket: &str) -> ClientResult<Vec<Value>> {
+        self.send(Method::GET, &format!("/projects/{project}/buckets/{bucket}/requests"), None::<&()>).await
+    }
+    pub async fn create_request(
+        &self,
+        project: i64,
+        bucket: &str,
+        title: &str,
+        metadata: Value,
+    ) -> ClientResult<Value> {
+        let body = json!({"title": title, "metadata": metadata});
+        self.send(Method::POST, &format!("/projects/{project}/buckets/{bucket}/requests"), Some(&body)).await
+    }
+    pub async fn transition_request(&self, id: i64, event: &str, reason: Option<&str>) -> ClientResult<Value> {
+        self.send(Method::POST, &format!("/requests/{id}/transition"), Some(&json!({"event": event, "reason": reason})))
+            .await
+    }
+}

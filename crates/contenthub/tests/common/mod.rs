@@ -1,0 +1,78 @@
+//! Helpers shared by the integration tests: start the real binary, speak minimal HTTP.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A minimal HTTP/1.1 exchange; returns (status, body).
+pub fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        request += &format!("{k}: {v}\r\n");
+    }
+    request += "\r\n";
+    request += body;
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+    pub lines: Vec<String>,
+}
+
+// The child moves into the returned Server, and `stop` waits for it; clippy cannot follow the move.
+#[allow(clippy::zombie_processes)]
+pub fn start(dir: &std::path::Path, extra: &[&str], envs: &[(String, String)]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_contenthub"))
+        .args(["serve", "--demo", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .args(extra)
+        .env("CONTENTHUB_LOG", "warn")
+        .envs(envs.iter().cloned())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut line = String::new();
+        if Instant::now() > deadline || reader.read_line(&mut line).unwrap_or(0) == 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("serve printed no URL: {lines:?}");
+        }
+        if let Some(rest) = line.split("open http://").nth(1) {
+            let addr = rest.split('/').next().unwrap().to_owned();
+            lines.push(line);
+            return Server { child, addr, lines };
+        }
+        lines.push(line);
+    }
+}
+
+pub fn stop(mut server: Server) {
+    Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exits 0, got {status:?}");
+}
+
+/// The admin password a first start printed.
+pub fn admin_password(server: &Server) -> String {
+    server
+        .lines
+        .iter()
+        .find_map(|l| l.split("with password ").nth(1))
+        .map(|p| p.trim().to_owned())
+        .expect("the admin password is printed on first start")
+}
