@@ -81,18 +81,19 @@ pub async fn list(
     Ok(Json(state.db.list_assets(project_id, bucket, &query).await?))
 }
 
-/// Loads an asset and checks the caller may do `action` on its bucket; 404 either way if not.
-async fn load(state: &AppState, caller: &Caller, id: i64, action: fn(BucketKind) -> Action) -> ApiResult<Asset> {
+/// Loads an asset the caller can see (404 otherwise, as for a missing one) and, for a write,
+/// checks that they may do `write` on its bucket (403 with the reason otherwise).
+async fn load(state: &AppState, caller: &Caller, id: i64, write: Option<fn(BucketKind) -> Action>) -> ApiResult<Asset> {
     let asset = state.db.asset(id).await?;
-    authorize(state, caller, asset.project_id, action(asset.bucket)).await.map_err(|e| {
-        // Someone who cannot even view the bucket must not learn the asset exists.
-        if e.status == StatusCode::FORBIDDEN { e } else { ApiError::not_found() }
-    })?;
+    authorize(state, caller, asset.project_id, Action::ViewBucket(asset.bucket)).await?;
+    if let Some(action) = write {
+        authorize(state, caller, asset.project_id, action(asset.bucket)).await?;
+    }
     Ok(asset)
 }
 
 pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<Asset>> {
-    Ok(Json(load(&state, &caller, id, Action::ViewBucket).await?))
+    Ok(Json(load(&state, &caller, id, None).await?))
 }
 
 pub async fn history(
@@ -100,7 +101,7 @@ pub async fn history(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Vec<HistoryEntry>>> {
-    load(&state, &caller, id, Action::ViewBucket).await?;
+    load(&state, &caller, id, None).await?;
     Ok(Json(state.db.history(Some(id), None).await?))
 }
 
@@ -116,9 +117,7 @@ pub async fn update(
     Path(id): Path<i64>,
     Json(patch): Json<MetadataPatch>,
 ) -> ApiResult<Json<Asset>> {
-    // Viewing first, so that a caller who cannot see the asset gets 404 rather than 403.
-    load(&state, &caller, id, Action::ViewBucket).await?;
-    let asset = load(&state, &caller, id, Action::Deliver).await?;
+    let asset = load(&state, &caller, id, Some(Action::Deliver)).await?;
     let metadata = apply_patch(asset.bucket, &asset.metadata, &patch.metadata)
         .map_err(|fields| ApiError::invalid(format!("the metadata of {} is not valid", asset.name), fields))?;
     state.db.set_asset_metadata(id, &metadata).await?;
@@ -193,8 +192,7 @@ pub async fn bulk_update(
 }
 
 pub async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
-    load(&state, &caller, id, Action::ViewBucket).await?;
-    let asset = load(&state, &caller, id, Action::DeleteAsset).await?;
+    let asset = load(&state, &caller, id, Some(Action::DeleteAsset)).await?;
     state.db.delete_asset(id).await?;
     let detail = format!("{} v{} deleted", asset.name, asset.version);
     state.db.add_history(asset.project_id, None, None, Some(caller.user.id), "asset_deleted", &detail).await?;
