@@ -233,8 +233,11 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         tokio::net::TcpListener::bind(&config.bind).await.with_context(|| format!("binding {}", config.bind))?;
     let address = listener.local_addr()?;
     tracing::info!(storage = %store.describe(), "blob storage ready");
-    let api = ApiConfig { session_hours: config.session_hours, secure_cookies: config.secure_cookies };
+    let spool_dir = config.data_dir.join("spool");
+    std::fs::create_dir_all(&spool_dir).with_context(|| format!("creating {}", spool_dir.display()))?;
+    let api = ApiConfig { session_hours: config.session_hours, secure_cookies: config.secure_cookies, spool_dir };
     let state = AppState::new(db, store, api);
+    tokio::spawn(reap_uploads(state.clone()));
     for line in banner {
         println!("{line}");
     }
@@ -243,6 +246,17 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     hub::api::serve(listener, state, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Frees the storage of expired, unfinished uploads, once a minute.
+async fn reap_uploads(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        if let Err(e) = hub::api::tus::reap_expired(&state).await {
+            tracing::warn!(error = ?e, "reaping expired uploads failed; will retry");
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when the

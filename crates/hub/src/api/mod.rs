@@ -10,6 +10,7 @@ pub mod projects;
 pub mod requests;
 pub mod session;
 pub mod spec;
+pub mod tus;
 
 use std::sync::Arc;
 
@@ -27,11 +28,13 @@ pub struct ApiConfig {
     pub session_hours: u32,
     /// Mark the session cookie `Secure` (behind HTTPS).
     pub secure_cookies: bool,
+    /// Where upload chunks wait while they arrive (local disk of this instance).
+    pub spool_dir: std::path::PathBuf,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { session_hours: 12, secure_cookies: false }
+        ApiConfig { session_hours: 12, secure_cookies: false, spool_dir: std::env::temp_dir() }
     }
 }
 
@@ -124,6 +127,11 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(PATCH "/requests/{id}" => requests::update, "Edit a request's title and metadata", MANAGER),
         endpoint!(POST "/requests/{id}/transition" => requests::transition, "Accept, ask for redelivery (with a reason), reject (with a reason) or reopen", MANAGER),
         endpoint!(GET "/requests/{id}/history" => requests::history, "Who did what to the request, when", MEMBER),
+        endpoint!(OPTIONS "/uploads" => tus::options, "tus discovery: version, extensions, maximum size, checksum algorithms", "anyone"),
+        endpoint!(POST "/uploads" => tus::create, "tus creation (and creation-with-upload); Upload-Metadata names project, bucket and filename", CONTRIBUTOR),
+        endpoint!(HEAD "/uploads/{upload}" => tus::head, "tus: the upload's offset and length", CONTRIBUTOR),
+        endpoint!(PATCH "/uploads/{upload}" => tus::patch, "tus: append at Upload-Offset (optionally with Upload-Checksum md5 or sha1)", CONTRIBUTOR),
+        endpoint!(DELETE "/uploads/{upload}" => tus::delete, "tus termination: discard the upload", CONTRIBUTOR),
     ]
 }
 

@@ -51,10 +51,10 @@ pub fn openapi() -> Value {
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| {
-                let schema = if name == "bucket" {
-                    json!({"$ref": "#/components/schemas/BucketSlug"})
-                } else {
-                    json!({"type": "integer", "format": "int64"})
+                let schema = match name {
+                    "bucket" => json!({"$ref": "#/components/schemas/BucketSlug"}),
+                    "upload" => json!({"type": "string"}),
+                    _ => json!({"type": "integer", "format": "int64"}),
                 };
                 json!({"name": name, "in": "path", "required": true, "schema": schema})
             })
@@ -69,7 +69,8 @@ pub fn openapi() -> Value {
         let ok = match endpoint.method.as_str() {
             "POST" if endpoint.path.ends_with("/transition") || endpoint.path == "/session" => "200",
             "POST" => "201",
-            "DELETE" => "204",
+            "DELETE" | "OPTIONS" => "204",
+            "PATCH" if endpoint.path.starts_with("/uploads") => "204",
             _ => "200",
         };
         responses.insert(ok.into(), json!({"description": "done"}));

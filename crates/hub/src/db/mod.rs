@@ -9,6 +9,7 @@ mod assets;
 mod models;
 mod people;
 mod requests;
+mod uploads;
 
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,6 +18,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use models::*;
+pub use uploads::Upload;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
@@ -118,10 +120,14 @@ macro_rules! bind_args {
 }
 pub(crate) use bind_args;
 
-const SQLITE_MIGRATIONS: &[(&str, &str)] =
-    &[("0001_initial", include_str!("../../migrations/sqlite/0001_initial.sql"))];
-const POSTGRES_MIGRATIONS: &[(&str, &str)] =
-    &[("0001_initial", include_str!("../../migrations/postgres/0001_initial.sql"))];
+const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_initial", include_str!("../../migrations/sqlite/0001_initial.sql")),
+    ("0002_uploads", include_str!("../../migrations/sqlite/0002_uploads.sql")),
+];
+const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_initial", include_str!("../../migrations/postgres/0001_initial.sql")),
+    ("0002_uploads", include_str!("../../migrations/postgres/0002_uploads.sql")),
+];
 
 impl Db {
     /// Connects to `sqlite://PATH` (created if missing; WAL) or `postgres://…`.

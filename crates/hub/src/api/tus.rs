@@ -1,0 +1,541 @@
+//! tus 1.0 resumable uploads under `/api/v1/uploads`: core, creation, creation-with-upload,
+//! creation-defer-length, termination, expiration and checksum (md5, sha1).
+//!
+//! The bytes go to the blob store as a multipart upload with a part size derived from the length.
+//! Each PATCH body is first spooled to a local file (bounded memory, and a checksum can be checked
+//! before anything is kept); whole parts are then stored and the remainder is kept as a "pending"
+//! blob under a key that changes with each acknowledged offset, so any instance can continue the
+//! upload and a crash never loses an acknowledged byte.
+
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use hub_domain::BucketKind;
+use hub_domain::access::Action;
+use sha1::Digest;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::AppState;
+use super::auth::{Caller, authorize};
+use super::error::{ApiError, ApiResult};
+use super::extract::Path;
+use crate::db::{Upload, now_ms};
+use crate::secrets::random_token;
+use crate::store::{BlobKey, PartRef};
+
+pub const TUS_VERSION: &str = "1.0.0";
+const EXTENSIONS: &str = "creation,creation-with-upload,creation-defer-length,termination,expiration,checksum";
+const OFFSET_CONTENT_TYPE: &str = "application/offset+octet-stream";
+/// S3 allows 10,000 parts of at least 5 MiB; we leave headroom and never go below 8 MiB.
+const MIN_PART: i64 = 8 << 20;
+const MAX_PARTS: i64 = 9_000;
+
+fn h(name: &'static str) -> HeaderName {
+    HeaderName::from_static(name)
+}
+
+fn tus_headers(headers: &mut HeaderMap) {
+    headers.insert(h("tus-resumable"), HeaderValue::from_static(TUS_VERSION));
+}
+
+fn tus_error(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(status, code, message)
+}
+
+/// Every tus request but OPTIONS must say which protocol version it speaks.
+fn check_version(headers: &HeaderMap) -> ApiResult<()> {
+    match headers.get("tus-resumable").and_then(|v| v.to_str().ok()) {
+        Some(TUS_VERSION) => Ok(()),
+        _ => Err(tus_error(
+            StatusCode::PRECONDITION_FAILED,
+            "tus_version",
+            "send `Tus-Resumable: 1.0.0`; this server speaks tus 1.0.0",
+        )),
+    }
+}
+
+fn header_i64(headers: &HeaderMap, name: &str) -> ApiResult<Option<i64>> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .filter(|n| *n >= 0)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_request(format!("{name} must be a non-negative whole number"))),
+    }
+}
+
+/// Parses `Upload-Metadata`: comma-separated `key base64value` pairs.
+fn parse_metadata(raw: &str) -> ApiResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once(' ').unwrap_or((pair, ""));
+        let value = base64::engine::general_purpose::STANDARD
+            .decode(value.trim())
+            .ok()
+            .and_then(|v| String::from_utf8(v).ok())
+            .ok_or_else(|| ApiError::bad_request(format!("Upload-Metadata value of {key:?} is not base64 of UTF-8")))?;
+        out.push((key.to_owned(), value));
+    }
+    Ok(out)
+}
+
+/// `a / b` rounded up, for non-negative `a` and positive `b`.
+fn ceil_div(a: i64, b: i64) -> i64 {
+    (a + b - 1) / b
+}
+
+fn part_size_for(length: Option<i64>) -> i64 {
+    match length {
+        Some(length) => ceil_div(ceil_div(length, MAX_PARTS).max(MIN_PART), 1 << 20) * (1 << 20),
+        None => MIN_PART * 4,
+    }
+}
+
+fn expires_header(upload: &Upload) -> HeaderValue {
+    let when = SystemTime::UNIX_EPOCH + Duration::from_millis(upload.expires_ms.max(0) as u64);
+    HeaderValue::from_str(&httpdate::fmt_http_date(when)).expect("HTTP dates are ASCII")
+}
+
+pub async fn options() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    tus_headers(headers);
+    headers.insert(h("tus-version"), HeaderValue::from_static(TUS_VERSION));
+    headers.insert(h("tus-extension"), HeaderValue::from_static(EXTENSIONS));
+    headers.insert(h("tus-checksum-algorithm"), HeaderValue::from_static("md5,sha1"));
+    headers.insert(h("tus-max-size"), HeaderValue::from(MAX_UPLOAD));
+    response
+}
+
+/// The largest upload accepted (1 TiB).
+pub const MAX_UPLOAD: i64 = 1 << 40;
+/// How long an unfinished upload lives after its last PATCH.
+const LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    check_version(&headers)?;
+    let length = header_i64(&headers, "upload-length")?;
+    let deferred = headers.get("upload-defer-length").is_some_and(|v| v == "1");
+    if length.is_none() && !deferred {
+        return Err(ApiError::bad_request("send Upload-Length, or Upload-Defer-Length: 1 if it is not known yet"));
+    }
+    if length.is_some_and(|l| l > MAX_UPLOAD) {
+        return Err(tus_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("uploads are at most {MAX_UPLOAD} bytes"),
+        ));
+    }
+    let raw_metadata = headers.get("upload-metadata").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let metadata = parse_metadata(&raw_metadata)?;
+    let get = |key: &str| metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let project_id: i64 = get("project")
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| ApiError::bad_request("Upload-Metadata must name the project (key `project`, its id)"))?;
+    let bucket = get("bucket").and_then(BucketKind::from_slug).ok_or_else(|| {
+        ApiError::bad_request("Upload-Metadata must name the bucket (key `bucket`, e.g. final-sound)")
+    })?;
+    let filename = get("filename").unwrap_or_default();
+    if let Err(issue) = hub_domain::names::check_delivery_name(filename) {
+        return Err(ApiError::invalid(
+            format!("file name {filename:?} breaks the delivery rule: {issue}"),
+            vec![hub_domain::FieldError { field: "filename".into(), message: issue.to_string() }],
+        ));
+    }
+    if filename.is_empty() {
+        return Err(ApiError::bad_request("Upload-Metadata must give the file name (key `filename`)"));
+    }
+    authorize(&state, &caller, project_id, Action::ViewBucket(bucket)).await?;
+    authorize(&state, &caller, project_id, Action::Deliver(bucket)).await?;
+
+    let id = random_token("", 24);
+    let now = now_ms();
+    let upload = Upload {
+        blob_key: format!("uploads/{id}/data"),
+        id,
+        project_id,
+        bucket,
+        created_by: Some(caller.user.id),
+        length,
+        offset: 0,
+        metadata: raw_metadata,
+        part_size: part_size_for(length),
+        multipart_id: None,
+        parts: Vec::new(),
+        pending_key: None,
+        pending_size: 0,
+        completed: false,
+        created_ms: now,
+        expires_ms: now + LIFETIME.as_millis() as i64,
+    };
+    state.db.create_upload(&upload).await?;
+    let mut upload = upload;
+    let with_upload = headers.get(header::CONTENT_TYPE).is_some_and(|v| v == OFFSET_CONTENT_TYPE);
+    if with_upload {
+        upload = append(&state, upload, &headers, body).await?;
+    } else if length == Some(0) {
+        upload = append(&state, upload, &headers, Body::empty()).await?;
+    }
+    let mut response = StatusCode::CREATED.into_response();
+    let out = response.headers_mut();
+    tus_headers(out);
+    out.insert(header::LOCATION, HeaderValue::from_str(&format!("/api/v1/uploads/{}", upload.id)).expect("ASCII id"));
+    out.insert(h("upload-expires"), expires_header(&upload));
+    if with_upload {
+        out.insert(h("upload-offset"), HeaderValue::from(upload.offset));
+    }
+    Ok(response)
+}
+
+/// Loads an upload the caller may write to; expired ones are gone (410).
+async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Upload> {
+    let upload = state.db.upload(id).await?;
+    authorize(state, caller, upload.project_id, Action::ViewBucket(upload.bucket)).await?;
+    authorize(state, caller, upload.project_id, Action::Deliver(upload.bucket)).await?;
+    if !upload.completed && upload.expires_ms < now_ms() {
+        return Err(tus_error(StatusCode::GONE, "expired", "this upload expired; start a new one"));
+    }
+    Ok(upload)
+}
+
+pub async fn head(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    check_version(&headers)?;
+    let upload = load(&state, &caller, &id).await?;
+    let mut response = StatusCode::OK.into_response();
+    let out = response.headers_mut();
+    tus_headers(out);
+    out.insert(h("upload-offset"), HeaderValue::from(upload.offset));
+    match upload.length {
+        Some(length) => out.insert(h("upload-length"), HeaderValue::from(length)),
+        None => out.insert(h("upload-defer-length"), HeaderValue::from_static("1")),
+    };
+    if !upload.metadata.is_empty() {
+        out.insert(h("upload-metadata"), HeaderValue::from_str(&upload.metadata).map_err(|_| ApiError::internal())?);
+    }
+    out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if !upload.completed {
+        out.insert(h("upload-expires"), expires_header(&upload));
+    }
+    Ok(response)
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    check_version(&headers)?;
+    if headers.get(header::CONTENT_TYPE).is_none_or(|v| v != OFFSET_CONTENT_TYPE) {
+        return Err(tus_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("PATCH bodies are `Content-Type: {OFFSET_CONTENT_TYPE}`"),
+        ));
+    }
+    let upload = load(&state, &caller, &id).await?;
+    let upload = append(&state, upload, &headers, body).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let out = response.headers_mut();
+    tus_headers(out);
+    out.insert(h("upload-offset"), HeaderValue::from(upload.offset));
+    if !upload.completed {
+        out.insert(h("upload-expires"), expires_header(&upload));
+    }
+    Ok(response)
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    check_version(&headers)?;
+    let upload = load(&state, &caller, &id).await?;
+    discard(&state, &upload).await;
+    state.db.delete_upload(&upload.id).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    tus_headers(response.headers_mut());
+    Ok(response)
+}
+
+/// Frees an upload's storage; failures are logged, never fatal (the blobs are unreachable anyway).
+async fn discard(state: &AppState, upload: &Upload) {
+    let key = BlobKey::new(upload.blob_key.clone()).expect("upload keys are valid");
+    if let Some(multipart) = &upload.multipart_id
+        && let Err(e) = state.store.abort_multipart(&key, multipart).await
+    {
+        tracing::warn!(upload = %upload.id, error = %e, "could not abort a multipart upload");
+    }
+    if let Some(pending) = upload.pending_key.as_deref().and_then(|k| BlobKey::new(k).ok())
+        && let Err(e) = state.store.delete(&pending).await
+    {
+        tracing::warn!(upload = %upload.id, error = %e, "could not delete a pending chunk");
+    }
+    if upload.completed {
+        let _ = state.store.delete(&key).await;
+    }
+}
+
+/// Frees the storage of unfinished uploads whose time is up; returns how many.
+pub async fn reap_expired(state: &AppState) -> ApiResult<usize> {
+    let expired = state.db.expired_uploads(100).await?;
+    for upload in &expired {
+        discard(state, upload).await;
+        state.db.delete_upload(&upload.id).await?;
+        tracing::info!(upload = %upload.id, "expired upload removed");
+    }
+    Ok(expired.len())
+}
+
+/// What `Upload-Checksum` asks for.
+enum Checksum {
+    Md5(md5_many::Md5State, Vec<u8>),
+    Sha1(sha1::Sha1, Vec<u8>),
+}
+
+fn parse_checksum(headers: &HeaderMap) -> ApiResult<Option<Checksum>> {
+    let Some(value) = headers.get("upload-checksum").and_then(|v| v.to_str().ok()) else { return Ok(None) };
+    let (algorithm, digest) = value.trim().split_once(' ').unwrap_or((value, ""));
+    let digest = base64::engine::general_purpose::STANDARD
+        .decode(digest.trim())
+        .map_err(|_| ApiError::bad_request("the Upload-Checksum digest is not base64"))?;
+    match algorithm {
+        "md5" => Ok(Some(Checksum::Md5(md5_many::Md5State::new(), digest))),
+        "sha1" => Ok(Some(Checksum::Sha1(sha1::Sha1::new(), digest))),
+        other => Err(ApiError::bad_request(format!("checksum algorithm {other:?} is not supported; use md5 or sha1"))),
+    }
+}
+
+/// Receives a PATCH body at the upload's offset and stores it; returns the upload as recorded.
+async fn append(state: &AppState, upload: Upload, headers: &HeaderMap, body: Body) -> ApiResult<Upload> {
+    let offset = header_i64(headers, "upload-offset")?.unwrap_or(0);
+    if offset != upload.offset {
+        return Err(tus_error(
+            StatusCode::CONFLICT,
+            "offset_mismatch",
+            format!("the upload is at offset {}, not {offset}; continue from there", upload.offset),
+        ));
+    }
+    let mut next = upload.clone();
+    if let Some(length) = header_i64(headers, "upload-length")? {
+        match upload.length {
+            None if length >= upload.offset && length <= MAX_UPLOAD => next.length = Some(length),
+            Some(known) if known == length => {}
+            _ => return Err(ApiError::bad_request("Upload-Length cannot change once set")),
+        }
+    }
+    let room = next.length.map_or(MAX_UPLOAD - offset, |l| l - offset);
+    let mut checksum = parse_checksum(headers)?;
+
+    // Spool the body: bounded memory whatever its size, and nothing is kept before it is checked.
+    let spool_path = state.config.spool_dir.join(format!("{}-{}", upload.id, random_token("", 12)));
+    let _cleanup = RemoveOnDrop(spool_path.clone());
+    let mut spool = tokio::fs::File::create(&spool_path).await.map_err(spool_error)?;
+    let mut received: i64 = 0;
+    let mut stream = body.into_data_stream();
+    let mut interrupted = false;
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(_) => {
+                interrupted = true; // the client went away: keep what arrived (unless checksummed)
+                break;
+            }
+        };
+        received += chunk.len() as i64;
+        if received > room {
+            return Err(tus_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "the body goes past Upload-Length; nothing of it was kept",
+            ));
+        }
+        match &mut checksum {
+            Some(Checksum::Md5(state, _)) => state.update(&chunk),
+            Some(Checksum::Sha1(state, _)) => state.update(&chunk),
+            None => {}
+        }
+        spool.write_all(&chunk).await.map_err(spool_error)?;
+    }
+    spool.flush().await.map_err(spool_error)?;
+    drop(spool);
+    if let Some(checksum) = checksum {
+        let (computed, wanted): (Vec<u8>, Vec<u8>) = match checksum {
+            Checksum::Md5(s, wanted) => (s.finalize().to_vec(), wanted),
+            Checksum::Sha1(s, wanted) => (s.finalize().to_vec(), wanted),
+        };
+        if interrupted || computed != wanted {
+            return Err(tus_error(
+                StatusCode::from_u16(460).expect("460 is a valid status"),
+                "checksum_mismatch",
+                "the chunk does not match its Upload-Checksum; it was discarded and the offset is unchanged",
+            ));
+        }
+    }
+
+    if upload.completed {
+        return Ok(upload); // an empty PATCH on a finished upload changes nothing
+    }
+    next.offset = offset + received;
+    let finished = next.length == Some(next.offset);
+    store_chunk(state, &upload, &mut next, &spool_path, received, finished).await?;
+    next.completed = finished;
+    next.expires_ms = now_ms() + LIFETIME.as_millis() as i64;
+    state.db.advance_upload(&next, upload.offset).await.map_err(|e| match e {
+        crate::db::RepoError::Conflict(message) => tus_error(StatusCode::CONFLICT, "offset_mismatch", message),
+        other => other.into(),
+    })?;
+    // The old pending chunk is superseded only once the new state is recorded.
+    if let Some(old) = upload.pending_key.as_deref().filter(|k| Some(*k) != next.pending_key.as_deref())
+        && let Ok(old) = BlobKey::new(old)
+    {
+        let _ = state.store.delete(&old).await;
+    }
+    Ok(next)
+}
+
+fn spool_error(e: std::io::Error) -> ApiError {
+    tracing::error!(error = %e, "cannot spool an upload chunk");
+    ApiError::internal()
+}
+
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Moves pending + spooled bytes into the blob store: whole parts as multipart parts, the rest as a
+/// new pending blob, or everything into the final blob when the upload is finished.
+async fn store_chunk(
+    state: &AppState,
+    before: &Upload,
+    next: &mut Upload,
+    spool_path: &std::path::Path,
+    received: i64,
+    finished: bool,
+) -> ApiResult<()> {
+    let store = &state.store;
+    let key = BlobKey::new(next.blob_key.clone()).expect("upload keys are valid");
+    let part_size = next.part_size as usize;
+    let mut buffer: Vec<u8> = match before.pending_key.as_deref() {
+        Some(pending) => {
+            let pending = BlobKey::new(pending).expect("pending keys are valid");
+            store.get_range(&pending, 0..before.pending_size as u64).await.map_err(store_error)?.to_vec()
+        }
+        None => Vec::new(),
+    };
+    let mut spool = tokio::fs::File::open(spool_path).await.map_err(spool_error)?;
+    let mut left = received as usize;
+    let mut read_buf = vec![0u8; 1 << 20];
+    loop {
+        while buffer.len() >= part_size {
+            let rest = buffer.split_off(part_size);
+            put_part(state, next, &key, std::mem::replace(&mut buffer, rest)).await?;
+        }
+        if left == 0 {
+            break;
+        }
+        let n = spool.read(&mut read_buf[..left.min(1 << 20)]).await.map_err(spool_error)?;
+        if n == 0 {
+            return Err(spool_error(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+        buffer.extend_from_slice(&read_buf[..n]);
+        left -= n;
+    }
+    if finished {
+        if next.multipart_id.is_none() && buffer.is_empty() {
+            store.put_stream(&key, &mut &buffer[..]).await.map_err(store_error)?;
+        } else {
+            if !buffer.is_empty() || next.parts.is_empty() {
+                put_part(state, next, &key, std::mem::take(&mut buffer)).await?;
+            }
+            let multipart = next.multipart_id.clone().expect("a part was stored");
+            store.complete_multipart(&key, &multipart, next.parts.clone()).await.map_err(store_error)?;
+        }
+        next.pending_key = None;
+        next.pending_size = 0;
+    } else if buffer.is_empty() {
+        next.pending_key = None;
+        next.pending_size = 0;
+    } else {
+        let pending = BlobKey::new(format!("uploads/{}/pending-{}", next.id, next.offset)).expect("valid key");
+        store.put_stream(&pending, &mut &buffer[..]).await.map_err(store_error)?;
+        next.pending_key = Some(pending.to_string());
+        next.pending_size = buffer.len() as i64;
+    }
+    Ok(())
+}
+
+async fn put_part(state: &AppState, next: &mut Upload, key: &BlobKey, data: Vec<u8>) -> ApiResult<()> {
+    if next.multipart_id.is_none() {
+        next.multipart_id = Some(state.store.create_multipart(key).await.map_err(store_error)?);
+    }
+    let multipart = next.multipart_id.clone().expect("just created");
+    let index = next.parts.len();
+    let part: PartRef = state.store.put_part(key, &multipart, index, Bytes::from(data)).await.map_err(store_error)?;
+    next.parts.push(part);
+    Ok(())
+}
+
+fn store_error(e: crate::store::StoreError) -> ApiError {
+    tracing::error!(error = %e, "blob storage failed during an upload");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage_unavailable",
+        "the storage did not take the data; retry from the last offset",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_sizes_respect_s3_limits() {
+        assert_eq!(part_size_for(Some(0)), MIN_PART);
+        assert_eq!(part_size_for(Some(1 << 30)), MIN_PART);
+        let huge = 500i64 << 30;
+        let part = part_size_for(Some(huge));
+        assert!(ceil_div(huge, part) <= 10_000 && part % (1 << 20) == 0, "{part}");
+        assert!(part_size_for(None) >= 5 << 20);
+    }
+
+    #[test]
+    fn metadata_is_base64_pairs() {
+        let parsed = parse_metadata("filename cmVlbDEud2F2,project MQ==,empty").unwrap();
+        assert_eq!(
+            parsed,
+            vec![
+                ("filename".into(), "reel1.wav".into()),
+                ("project".into(), "1".into()),
+                ("empty".into(), String::new())
+            ]
+        );
+        assert!(parse_metadata("filename !!!").is_err());
+    }
+}

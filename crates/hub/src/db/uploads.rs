@@ -1,0 +1,127 @@
+//! The state of resumable uploads. Every change of offset is a compare-and-set on the offset the
+//! caller read, so two PATCHes racing on one upload cannot both be acknowledged.
+
+use hub_domain::BucketKind;
+use sqlx::Row;
+
+use super::assets::parse_bucket;
+use super::{Db, RepoError, RepoResult, audited, now_ms, with_pool};
+use crate::store::PartRef;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upload {
+    pub id: String,
+    pub project_id: i64,
+    pub bucket: BucketKind,
+    pub created_by: Option<i64>,
+    /// `None` while the length is deferred.
+    pub length: Option<i64>,
+    pub offset: i64,
+    /// The raw `Upload-Metadata` header, echoed back on HEAD.
+    pub metadata: String,
+    pub part_size: i64,
+    pub multipart_id: Option<String>,
+    pub parts: Vec<PartRef>,
+    pub pending_key: Option<String>,
+    pub pending_size: i64,
+    /// Where the finished bytes are.
+    pub blob_key: String,
+    pub completed: bool,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+}
+
+const COLUMNS: &str = "id, project_id, bucket, created_by, length, upload_offset, metadata, part_size, multipart_id, \
+                       parts, pending_key, pending_size, blob_key, completed, created_ms, expires_ms";
+
+macro_rules! upload_from {
+    ($row:expr) => {{
+        let bucket: String = $row.try_get("bucket")?;
+        let parts: String = $row.try_get("parts")?;
+        Upload {
+            id: $row.try_get("id")?,
+            project_id: $row.try_get("project_id")?,
+            bucket: parse_bucket(&bucket)?,
+            created_by: $row.try_get("created_by")?,
+            length: $row.try_get("length")?,
+            offset: $row.try_get("upload_offset")?,
+            metadata: $row.try_get("metadata")?,
+            part_size: $row.try_get("part_size")?,
+            multipart_id: $row.try_get("multipart_id")?,
+            parts: serde_json::from_str(&parts).map_err(|e| RepoError::Corrupt(format!("upload parts: {e}")))?,
+            pending_key: $row.try_get("pending_key")?,
+            pending_size: $row.try_get("pending_size")?,
+            blob_key: $row.try_get("blob_key")?,
+            completed: $row.try_get("completed")?,
+            created_ms: $row.try_get("created_ms")?,
+            expires_ms: $row.try_get("expires_ms")?,
+        }
+    }};
+}
+
+fn parts_text(parts: &[PartRef]) -> String {
+    serde_json::to_string(parts).expect("part refs serialise")
+}
+
+impl Db {
+    pub async fn create_upload(&self, upload: &Upload) -> RepoResult<()> {
+        let sql = format!(
+            "INSERT INTO uploads ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+        );
+        with_pool!(self, pool => sqlx::query(audited(&sql))
+            .bind(&upload.id).bind(upload.project_id).bind(upload.bucket.slug()).bind(upload.created_by)
+            .bind(upload.length).bind(upload.offset).bind(&upload.metadata).bind(upload.part_size)
+            .bind(&upload.multipart_id).bind(parts_text(&upload.parts)).bind(&upload.pending_key)
+            .bind(upload.pending_size).bind(&upload.blob_key).bind(upload.completed)
+            .bind(upload.created_ms).bind(upload.expires_ms)
+            .execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    pub async fn upload(&self, id: &str) -> RepoResult<Upload> {
+        let sql = format!("SELECT {COLUMNS} FROM uploads WHERE id = $1");
+        with_pool!(self, pool => {
+            let row = sqlx::query(audited(&sql)).bind(id).fetch_one(pool).await?;
+            Ok(upload_from!(row))
+        })
+    }
+
+    /// Records what a PATCH stored, if the upload is still at `expected_offset`.
+    pub async fn advance_upload(&self, next: &Upload, expected_offset: i64) -> RepoResult<()> {
+        let n = with_pool!(self, pool => sqlx::query(
+            "UPDATE uploads SET length = $1, upload_offset = $2, multipart_id = $3, parts = $4, pending_key = $5, \
+             pending_size = $6, completed = $7, expires_ms = $8 WHERE id = $9 AND upload_offset = $10",
+        )
+        .bind(next.length).bind(next.offset).bind(&next.multipart_id).bind(parts_text(&next.parts))
+        .bind(&next.pending_key).bind(next.pending_size).bind(next.completed).bind(next.expires_ms)
+        .bind(&next.id).bind(expected_offset)
+        .execute(pool).await?.rows_affected());
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(RepoError::Conflict(
+                "the upload moved on meanwhile; ask for its offset (HEAD) and continue from there".into(),
+            ))
+        }
+    }
+
+    pub async fn delete_upload(&self, id: &str) -> RepoResult<()> {
+        with_pool!(self, pool => sqlx::query("DELETE FROM uploads WHERE id = $1").bind(id).execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    /// Unfinished uploads whose time is up, for the reaper.
+    pub async fn expired_uploads(&self, limit: i64) -> RepoResult<Vec<Upload>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM uploads WHERE completed = $1 AND expires_ms < $2 ORDER BY expires_ms LIMIT $3"
+        );
+        with_pool!(self, pool => {
+            let rows = sqlx::query(audited(&sql)).bind(false).bind(now_ms()).bind(limit).fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                out.push(upload_from!(row));
+            }
+            Ok(out)
+        })
+    }
+}

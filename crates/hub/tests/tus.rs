@@ -1,0 +1,286 @@
+//! The tus endpoint through the router, on a local folder and on S3: creation, chunks with
+//! checksums, offsets, a second instance continuing, deferred length, termination, expiry.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use base64::Engine;
+use hub::Db;
+use hub::api::{ApiConfig, AppState, router};
+use hub::secrets::hash_password;
+use hub::store::{BlobKey, BlobStore, LocalStore, S3Settings, S3Store};
+use hub_domain::Role;
+use tower::ServiceExt;
+
+struct Env {
+    db: Db,
+    project: i64,
+    tokens: std::collections::HashMap<&'static str, String>,
+    spool: tempfile::TempDir,
+    _dir: tempfile::TempDir,
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&format!("sqlite://{}", dir.path().join("hub.db").display())).await.unwrap();
+    db.migrate().await.unwrap();
+    let project = db.create_project("Upload Film", "UF").await.unwrap().id;
+    let other = db.create_project("Other", "OT").await.unwrap().id;
+    let mut tokens = std::collections::HashMap::new();
+    for (name, role, in_project) in
+        [("vendor", Role::Contributor, project), ("viewer", Role::Viewer, project), ("outsider", Role::Manager, other)]
+    {
+        let user = db.create_user(name, name, &hash_password("x"), false).await.unwrap();
+        db.set_member(in_project, user.id, role, None).await.unwrap();
+        let token = format!("cht_{name}");
+        db.create_token(user.id, "t", &token).await.unwrap();
+        tokens.insert(name, token);
+    }
+    Env { db, project, tokens, spool: tempfile::tempdir().unwrap(), _dir: dir }
+}
+
+fn app(env: &Env, store: Arc<dyn BlobStore>) -> Router {
+    let config = ApiConfig { spool_dir: env.spool.path().to_owned(), ..ApiConfig::default() };
+    router(AppState::new(env.db.clone(), store, config))
+}
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+async fn send(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    headers: &[(&str, String)],
+    body: Vec<u8>,
+) -> (StatusCode, axum::http::HeaderMap) {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        request = request.header(*k, v);
+    }
+    let response = app.clone().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
+    (response.status(), response.headers().clone())
+}
+
+fn header(headers: &axum::http::HeaderMap, name: &str) -> String {
+    headers.get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 + i / 997) as u8).collect()
+}
+
+async fn suite(make_store: &dyn Fn() -> Arc<dyn BlobStore>) {
+    let env = env().await;
+    let first = app(&env, make_store());
+    let auth = |who: &str| ("authorization", format!("Bearer {}", env.tokens[who]));
+    let tus = ("tus-resumable", "1.0.0".to_owned());
+    let octets = ("content-type", "application/offset+octet-stream".to_owned());
+    let meta = format!(
+        "project {},bucket {},filename {}",
+        b64(&env.project.to_string()),
+        b64("final-sound"),
+        b64("r1_pm.wav")
+    );
+
+    let (status, headers) = send(&first, Method::OPTIONS, "/api/v1/uploads", &[], vec![]).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(header(&headers, "tus-extension").contains("checksum"));
+    assert_eq!(header(&headers, "tus-version"), "1.0.0");
+
+    // Refusals before anything is stored.
+    let length = (20 << 20) + 3;
+    let create = |who: &'static str| {
+        vec![auth(who), tus.clone(), ("upload-length", length.to_string()), ("upload-metadata", meta.clone())]
+    };
+    let (status, _) = send(
+        &first,
+        Method::POST,
+        "/api/v1/uploads",
+        &create("vendor")[..3].to_vec().into_iter().filter(|h| h.0 != "tus-resumable").collect::<Vec<_>>(),
+        vec![],
+    )
+    .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(
+        send(&first, Method::POST, "/api/v1/uploads", &create("outsider"), vec![]).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(send(&first, Method::POST, "/api/v1/uploads", &create("viewer"), vec![]).await.0, StatusCode::FORBIDDEN);
+    let bad_name = format!(
+        "project {},bucket {},filename {}",
+        b64(&env.project.to_string()),
+        b64("final-sound"),
+        b64("bad name.wav")
+    );
+    let (status, _) = send(
+        &first,
+        Method::POST,
+        "/api/v1/uploads",
+        &[auth("vendor"), tus.clone(), ("upload-length", "1".into()), ("upload-metadata", bad_name)],
+        vec![],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A 20 MiB upload in 7 MiB chunks with md5 checksums; one bad chunk, one stale offset.
+    let (status, headers) = send(&first, Method::POST, "/api/v1/uploads", &create("vendor"), vec![]).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let location = header(&headers, "location");
+    assert!(location.starts_with("/api/v1/uploads/"), "{location}");
+    assert!(!header(&headers, "upload-expires").is_empty());
+    let data = pattern(length as usize);
+    let chunk = 7 << 20;
+    let patch = |app: Router, offset: usize, bytes: Vec<u8>, checksum: Option<String>| {
+        let mut headers = vec![auth("vendor"), tus.clone(), octets.clone(), ("upload-offset", offset.to_string())];
+        if let Some(c) = checksum {
+            headers.push(("upload-checksum", c));
+        }
+        let location = location.clone();
+        async move { send(&app, Method::PATCH, &location, &headers, bytes).await }
+    };
+    let md5 = |bytes: &[u8]| format!("md5 {}", base64::engine::general_purpose::STANDARD.encode(md5_many::md5(bytes)));
+    let (status, headers) = patch(first.clone(), 0, data[..chunk].to_vec(), Some(md5(&data[..chunk]))).await;
+    assert_eq!((status, header(&headers, "upload-offset")), (StatusCode::NO_CONTENT, chunk.to_string()));
+    let wrong = md5(b"something else");
+    let (status, _) = patch(first.clone(), chunk, data[chunk..2 * chunk].to_vec(), Some(wrong)).await;
+    assert_eq!(status.as_u16(), 460, "checksum mismatch");
+    let (status, _) = patch(first.clone(), 0, data[..10].to_vec(), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "stale offset");
+    let (status, headers) = send(&first, Method::HEAD, &location, &[auth("vendor"), tus.clone()], vec![]).await;
+    assert_eq!(
+        (status, header(&headers, "upload-offset")),
+        (StatusCode::OK, chunk.to_string()),
+        "the bad chunk left no trace"
+    );
+    assert_eq!(header(&headers, "upload-length"), length.to_string());
+    assert_eq!(header(&headers, "cache-control"), "no-store");
+    assert_eq!(
+        send(&first, Method::HEAD, &location, &[auth("viewer"), tus.clone()], vec![]).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    // A second instance (another store handle, same database) continues and finishes it.
+    let second = app(&env, make_store());
+    let sha1 = {
+        use sha1::Digest;
+        let digest = sha1::Sha1::digest(&data[chunk..2 * chunk]);
+        format!("sha1 {}", base64::engine::general_purpose::STANDARD.encode(digest))
+    };
+    let (status, _) = patch(second.clone(), chunk, data[chunk..2 * chunk].to_vec(), Some(sha1)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, headers) = patch(second.clone(), 2 * chunk, data[2 * chunk..].to_vec(), None).await;
+    assert_eq!((status, header(&headers, "upload-offset")), (StatusCode::NO_CONTENT, length.to_string()));
+    let id = location.rsplit('/').next().unwrap();
+    let stored =
+        make_store().get_range(&BlobKey::new(format!("uploads/{id}/data")).unwrap(), 0..length as u64).await.unwrap();
+    assert!(stored[..] == data[..], "the stored bytes are the uploaded bytes");
+    let (status, _) = patch(first.clone(), length as usize, vec![1], None).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "nothing past the length");
+
+    // Creation with upload, and a zero-length file.
+    let small = pattern(1000);
+    let mut headers = create("vendor");
+    headers[2] = ("upload-length", "1000".into());
+    headers.push(octets.clone());
+    let (status, response) = send(&first, Method::POST, "/api/v1/uploads", &headers, small.clone()).await;
+    assert_eq!((status, header(&response, "upload-offset")), (StatusCode::CREATED, "1000".into()));
+    let id = header(&response, "location").rsplit('/').next().unwrap().to_owned();
+    assert_eq!(
+        &make_store().get_range(&BlobKey::new(format!("uploads/{id}/data")).unwrap(), 0..1000).await.unwrap()[..],
+        &small[..]
+    );
+    let mut headers = create("vendor");
+    headers[2] = ("upload-length", "0".into());
+    let (status, response) = send(&first, Method::POST, "/api/v1/uploads", &headers, vec![]).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let empty = header(&response, "location");
+    let (_, head) = send(&first, Method::HEAD, &empty, &[auth("vendor"), tus.clone()], vec![]).await;
+    assert_eq!(header(&head, "upload-offset"), "0");
+
+    // Deferred length: the last PATCH says how long it was.
+    let mut headers = create("vendor");
+    headers[2] = ("upload-defer-length", "1".into());
+    let (_, response) = send(&first, Method::POST, "/api/v1/uploads", &headers, vec![]).await;
+    let deferred = header(&response, "location");
+    let (_, head) = send(&first, Method::HEAD, &deferred, &[auth("vendor"), tus.clone()], vec![]).await;
+    assert_eq!(header(&head, "upload-defer-length"), "1");
+    let part = pattern(5000);
+    let h = vec![auth("vendor"), tus.clone(), octets.clone(), ("upload-offset", "0".into())];
+    assert_eq!(send(&first, Method::PATCH, &deferred, &h, part[..3000].to_vec()).await.0, StatusCode::NO_CONTENT);
+    let h = vec![
+        auth("vendor"),
+        tus.clone(),
+        octets.clone(),
+        ("upload-offset", "3000".into()),
+        ("upload-length", "5000".into()),
+    ];
+    assert_eq!(send(&first, Method::PATCH, &deferred, &h, part[3000..].to_vec()).await.0, StatusCode::NO_CONTENT);
+    let id = deferred.rsplit('/').next().unwrap();
+    assert_eq!(
+        &make_store().get_range(&BlobKey::new(format!("uploads/{id}/data")).unwrap(), 0..5000).await.unwrap()[..],
+        &part[..]
+    );
+
+    // Termination, and expiry with the reaper.
+    let (_, response) = send(&first, Method::POST, "/api/v1/uploads", &create("vendor"), vec![]).await;
+    let doomed = header(&response, "location");
+    let h = vec![auth("vendor"), tus.clone(), octets.clone(), ("upload-offset", "0".into())];
+    send(&first, Method::PATCH, &doomed, &h, pattern(100)).await;
+    assert_eq!(
+        send(&first, Method::DELETE, &doomed, &[auth("vendor"), tus.clone()], vec![]).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        send(&first, Method::HEAD, &doomed, &[auth("vendor"), tus.clone()], vec![]).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, response) = send(&first, Method::POST, "/api/v1/uploads", &create("vendor"), vec![]).await;
+    let stale = header(&response, "location");
+    send(&first, Method::PATCH, &stale, &h, pattern(100)).await;
+    env.db.execute_for_bench("UPDATE uploads SET expires_ms = 1 WHERE completed = 0 OR completed = FALSE").await.ok();
+    assert_eq!(send(&first, Method::HEAD, &stale, &[auth("vendor"), tus.clone()], vec![]).await.0, StatusCode::GONE);
+    let state = AppState::new(env.db.clone(), make_store(), ApiConfig::default());
+    assert!(hub::api::tus::reap_expired(&state).await.unwrap() >= 1);
+    assert_eq!(
+        send(&first, Method::HEAD, &stale, &[auth("vendor"), tus.clone()], vec![]).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(env.spool.path()).unwrap().collect();
+    assert!(leftovers.is_empty(), "spooled chunks are removed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tus_on_a_local_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_owned();
+    let make = move || -> Arc<dyn BlobStore> {
+        let root = root.clone();
+        Arc::new(
+            tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(LocalStore::open(root))).unwrap(),
+        )
+    };
+    suite(&make).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tus_on_s3() {
+    let Ok(endpoint) = std::env::var("CONTENTHUB_TEST_S3_ENDPOINT") else {
+        eprintln!("SKIPPED: set CONTENTHUB_TEST_S3_ENDPOINT (scripts/test.sh does) to run on S3");
+        return;
+    };
+    let var = |name: &str| std::env::var(name).unwrap();
+    let settings = S3Settings {
+        bucket: var("CONTENTHUB_TEST_S3_BUCKET"),
+        endpoint: Some(endpoint),
+        region: Some("us-east-1".into()),
+        access_key_id: Some(var("CONTENTHUB_TEST_S3_ACCESS_KEY")),
+        secret_access_key: Some(var("CONTENTHUB_TEST_S3_SECRET_KEY")),
+        path_style: true,
+    };
+    let make = move || -> Arc<dyn BlobStore> { Arc::new(S3Store::new(settings.clone()).unwrap()) };
+    suite(&make).await;
+}
