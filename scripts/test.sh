@@ -22,10 +22,11 @@ if ((${#need_debs[@]})); then
 fi
 
 venv="$CARGO_TARGET_DIR/test-venv"
-if ! "$venv/bin/python" -c 'import pytest, openapi_spec_validator' 2>/dev/null || [ ! -x "$venv/bin/npack" ]; then
-  say "creating a Python virtualenv with the original npack 0.8.0, pytest and openapi-spec-validator ($venv)"
+if ! "$venv/bin/python" -c 'import pytest, openapi_spec_validator, tusclient' 2>/dev/null || [ ! -x "$venv/bin/npack" ]; then
+  say "creating a Python virtualenv with npack 0.8.0, pytest, openapi-spec-validator and tuspy ($venv)"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check 'npack==0.8.0' 'pytest>=8,<9' 'openapi-spec-validator>=0.7,<0.9'
+  "$venv/bin/pip" install -q --disable-pip-version-check 'npack==0.8.0' 'pytest>=8,<9' \
+    'openapi-spec-validator>=0.7,<0.9' 'tuspy>=1.1,<2'
 fi
 
 # The repository suite runs on PostgreSQL too when a server answers (CI has one on 127.0.0.1:5432).
@@ -72,6 +73,6 @@ fi
 say "the OpenAPI document is valid OpenAPI 3.1"
 "$venv/bin/python" -m openapi_spec_validator crates/hub/openapi.json
 
-say "interoperability tests: the original npack, Python's zipfile, Info-ZIP unzip"
+say "interoperability tests: the original npack, Python's zipfile, Info-ZIP unzip, the tuspy client"
 NPACK_BIN="$CARGO_TARGET_DIR/release/npack" ORIGINAL_NPACK="$venv/bin/npack" \
-  "$venv/bin/python" -m pytest -q tests/interop
+  CONTENTHUB_BIN="$CARGO_TARGET_DIR/debug/contenthub" "$venv/bin/python" -m pytest -q tests/interop
