@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod auth;
+pub mod deliveries;
 pub mod error;
 pub mod extract;
 pub mod ops;
@@ -127,6 +128,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(PATCH "/requests/{id}" => requests::update, "Edit a request's title and metadata", MANAGER),
         endpoint!(POST "/requests/{id}/transition" => requests::transition, "Accept, ask for redelivery (with a reason), reject (with a reason) or reopen", MANAGER),
         endpoint!(GET "/requests/{id}/history" => requests::history, "Who did what to the request, when", MEMBER),
+        endpoint!(POST "/projects/{id}/deliveries" => deliveries::create, "Declare a delivery: files with sizes, md5, metadata and requests, all checked before any upload", CONTRIBUTOR),
+        endpoint!(GET "/deliveries/{id}" => deliveries::get, "A delivery with each file's upload progress", MEMBER),
+        endpoint!(POST "/deliveries/{id}/deliver" => deliveries::deliver, "DELIVER: every upload complete; assets become Delivered, requests Submitted", CONTRIBUTOR),
         endpoint!(OPTIONS "/uploads" => tus::options, "tus discovery: version, extensions, maximum size, checksum algorithms", "anyone"),
         endpoint!(POST "/uploads" => tus::create, "tus creation (and creation-with-upload); Upload-Metadata names project, bucket and filename", CONTRIBUTOR),
         endpoint!(HEAD "/uploads/{upload}" => tus::head, "tus: the upload's offset and length", CONTRIBUTOR),

@@ -161,7 +161,31 @@ pub async fn create(
     }
     authorize(&state, &caller, project_id, Action::ViewBucket(bucket)).await?;
     authorize(&state, &caller, project_id, Action::Deliver(bucket)).await?;
+    let with_upload = headers.get(header::CONTENT_TYPE).is_some_and(|v| v == OFFSET_CONTENT_TYPE);
+    let mut upload = open_upload(&state, project_id, bucket, caller.user.id, length, raw_metadata).await?;
+    if with_upload {
+        upload = append(&state, upload, &headers, body).await?;
+    }
+    let mut response = StatusCode::CREATED.into_response();
+    let out = response.headers_mut();
+    tus_headers(out);
+    out.insert(header::LOCATION, HeaderValue::from_str(&format!("/api/v1/uploads/{}", upload.id)).expect("ASCII id"));
+    out.insert(h("upload-expires"), expires_header(&upload));
+    if with_upload {
+        out.insert(h("upload-offset"), HeaderValue::from(upload.offset));
+    }
+    Ok(response)
+}
 
+/// Records a new upload (the caller has checked access); a zero-length one is complete at once.
+pub(crate) async fn open_upload(
+    state: &AppState,
+    project_id: i64,
+    bucket: BucketKind,
+    user_id: i64,
+    length: Option<i64>,
+    raw_metadata: String,
+) -> ApiResult<Upload> {
     let id = random_token("", 24);
     let now = now_ms();
     let upload = Upload {
@@ -169,7 +193,7 @@ pub async fn create(
         id,
         project_id,
         bucket,
-        created_by: Some(caller.user.id),
+        created_by: Some(user_id),
         length,
         offset: 0,
         metadata: raw_metadata,
@@ -183,22 +207,19 @@ pub async fn create(
         expires_ms: now + LIFETIME.as_millis() as i64,
     };
     state.db.create_upload(&upload).await?;
-    let mut upload = upload;
-    let with_upload = headers.get(header::CONTENT_TYPE).is_some_and(|v| v == OFFSET_CONTENT_TYPE);
-    if with_upload {
-        upload = append(&state, upload, &headers, body).await?;
-    } else if length == Some(0) {
-        upload = append(&state, upload, &headers, Body::empty()).await?;
+    if length == Some(0) {
+        return append(state, upload, &HeaderMap::new(), Body::empty()).await;
     }
-    let mut response = StatusCode::CREATED.into_response();
-    let out = response.headers_mut();
-    tus_headers(out);
-    out.insert(header::LOCATION, HeaderValue::from_str(&format!("/api/v1/uploads/{}", upload.id)).expect("ASCII id"));
-    out.insert(h("upload-expires"), expires_header(&upload));
-    if with_upload {
-        out.insert(h("upload-offset"), HeaderValue::from(upload.offset));
-    }
-    Ok(response)
+    Ok(upload)
+}
+
+/// `Upload-Metadata` for the given pairs.
+pub(crate) fn encode_metadata(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k} {}", base64::engine::general_purpose::STANDARD.encode(v)))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Loads an upload the caller may write to; expired ones are gone (410).

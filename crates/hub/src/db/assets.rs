@@ -11,7 +11,7 @@ use super::{
 };
 
 const ASSET_COLUMNS: &str = "id, project_id, bucket, name, version, state, size, md5, metadata, request_id, \
-                             created_by, created_ms, updated_ms";
+                             created_by, created_ms, updated_ms, blob_key";
 
 /// The most a page may hold.
 pub const MAX_PAGE: u32 = 500;
@@ -35,6 +35,7 @@ macro_rules! asset_from {
             created_by: $row.try_get("created_by")?,
             created_ms: $row.try_get("created_ms")?,
             updated_ms: $row.try_get("updated_ms")?,
+            blob_key: $row.try_get("blob_key")?,
         }
     }};
 }
@@ -217,6 +218,13 @@ impl Db {
         }
         let current = self.asset(id).await?;
         Err(RepoError::Conflict(format!("the asset is {} now, not {from}", current.state)))
+    }
+
+    /// Records where an asset's bytes are once its transfer is complete.
+    pub async fn set_asset_blob(&self, id: i64, blob_key: &str) -> RepoResult<()> {
+        let n = with_pool!(self, pool => sqlx::query("UPDATE assets SET blob_key = $1 WHERE id = $2")
+            .bind(blob_key).bind(id).execute(pool).await?.rows_affected());
+        if n == 0 { Err(RepoError::NotFound) } else { Ok(()) }
     }
 
     pub async fn delete_asset(&self, id: i64) -> RepoResult<()> {

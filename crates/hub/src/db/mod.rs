@@ -6,6 +6,7 @@
 //! per backend under identical names in `migrations/{sqlite,postgres}`.
 
 mod assets;
+mod deliveries;
 mod models;
 mod people;
 mod requests;
@@ -17,6 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use deliveries::{Delivery, DeliveryFile};
 pub use models::*;
 pub use uploads::Upload;
 
@@ -123,10 +125,12 @@ pub(crate) use bind_args;
 const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../migrations/sqlite/0001_initial.sql")),
     ("0002_uploads", include_str!("../../migrations/sqlite/0002_uploads.sql")),
+    ("0003_deliveries", include_str!("../../migrations/sqlite/0003_deliveries.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../migrations/postgres/0001_initial.sql")),
     ("0002_uploads", include_str!("../../migrations/postgres/0002_uploads.sql")),
+    ("0003_deliveries", include_str!("../../migrations/postgres/0003_deliveries.sql")),
 ];
 
 impl Db {

@@ -58,6 +58,9 @@ pub struct Asset {
     pub created_by: Option<i64>,
     pub created_ms: i64,
     pub updated_ms: i64,
+    /// Where the bytes are in the blob store, once delivered; internal.
+    #[serde(skip)]
+    pub blob_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

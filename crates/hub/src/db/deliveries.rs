@@ -1,0 +1,74 @@
+//! Deliveries: a batch of files into one bucket; each file is an asset and an upload.
+
+use hub_domain::BucketKind;
+use serde::Serialize;
+use sqlx::Row;
+
+use super::assets::parse_bucket;
+use super::{Db, RepoError, RepoResult, now_ms, with_pool};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    pub id: i64,
+    pub project_id: i64,
+    pub bucket: BucketKind,
+    pub created_by: Option<i64>,
+    /// `open` while files upload, `delivered` once DELIVER was pressed.
+    pub state: String,
+    pub created_ms: i64,
+    pub delivered_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveryFile {
+    pub asset_id: i64,
+    pub upload_id: String,
+}
+
+impl Db {
+    pub async fn create_delivery(&self, project_id: i64, bucket: BucketKind, created_by: i64) -> RepoResult<Delivery> {
+        let id: i64 = with_pool!(self, pool => sqlx::query(
+            "INSERT INTO deliveries (project_id, bucket, created_by, state, created_ms) VALUES ($1, $2, $3, 'open', $4) RETURNING id",
+        ).bind(project_id).bind(bucket.slug()).bind(created_by).bind(now_ms()).fetch_one(pool).await?.try_get("id")?);
+        self.delivery(id).await
+    }
+
+    pub async fn delivery(&self, id: i64) -> RepoResult<Delivery> {
+        with_pool!(self, pool => {
+            let row = sqlx::query(
+                "SELECT id, project_id, bucket, created_by, state, created_ms, delivered_ms FROM deliveries WHERE id = $1",
+            ).bind(id).fetch_one(pool).await?;
+            let bucket: String = row.try_get("bucket")?;
+            Ok(Delivery {
+                id: row.try_get("id")?,
+                project_id: row.try_get("project_id")?,
+                bucket: parse_bucket(&bucket)?,
+                created_by: row.try_get("created_by")?,
+                state: row.try_get("state")?,
+                created_ms: row.try_get("created_ms")?,
+                delivered_ms: row.try_get("delivered_ms")?,
+            })
+        })
+    }
+
+    pub async fn add_delivery_file(&self, delivery_id: i64, asset_id: i64, upload_id: &str) -> RepoResult<()> {
+        with_pool!(self, pool => sqlx::query("INSERT INTO delivery_files (delivery_id, asset_id, upload_id) VALUES ($1, $2, $3)")
+            .bind(delivery_id).bind(asset_id).bind(upload_id).execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    pub async fn delivery_files(&self, delivery_id: i64) -> RepoResult<Vec<DeliveryFile>> {
+        let rows: Vec<(i64, String)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT asset_id, upload_id FROM delivery_files WHERE delivery_id = $1 ORDER BY asset_id",
+        ).bind(delivery_id).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|(asset_id, upload_id)| DeliveryFile { asset_id, upload_id }).collect())
+    }
+
+    /// Open → delivered, once; a second DELIVER is a conflict.
+    pub async fn mark_delivered(&self, id: i64) -> RepoResult<()> {
+        let n = with_pool!(self, pool => sqlx::query(
+            "UPDATE deliveries SET state = 'delivered', delivered_ms = $1 WHERE id = $2 AND state = 'open'",
+        ).bind(now_ms()).bind(id).execute(pool).await?.rows_affected());
+        if n == 1 { Ok(()) } else { Err(RepoError::Conflict("this delivery was already delivered".into())) }
+    }
+}

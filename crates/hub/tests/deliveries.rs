@@ -1,0 +1,153 @@
+//! Deliveries end to end through the router: declare, upload each file with tus, DELIVER.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use hub::Db;
+use hub::api::{ApiConfig, AppState, router};
+use hub::secrets::hash_password;
+use hub::store::LocalStore;
+use hub_domain::{BucketKind, Metadata, Role};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+async fn call(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: Body,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(uri).header("authorization", format!("Bearer {token}"));
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = app.clone().oneshot(request.body(body).unwrap()).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+fn json_body(v: Value) -> Body {
+    Body::from(v.to_string())
+}
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+#[tokio::test]
+async fn declare_upload_deliver() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&format!("sqlite://{}", dir.path().join("hub.db").display())).await.unwrap();
+    db.migrate().await.unwrap();
+    let store = Arc::new(LocalStore::open(dir.path().join("blobs")).await.unwrap());
+    let config = ApiConfig { spool_dir: dir.path().to_owned(), ..ApiConfig::default() };
+    let app = router(AppState::new(db.clone(), store, config));
+    let project = db.create_project("Film", "F").await.unwrap().id;
+    let mut tokens = std::collections::HashMap::new();
+    for (name, role) in [("vendor", Some(Role::Contributor)), ("viewer", Some(Role::Viewer)), ("outsider", None)] {
+        let user = db.create_user(name, name, &hash_password("x"), false).await.unwrap();
+        if let Some(role) = role {
+            db.set_member(project, user.id, role, None).await.unwrap();
+        }
+        db.create_token(user.id, "t", &format!("cht_{name}")).await.unwrap();
+        tokens.insert(name, format!("cht_{name}"));
+    }
+    let meta: Metadata = serde_json::from_value(json!({"reel": 1})).unwrap();
+    let request = db.create_request(project, BucketKind::FinalSound, "Reel 1 printmaster", &meta).await.unwrap();
+    let path = format!("/api/v1/projects/{project}/deliveries");
+    let good_files = json!([
+        {"name": "r1_pm_51.wav", "size": 3000, "md5": "0123456789abcdef0123456789ABCDEF",
+         "metadata": {"reel": 1, "mix_type": "printmaster", "format": "5.1"}, "request_id": request.id},
+        {"name": "r1_pm_20.wav", "size": 0,
+         "metadata": {"reel": 1, "mix_type": "printmaster", "format": "2.0"}, "request_id": request.id},
+    ]);
+
+    // Refusals, and nothing is created by a bad declaration.
+    let body = json!({"bucket": "final-sound", "files": good_files});
+    assert_eq!(
+        call(&app, Method::POST, &path, &tokens["outsider"], &[JSON], json_body(body.clone())).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        call(&app, Method::POST, &path, &tokens["viewer"], &[JSON], json_body(body.clone())).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let bad = json!({"bucket": "final-sound", "files": [
+        {"name": "bad name.wav", "size": 1, "metadata": {"reel": 1, "mix_type": "stems", "format": "5.1"}, "request_id": request.id},
+        {"name": "dup.wav", "size": 1, "metadata": {"mix_type": "stems", "format": "5.1"}, "request_id": request.id},
+        {"name": "dup.wav", "size": -1, "md5": "xyz", "metadata": {"reel": 1, "mix_type": "stems", "format": "5.1"}},
+    ]});
+    let (status, error) = call(&app, Method::POST, &path, &tokens["vendor"], &[JSON], json_body(bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    let fields: Vec<&str> = error["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    for expected in [
+        "files[0].name",
+        "files[1].metadata.reel",
+        "files[2].name",
+        "files[2].size",
+        "files[2].md5",
+        "files[2].request_id",
+    ] {
+        assert!(fields.contains(&expected), "{expected} missing from {fields:?}");
+    }
+    let page = db
+        .list_assets(project, BucketKind::FinalSound, &hub::db::AssetQuery { limit: 10, ..Default::default() })
+        .await
+        .unwrap();
+    assert!(page.items.is_empty(), "nothing was created");
+
+    // Declare, upload, deliver.
+    let (status, delivery) = call(&app, Method::POST, &path, &tokens["vendor"], &[JSON], json_body(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{delivery}");
+    let id = delivery["id"].as_i64().unwrap();
+    let files = delivery["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    let big = files.iter().find(|f| f["name"] == "r1_pm_51.wav").unwrap();
+    assert_eq!((big["state"].as_str(), big["complete"].as_bool()), (Some("in_progress"), Some(false)));
+    let empty = files.iter().find(|f| f["name"] == "r1_pm_20.wav").unwrap();
+    assert_eq!(empty["complete"], true, "a zero-byte file is complete at once");
+
+    let deliver = format!("/api/v1/deliveries/{id}/deliver");
+    let (status, error) = call(&app, Method::POST, &deliver, &tokens["vendor"], &[], Body::empty()).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(error["message"].as_str().unwrap().contains("r1_pm_51.wav (0 of 3000 bytes)"), "{error}");
+
+    let upload = big["upload"].as_str().unwrap();
+    let data: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    let tus = [("tus-resumable", "1.0.0"), ("content-type", "application/offset+octet-stream"), ("upload-offset", "0")];
+    let (status, _) = call(&app, Method::PATCH, upload, &tokens["vendor"], &tus, Body::from(data.clone())).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, progress) =
+        call(&app, Method::GET, &format!("/api/v1/deliveries/{id}"), &tokens["viewer"], &[], Body::empty()).await;
+    assert!(progress["files"].as_array().unwrap().iter().all(|f| f["complete"] == true), "{progress}");
+    assert_eq!(
+        call(&app, Method::GET, &format!("/api/v1/deliveries/{id}"), &tokens["outsider"], &[], Body::empty()).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        call(&app, Method::POST, &deliver, &tokens["viewer"], &[], Body::empty()).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    let (status, delivered) = call(&app, Method::POST, &deliver, &tokens["vendor"], &[], Body::empty()).await;
+    assert_eq!(status, StatusCode::OK, "{delivered}");
+    assert_eq!(delivered["state"], "delivered");
+    assert!(delivered["files"].as_array().unwrap().iter().all(|f| f["state"] == "delivered"), "{delivered}");
+    assert_eq!(db.request(request.id).await.unwrap().state, hub_domain::RequestState::Submitted);
+    let asset = db.asset(big["asset_id"].as_i64().unwrap()).await.unwrap();
+    assert_eq!(asset.md5.as_deref(), Some("0123456789abcdef0123456789abcdef"));
+    let blob = std::fs::read(dir.path().join("blobs").join(asset.blob_key.unwrap())).unwrap();
+    assert_eq!(blob, data);
+    assert_eq!(call(&app, Method::POST, &deliver, &tokens["vendor"], &[], Body::empty()).await.0, StatusCode::CONFLICT);
+
+    // A second delivery of the same name is the next version.
+    let again = json!({"bucket": "final-sound", "files": [
+        {"name": "r1_pm_20.wav", "size": 0, "metadata": {"reel": 1, "mix_type": "printmaster", "format": "2.0"}, "request_id": request.id}
+    ]});
+    let (status, second) = call(&app, Method::POST, &path, &tokens["vendor"], &[JSON], json_body(again)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(second["files"][0]["version"], 2);
+}
