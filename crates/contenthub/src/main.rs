@@ -238,6 +238,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let api = ApiConfig { session_hours: config.session_hours, secure_cookies: config.secure_cookies, spool_dir };
     let state = AppState::new(db, store, api);
     tokio::spawn(reap_uploads(state.clone()));
+    let worker = format!("serve-{}-{}", std::process::id(), address.port());
+    tokio::spawn(hub::worker::run(state.clone(), worker));
     for line in banner {
         println!("{line}");
     }

@@ -5,5 +5,7 @@ pub mod api;
 pub mod db;
 pub mod secrets;
 pub mod store;
+pub mod validate;
+pub mod worker;
 
 pub use db::{Db, RepoError};

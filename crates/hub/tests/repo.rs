@@ -182,6 +182,34 @@ async fn suite(db: Db) {
     assert_eq!(history[0].username.as_deref(), Some("alice"));
     assert_eq!(history[1].username, None);
 
+    // The job queue: each job is claimed once; failures retry later; silent workers lose theirs.
+    db.enqueue_job("validate", first.id).await.unwrap();
+    db.enqueue_job("validate", second.id).await.unwrap();
+    let a = db.claim_job("w1").await.unwrap().expect("a job");
+    let b = db.claim_job("w2").await.unwrap().expect("another job");
+    assert_ne!(a.id, b.id);
+    assert_eq!((a.asset_id, a.attempts), (first.id, 1));
+    assert!(db.claim_job("w3").await.unwrap().is_none());
+    db.fail_job(a.id, "storage down", Some(60_000)).await.unwrap();
+    assert!(db.claim_job("w3").await.unwrap().is_none(), "not before its retry time");
+    db.finish_job(b.id).await.unwrap();
+    db.fail_job(a.id, "storage down", Some(-1)).await.unwrap();
+    let again = db.claim_job("w3").await.unwrap().expect("retried");
+    assert_eq!((again.id, again.attempts), (a.id, 2));
+    assert_eq!(db.requeue_stale_jobs(60_000).await.unwrap(), 0, "w3 is alive");
+    assert_eq!(db.requeue_stale_jobs(-1_000).await.unwrap(), 1, "w3 went silent");
+    assert_eq!(db.claim_job("w4").await.unwrap().map(|j| j.id), Some(a.id));
+    let check = hub::db::CheckResult {
+        check: "md5".into(),
+        passed: false,
+        detail: "mismatch".into(),
+        files: vec![("a".into(), "b".into())],
+        at_ms: 0,
+    };
+    db.record_check(first.id, &check).await.unwrap();
+    let checks = db.checks(first.id).await.unwrap();
+    assert_eq!((checks.len(), checks[0].passed, checks[0].files.clone()), (1, false, check.files.clone()));
+
     db.delete_asset(first.id).await.unwrap();
     assert!(matches!(db.asset(first.id).await, Err(RepoError::NotFound)));
     assert!(db.history(Some(first.id), None).await.unwrap().is_empty(), "history goes with the asset");

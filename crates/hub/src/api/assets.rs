@@ -105,6 +105,16 @@ pub async fn history(
     Ok(Json(state.db.history(Some(id), None).await?))
 }
 
+/// The validation report: one result per check, newest run last.
+pub async fn validation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<crate::db::CheckResult>>> {
+    load(&state, &caller, id, None).await?;
+    Ok(Json(state.db.checks(id).await?))
+}
+
 #[derive(Debug, Deserialize)]
 pub struct MetadataPatch {
     /// Fields to set; `null` removes one.

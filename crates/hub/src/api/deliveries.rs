@@ -246,6 +246,7 @@ pub async fn deliver(
                 "all bytes stored",
             )
             .await?;
+        state.db.enqueue_job(crate::worker::VALIDATE, asset.id).await?;
         if let Some(request) = asset.request_id {
             requests.insert(request);
         }

@@ -124,6 +124,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(PATCH "/assets/{id}" => assets::update, "Edit an asset's metadata (null removes a field)", CONTRIBUTOR),
         endpoint!(DELETE "/assets/{id}" => assets::delete, "Delete an asset", MANAGER),
         endpoint!(GET "/assets/{id}/history" => assets::history, "Who did what to the asset, when", MEMBER),
+        endpoint!(GET "/assets/{id}/validation" => assets::validation, "The validation report: each check, its result and the files it concerns", MEMBER),
         endpoint!(GET "/requests/{id}" => requests::get, "One request", MEMBER),
         endpoint!(PATCH "/requests/{id}" => requests::update, "Edit a request's title and metadata", MANAGER),
         endpoint!(POST "/requests/{id}/transition" => requests::transition, "Accept, ask for redelivery (with a reason), reject (with a reason) or reopen", MANAGER),

@@ -7,6 +7,7 @@
 
 mod assets;
 mod deliveries;
+mod jobs;
 mod models;
 mod people;
 mod requests;
@@ -19,6 +20,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use deliveries::{Delivery, DeliveryFile};
+pub use jobs::{CheckResult, Job};
 pub use models::*;
 pub use uploads::Upload;
 
@@ -126,11 +128,13 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../migrations/sqlite/0001_initial.sql")),
     ("0002_uploads", include_str!("../../migrations/sqlite/0002_uploads.sql")),
     ("0003_deliveries", include_str!("../../migrations/sqlite/0003_deliveries.sql")),
+    ("0004_jobs", include_str!("../../migrations/sqlite/0004_jobs.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../migrations/postgres/0001_initial.sql")),
     ("0002_uploads", include_str!("../../migrations/postgres/0002_uploads.sql")),
     ("0003_deliveries", include_str!("../../migrations/postgres/0003_deliveries.sql")),
+    ("0004_jobs", include_str!("../../migrations/postgres/0004_jobs.sql")),
 ];
 
 impl Db {

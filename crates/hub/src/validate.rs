@@ -1,0 +1,110 @@
+//! Validation of a delivered asset, run by workers (never in a request): the whole-file md5 for
+//! every asset, and for frame-sequence ZIPs the same verification as `npack verify`, reading the
+//! archive straight from the blob store.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use crate::db::{Asset, CheckResult};
+use crate::store::{BlobKey, BlobStore, StoreError};
+
+/// Bytes read from the store per request while hashing.
+const READ_CHUNK: u64 = 8 << 20;
+
+/// Runs every check that applies to the asset. An error means the checks could not run (storage
+/// unreachable): the job is retried; a failed check is a result, not an error.
+pub async fn run_checks(store: Arc<dyn BlobStore>, asset: &Asset) -> Result<Vec<CheckResult>, StoreError> {
+    let key = BlobKey::new(asset.blob_key.clone().unwrap_or_default())?;
+    let mut results = vec![md5_check(store.as_ref(), &key, asset).await?];
+    if asset.name.to_ascii_lowercase().ends_with(".zip") {
+        results.push(zip_check(store, key).await?);
+    }
+    Ok(results)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn md5_check(store: &dyn BlobStore, key: &BlobKey, asset: &Asset) -> Result<CheckResult, StoreError> {
+    let size = store.size(key).await?;
+    let mut md5 = md5_many::Md5State::new();
+    let mut at = 0;
+    while at < size {
+        let end = (at + READ_CHUNK).min(size);
+        md5.update(&store.get_range(key, at..end).await?);
+        at = end;
+    }
+    let computed = hex(&md5.finalize());
+    let (passed, detail) = if size != asset.size as u64 {
+        (false, format!("{size} bytes were stored but {} were declared", asset.size))
+    } else {
+        match &asset.md5 {
+            Some(declared) if *declared == computed => (true, format!("md5 {computed} matches the declared md5")),
+            Some(declared) => {
+                (false, format!("md5 is {computed}, but {declared} was declared; the file changed or was damaged"))
+            }
+            None => (true, format!("md5 {computed} (none was declared)")),
+        }
+    };
+    Ok(CheckResult { check: "md5".into(), passed, detail, files: Vec::new(), at_ms: 0 })
+}
+
+/// Random access to a stored blob for npack's verifier, which is synchronous: it runs on a
+/// blocking thread and each read waits for one ranged get.
+struct BlobReader {
+    store: Arc<dyn BlobStore>,
+    key: BlobKey,
+    size: u64,
+    runtime: tokio::runtime::Handle,
+}
+
+impl npack::zip::read::ReadAt for BlobReader {
+    fn size(&self) -> io::Result<u64> {
+        Ok(self.size)
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let end =
+            offset.checked_add(buf.len() as u64).filter(|e| *e <= self.size).ok_or(io::ErrorKind::UnexpectedEof)?;
+        let bytes = self.runtime.block_on(self.store.get_range(&self.key, offset..end)).map_err(io::Error::other)?;
+        buf.copy_from_slice(&bytes);
+        Ok(())
+    }
+}
+
+async fn zip_check(store: Arc<dyn BlobStore>, key: BlobKey) -> Result<CheckResult, StoreError> {
+    let size = store.size(&key).await?;
+    let reader = BlobReader { store, key, size, runtime: tokio::runtime::Handle::current() };
+    let outcome = tokio::task::spawn_blocking(move || {
+        let options = npack::verify::VerifyOptions { threads: 2, ..Default::default() };
+        npack::verify::verify_zip(&reader, &options, &AtomicBool::new(false), &npack::NoProgress)
+    })
+    .await
+    .map_err(|e| StoreError::Backend(format!("the package check stopped: {e}")))?;
+    let result = match outcome {
+        Ok(report) => {
+            let failed: Vec<(String, String)> = report
+                .files
+                .iter()
+                .filter(|f| f.status != npack::verify::FileStatus::Ok)
+                .map(|f| (f.name.clone(), f.describe()))
+                .collect();
+            let mut detail = format!(
+                "{} files, {} ok, {} with problems",
+                report.files.len(),
+                report.files.len() - failed.len(),
+                failed.len()
+            );
+            for problem in &report.problems {
+                detail += &format!("; {problem}");
+            }
+            CheckResult { check: "package".into(), passed: report.passed(), detail, files: failed, at_ms: 0 }
+        }
+        Err(npack::zip::read::ZipError::Io(e)) => return Err(StoreError::Io(e)),
+        Err(e) => {
+            CheckResult { check: "package".into(), passed: false, detail: e.to_string(), files: Vec::new(), at_ms: 0 }
+        }
+    };
+    Ok(result)
+}

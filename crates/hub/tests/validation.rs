@@ -1,0 +1,146 @@
+//! Delivered assets are validated by the worker: md5 against the declared one, and frame-sequence
+//! ZIPs with npack's verifier reading from the blob store; requests follow their assets.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use hub::Db;
+use hub::api::{ApiConfig, AppState, router};
+use hub::secrets::hash_password;
+use hub::store::LocalStore;
+use hub_domain::{AssetState, BucketKind, Metadata, RequestState, Role};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+async fn call(app: &Router, method: Method, uri: &str, headers: &[(&str, &str)], body: Body) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(uri).header("authorization", "Bearer cht_vendor");
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = app.clone().oneshot(request.body(body).unwrap()).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+fn md5_hex(data: &[u8]) -> String {
+    md5_many::md5(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A real npack package of a few frames.
+fn package(dir: &std::path::Path) -> Vec<u8> {
+    let src = dir.join("frames");
+    std::fs::create_dir_all(&src).unwrap();
+    for i in 0..5 {
+        std::fs::write(src.join(format!("r1.{:07}.dpx", 86400 + i)), vec![i as u8; 10_000 + i]).unwrap();
+    }
+    let scan = npack::scan_folder(&src).unwrap();
+    let target = dir.join("r1_frames.zip");
+    let options = npack::PackOptions { threads: 2, overwrite: true, sync: false };
+    npack::write_package(
+        &scan.files,
+        &target,
+        &options,
+        &std::sync::atomic::AtomicBool::new(false),
+        &npack::NoProgress,
+    )
+    .unwrap();
+    std::fs::read(target).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validation_decides_assets_and_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&format!("sqlite://{}", dir.path().join("hub.db").display())).await.unwrap();
+    db.migrate().await.unwrap();
+    let store = Arc::new(LocalStore::open(dir.path().join("blobs")).await.unwrap());
+    let state =
+        AppState::new(db.clone(), store, ApiConfig { spool_dir: dir.path().to_owned(), ..ApiConfig::default() });
+    let app = router(state.clone());
+    let project = db.create_project("Film", "F").await.unwrap().id;
+    let user = db.create_user("vendor", "Vendor", &hash_password("x"), false).await.unwrap();
+    db.set_member(project, user.id, Role::Contributor, None).await.unwrap();
+    db.create_token(user.id, "t", "cht_vendor").await.unwrap();
+    let meta: Metadata = serde_json::from_value(json!({"reel": 1})).unwrap();
+    let r1 = db.create_request(project, BucketKind::PictureDeliverables, "Reel 1 frames", &meta).await.unwrap();
+    let r2 = db.create_request(project, BucketKind::PictureDeliverables, "Reel 1 VDM", &meta).await.unwrap();
+
+    let good_zip = package(dir.path());
+    let mut bad_zip = good_zip.clone();
+    bad_zip[30 + "r1.0086400.dpx".len() + 100] ^= 0xFF; // one damaged byte in the first frame
+    let mov = b"not really a movie, but bytes all the same".to_vec();
+    let files: Vec<(&str, Vec<u8>, String, i64)> = vec![
+        ("r1_frames.zip", good_zip.clone(), md5_hex(&good_zip), r1.id),
+        ("r1_master.mov", mov.clone(), md5_hex(&mov), r1.id),
+        ("r1_damaged.zip", bad_zip.clone(), md5_hex(&bad_zip), r2.id),
+        ("r1_wrong_md5.mov", mov.clone(), md5_hex(b"other"), r2.id),
+    ];
+    let declared: Vec<Value> = files
+        .iter()
+        .map(|(name, data, md5, request)| {
+            json!({
+                "name": name, "size": data.len(), "md5": md5, "request_id": request,
+                "metadata": {"reel": 1, "deliverable_type": "frame sequence", "colour_space": "P3-D65"}
+            })
+        })
+        .collect();
+    let (status, delivery) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/projects/{project}/deliveries"),
+        &[("content-type", "application/json")],
+        Body::from(json!({"bucket": "picture-deliverables", "files": declared}).to_string()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{delivery}");
+    for (name, data, _, _) in &files {
+        let file = delivery["files"].as_array().unwrap().iter().find(|f| f["name"] == *name).unwrap();
+        let headers =
+            [("tus-resumable", "1.0.0"), ("content-type", "application/offset+octet-stream"), ("upload-offset", "0")];
+        let (status, _) =
+            call(&app, Method::PATCH, file["upload"].as_str().unwrap(), &headers, Body::from(data.clone())).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+    }
+    let (status, _) =
+        call(&app, Method::POST, &format!("/api/v1/deliveries/{}/deliver", delivery["id"]), &[], Body::empty()).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let mut processed = 0;
+    while hub::worker::run_one(&state, "test-worker").await.unwrap() {
+        processed += 1;
+    }
+    assert_eq!(processed, 4);
+    let asset_of = |name: &str| {
+        delivery["files"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["asset_id"].as_i64().unwrap()
+    };
+    let expect = [
+        ("r1_frames.zip", AssetState::Valid, ""),
+        ("r1_master.mov", AssetState::Valid, ""),
+        ("r1_damaged.zip", AssetState::Invalid, "r1.0086400.dpx"),
+        ("r1_wrong_md5.mov", AssetState::Invalid, "was declared"),
+    ];
+    for (name, state_wanted, reason) in expect {
+        let id = asset_of(name);
+        assert_eq!(db.asset(id).await.unwrap().state, state_wanted, "{name}");
+        let (status, report) =
+            call(&app, Method::GET, &format!("/api/v1/assets/{id}/validation"), &[], Body::empty()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(report.to_string().contains(reason), "{name}: {report}");
+    }
+    let (_, report) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/assets/{}/validation", asset_of("r1_damaged.zip")),
+        &[],
+        Body::empty(),
+    )
+    .await;
+    let package = report.as_array().unwrap().iter().find(|c| c["check"] == "package").unwrap();
+    assert_eq!(package["passed"], false);
+    assert!(package["files"][0][1].as_str().unwrap().contains("CRC-32"), "{package}");
+    assert_eq!(db.request(r1.id).await.unwrap().state, RequestState::Processed, "all its assets are valid");
+    assert_eq!(db.request(r2.id).await.unwrap().state, RequestState::Submitted, "it has invalid assets");
+    assert!(!hub::worker::run_one(&state, "test-worker").await.unwrap(), "the queue is empty");
+}
