@@ -17,8 +17,11 @@ const READ_CHUNK: u64 = 8 << 20;
 pub async fn run_checks(store: Arc<dyn BlobStore>, asset: &Asset) -> Result<Vec<CheckResult>, StoreError> {
     let key = BlobKey::new(asset.blob_key.clone().unwrap_or_default())?;
     let mut results = vec![md5_check(store.as_ref(), &key, asset).await?];
-    if asset.name.to_ascii_lowercase().ends_with(".zip") {
+    let lower = asset.name.to_ascii_lowercase();
+    if lower.ends_with(".zip") {
         results.push(zip_check(store, key).await?);
+    } else if [".mp4", ".mov", ".m4v"].iter().any(|ext| lower.ends_with(ext)) {
+        results.push(proxy_check(store, key).await?);
     }
     Ok(results)
 }
@@ -107,4 +110,66 @@ async fn zip_check(store: Arc<dyn BlobStore>, key: BlobKey) -> Result<CheckResul
         }
     };
     Ok(result)
+}
+
+/// `Read + Seek` over a stored blob, for the media inspector (on a blocking thread).
+struct BlobCursor {
+    reader: BlobReader,
+    pos: u64,
+}
+
+impl io::Read for BlobCursor {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use npack::zip::read::ReadAt;
+        let n = (buf.len() as u64).min(self.reader.size.saturating_sub(self.pos)) as usize;
+        if n == 0 {
+            return Ok(0);
+        }
+        self.reader.read_exact_at(&mut buf[..n], self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl io::Seek for BlobCursor {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let size = self.reader.size as i128;
+        let target = match to {
+            io::SeekFrom::Start(n) => n as i128,
+            io::SeekFrom::End(n) => size + n as i128,
+            io::SeekFrom::Current(n) => self.pos as i128 + n as i128,
+        };
+        if target < 0 {
+            return Err(io::ErrorKind::InvalidInput.into());
+        }
+        self.pos = target as u64;
+        Ok(self.pos)
+    }
+}
+
+/// A proxy must carry H.264 video and be fast start (moov first) to play in a browser at once.
+async fn proxy_check(store: Arc<dyn BlobStore>, key: BlobKey) -> Result<CheckResult, StoreError> {
+    let size = store.size(&key).await?;
+    let reader = BlobReader { store, key, size, runtime: tokio::runtime::Handle::current() };
+    let outcome = tokio::task::spawn_blocking(move || media::inspect(&mut BlobCursor { reader, pos: 0 }, size))
+        .await
+        .map_err(|e| StoreError::Backend(format!("the proxy check stopped: {e}")))?;
+    let (passed, detail) = match outcome {
+        Ok(info) if !info.has_h264_video() => {
+            let found = info.video_codecs();
+            let found =
+                if found.is_empty() { "no video track".to_owned() } else { format!("video is {}", found.join(", ")) };
+            (false, format!("not an H.264 proxy ({found}); export the proxy as H.264 (avc1)"))
+        }
+        Ok(info) if !info.fast_start && !info.fragmented => (
+            false,
+            "not fast start: the moov index is after the media, so browsers cannot play it while loading; \
+             re-export with fast start (ffmpeg -movflags +faststart)"
+                .to_owned(),
+        ),
+        Ok(_) => (true, "H.264 video, fast start".to_owned()),
+        Err(media::MediaError::Io(e)) => return Err(StoreError::Io(e)),
+        Err(e) => (false, e.to_string()),
+    };
+    Ok(CheckResult { check: "proxy".into(), passed, detail, files: Vec::new(), at_ms: 0 })
 }

@@ -1,5 +1,6 @@
-//! Delivered assets are validated by the worker: md5 against the declared one, and frame-sequence
-//! ZIPs with npack's verifier reading from the blob store; requests follow their assets.
+//! Delivered assets are validated by the worker: md5 against the declared one, frame-sequence ZIPs
+//! with npack's verifier and proxies (H.264, fast start) with the media inspector, both reading
+//! from the blob store; requests follow their assets.
 
 use std::sync::Arc;
 
@@ -70,12 +71,18 @@ async fn validation_decides_assets_and_requests() {
     let good_zip = package(dir.path());
     let mut bad_zip = good_zip.clone();
     bad_zip[30 + "r1.0086400.dpx".len() + 100] ^= 0xFF; // one damaged byte in the first frame
-    let mov = b"not really a movie, but bytes all the same".to_vec();
+    let (proxy, _) = media::sample::movie(b"avc1", true);
+    let (slow, _) = media::sample::movie(b"avc1", false);
+    let (hevc, _) = media::sample::movie(b"hvc1", true);
+    let audio = b"RIFF....WAVE, as far as md5 is concerned".to_vec();
     let files: Vec<(&str, Vec<u8>, String, i64)> = vec![
         ("r1_frames.zip", good_zip.clone(), md5_hex(&good_zip), r1.id),
-        ("r1_master.mov", mov.clone(), md5_hex(&mov), r1.id),
+        ("r1_proxy.mov", proxy.clone(), md5_hex(&proxy), r1.id),
         ("r1_damaged.zip", bad_zip.clone(), md5_hex(&bad_zip), r2.id),
-        ("r1_wrong_md5.mov", mov.clone(), md5_hex(b"other"), r2.id),
+        ("r1_wrong_md5.wav", audio.clone(), md5_hex(b"other"), r2.id),
+        ("r1_not_fast.mp4", slow.clone(), md5_hex(&slow), r2.id),
+        ("r1_hevc.mov", hevc.clone(), md5_hex(&hevc), r2.id),
+        ("r1_fake.mov", audio.clone(), md5_hex(&audio), r2.id),
     ];
     let declared: Vec<Value> = files
         .iter()
@@ -111,15 +118,18 @@ async fn validation_decides_assets_and_requests() {
     while hub::worker::run_one(&state, "test-worker").await.unwrap() {
         processed += 1;
     }
-    assert_eq!(processed, 4);
+    assert_eq!(processed, 7);
     let asset_of = |name: &str| {
         delivery["files"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["asset_id"].as_i64().unwrap()
     };
     let expect = [
         ("r1_frames.zip", AssetState::Valid, ""),
-        ("r1_master.mov", AssetState::Valid, ""),
+        ("r1_proxy.mov", AssetState::Valid, "H.264 video, fast start"),
         ("r1_damaged.zip", AssetState::Invalid, "r1.0086400.dpx"),
-        ("r1_wrong_md5.mov", AssetState::Invalid, "was declared"),
+        ("r1_wrong_md5.wav", AssetState::Invalid, "was declared"),
+        ("r1_not_fast.mp4", AssetState::Invalid, "not fast start"),
+        ("r1_hevc.mov", AssetState::Invalid, "video is hvc1"),
+        ("r1_fake.mov", AssetState::Invalid, "not an MP4/MOV file"),
     ];
     for (name, state_wanted, reason) in expect {
         let id = asset_of(name);

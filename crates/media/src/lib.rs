@@ -1,0 +1,377 @@
+//! Inspection of MP4/MOV files (ISO-BMFF and QuickTime share the box structure): which tracks and
+//! codecs they hold and whether they are "fast start" (the `moov` index before the `mdat` media
+//! data, which a browser needs to play while downloading), and a remux that moves `moov` to the
+//! front without touching the media (what `ffmpeg -movflags +faststart` does), rewriting the chunk
+//! offsets (`stco`/`co64`) that point into `mdat`.
+//!
+//! Nothing here trusts the file: box sizes are checked against the file, the index is read into
+//! memory only up to a limit, and the number of boxes walked is bounded.
+
+use std::io::{self, Read, Seek, SeekFrom, Write};
+
+/// The most `moov` we read into memory (an hour of 4K is a few MiB).
+pub const MAX_MOOV: u64 = 64 << 20;
+const MAX_TOP_LEVEL_BOXES: usize = 100_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("cannot read the file: {0}")]
+    Io(#[from] io::Error),
+    #[error("not an MP4/MOV file: {0}")]
+    NotMp4(String),
+    #[error("damaged MP4/MOV: {0}")]
+    Corrupt(String),
+    #[error("cannot remux: {0}")]
+    Unsupported(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Track {
+    /// The handler: `vide`, `soun`, `text`, `tmcd`, …
+    pub kind: String,
+    /// The sample entry's format: `avc1`, `hvc1`, `mp4a`, `apch`, …
+    pub codec: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaInfo {
+    /// The major brand of `ftyp` (`isom`, `qt  `, …), if there is one.
+    pub brand: Option<String>,
+    pub tracks: Vec<Track>,
+    /// `moov` comes before the first `mdat`.
+    pub fast_start: bool,
+    /// Fragmented (has `moof`): plays progressively without a fast-start `moov`.
+    pub fragmented: bool,
+}
+
+impl MediaInfo {
+    pub fn has_h264_video(&self) -> bool {
+        self.tracks.iter().any(|t| t.kind == "vide" && matches!(t.codec.as_str(), "avc1" | "avc3"))
+    }
+    pub fn video_codecs(&self) -> Vec<&str> {
+        self.tracks.iter().filter(|t| t.kind == "vide").map(|t| t.codec.as_str()).collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct BoxHeader {
+    kind: [u8; 4],
+    /// Offset of the box in the file.
+    start: u64,
+    /// Header length (8 or 16).
+    header: u64,
+    /// Whole box length.
+    size: u64,
+}
+
+fn fourcc(kind: &[u8; 4]) -> String {
+    kind.iter().map(|b| if b.is_ascii_graphic() || *b == b' ' { *b as char } else { '?' }).collect()
+}
+
+/// Reads the top-level box headers of a file of `len` bytes.
+fn top_level<R: Read + Seek>(reader: &mut R, len: u64) -> Result<Vec<BoxHeader>, MediaError> {
+    let mut boxes = Vec::new();
+    let mut at = 0;
+    while at < len {
+        if boxes.len() >= MAX_TOP_LEVEL_BOXES {
+            return Err(MediaError::Corrupt("too many top-level boxes".into()));
+        }
+        if len - at < 8 {
+            return Err(MediaError::Corrupt(format!("{} stray bytes at the end", len - at)));
+        }
+        reader.seek(SeekFrom::Start(at))?;
+        let mut head = [0u8; 16];
+        reader.read_exact(&mut head[..8])?;
+        let size32 = u32::from_be_bytes(head[..4].try_into().expect("4 bytes"));
+        let kind: [u8; 4] = head[4..8].try_into().expect("4 bytes");
+        if boxes.is_empty() && !matches!(&kind, b"ftyp" | b"moov" | b"mdat" | b"free" | b"skip" | b"wide" | b"pnot") {
+            return Err(MediaError::NotMp4(format!("it starts with {:?}, not an ftyp/moov/mdat box", fourcc(&kind))));
+        }
+        let (size, header) = match size32 {
+            0 => (len - at, 8),
+            1 => {
+                reader.read_exact(&mut head[8..16])?;
+                (u64::from_be_bytes(head[8..16].try_into().expect("8 bytes")), 16)
+            }
+            n => (u64::from(n), 8),
+        };
+        if size < header || at.checked_add(size).is_none_or(|end| end > len) {
+            return Err(MediaError::Corrupt(format!(
+                "box {} at {at} claims {size} bytes, past the end",
+                fourcc(&kind)
+            )));
+        }
+        boxes.push(BoxHeader { kind, start: at, header, size });
+        at += size;
+    }
+    if boxes.is_empty() {
+        return Err(MediaError::NotMp4("the file is empty".into()));
+    }
+    Ok(boxes)
+}
+
+/// A box inside an in-memory parent: (kind, box start, payload start, box end).
+type Child = ([u8; 4], usize, usize, usize);
+
+/// The child boxes of the payload `from..to` of `data`.
+fn children(data: &[u8], from: usize, to: usize) -> Result<Vec<Child>, MediaError> {
+    let mut out = Vec::new();
+    let mut at = from;
+    while at + 8 <= to {
+        let size32 = u32::from_be_bytes(data[at..at + 4].try_into().expect("4 bytes")) as usize;
+        let kind: [u8; 4] = data[at + 4..at + 8].try_into().expect("4 bytes");
+        let (size, header) = match size32 {
+            0 => (to - at, 8),
+            1 if at + 16 <= to => {
+                let big = u64::from_be_bytes(data[at + 8..at + 16].try_into().expect("8 bytes"));
+                (usize::try_from(big).map_err(|_| MediaError::Corrupt("box too large".into()))?, 16)
+            }
+            1 => return Err(MediaError::Corrupt("truncated box header".into())),
+            n => (n, 8),
+        };
+        if size < header || at + size > to {
+            return Err(MediaError::Corrupt(format!("box {} overruns its parent", fourcc(&kind))));
+        }
+        out.push((kind, at, at + header, at + size));
+        at += size;
+    }
+    Ok(out)
+}
+
+fn child<'a>(list: &'a [Child], kind: &[u8; 4]) -> Option<&'a Child> {
+    list.iter().find(|c| &c.0 == kind)
+}
+
+fn read_moov<R: Read + Seek>(reader: &mut R, moov: &BoxHeader) -> Result<Vec<u8>, MediaError> {
+    if moov.size > MAX_MOOV {
+        return Err(MediaError::Unsupported(format!("the moov index is {} bytes; the limit is {MAX_MOOV}", moov.size)));
+    }
+    reader.seek(SeekFrom::Start(moov.start))?;
+    let mut data = vec![0u8; moov.size as usize];
+    reader.read_exact(&mut data)?;
+    Ok(data)
+}
+
+fn tracks(moov: &[u8], header: usize) -> Result<Vec<Track>, MediaError> {
+    let mut out = Vec::new();
+    for (kind, _, from, to) in children(moov, header, moov.len())? {
+        if &kind != b"trak" {
+            continue;
+        }
+        let trak = children(moov, from, to)?;
+        let Some(&(_, _, mdia_from, mdia_to)) = child(&trak, b"mdia") else { continue };
+        let mdia = children(moov, mdia_from, mdia_to)?;
+        let handler = child(&mdia, b"hdlr")
+            .and_then(|&(_, _, f, t)| moov.get(f + 8..f + 12).filter(|_| f + 12 <= t))
+            .map(|b| fourcc(b.try_into().expect("4 bytes")))
+            .unwrap_or_else(|| "????".into());
+        let codec = child(&mdia, b"minf")
+            .map(|&(_, _, f, t)| children(moov, f, t))
+            .transpose()?
+            .and_then(|minf| child(&minf, b"stbl").copied())
+            .map(|(_, _, f, t)| children(moov, f, t))
+            .transpose()?
+            .and_then(|stbl| child(&stbl, b"stsd").copied())
+            // stsd: version/flags (4), entry count (4), then the first entry: size (4), format (4).
+            .and_then(|(_, _, f, t)| moov.get(f + 12..f + 16).filter(|_| f + 16 <= t))
+            .map(|b| fourcc(b.try_into().expect("4 bytes")))
+            .unwrap_or_else(|| "????".into());
+        out.push(Track { kind: handler, codec });
+    }
+    Ok(out)
+}
+
+/// Inspects an MP4/MOV of `len` bytes.
+pub fn inspect<R: Read + Seek>(reader: &mut R, len: u64) -> Result<MediaInfo, MediaError> {
+    let boxes = top_level(reader, len)?;
+    let moov = boxes.iter().find(|b| &b.kind == b"moov").ok_or_else(|| {
+        MediaError::Corrupt("there is no moov box (the index); the file is incomplete or not a movie".into())
+    })?;
+    let first_mdat = boxes.iter().find(|b| &b.kind == b"mdat").map(|b| b.start);
+    let brand = match boxes.iter().find(|b| &b.kind == b"ftyp") {
+        Some(ftyp) if ftyp.size >= ftyp.header + 4 => {
+            reader.seek(SeekFrom::Start(ftyp.start + ftyp.header))?;
+            let mut b = [0u8; 4];
+            reader.read_exact(&mut b)?;
+            Some(fourcc(&b))
+        }
+        _ => None,
+    };
+    let data = read_moov(reader, moov)?;
+    Ok(MediaInfo {
+        brand,
+        tracks: tracks(&data, moov.header as usize)?,
+        fast_start: first_mdat.is_none_or(|mdat| moov.start < mdat),
+        fragmented: boxes.iter().any(|b| &b.kind == b"moof"),
+    })
+}
+
+/// Adds `delta` to every chunk offset in the `stco`/`co64` boxes of a `moov` held in memory.
+fn shift_chunk_offsets(moov: &mut [u8], from: usize, to: usize, delta: u64) -> Result<(), MediaError> {
+    for (kind, _, f, t) in children(moov, from, to)? {
+        match &kind {
+            b"trak" | b"mdia" | b"minf" | b"stbl" | b"edts" => shift_chunk_offsets(moov, f, t, delta)?,
+            b"stco" | b"co64" => {
+                let wide = &kind == b"co64";
+                let count = u32::from_be_bytes(
+                    moov.get(f + 4..f + 8)
+                        .ok_or_else(|| MediaError::Corrupt("short stco".into()))?
+                        .try_into()
+                        .expect("4"),
+                ) as usize;
+                let width = if wide { 8 } else { 4 };
+                if f + 8 + count * width > t {
+                    return Err(MediaError::Corrupt("chunk offset table runs past its box".into()));
+                }
+                for i in 0..count {
+                    let at = f + 8 + i * width;
+                    if wide {
+                        let v = u64::from_be_bytes(moov[at..at + 8].try_into().expect("8 bytes")) + delta;
+                        moov[at..at + 8].copy_from_slice(&v.to_be_bytes());
+                    } else {
+                        let v = u64::from(u32::from_be_bytes(moov[at..at + 4].try_into().expect("4 bytes"))) + delta;
+                        let v = u32::try_from(v).map_err(|_| {
+                            MediaError::Unsupported("chunk offsets would pass 4 GiB; re-export with fast start".into())
+                        })?;
+                        moov[at..at + 4].copy_from_slice(&v.to_be_bytes());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Writes a fast-start copy of the movie: `ftyp`, then `moov` (offsets rewritten), then every other
+/// box in its original order. The media bytes are copied unchanged. Returns false (and writes
+/// nothing) when the movie is already fast start.
+pub fn remux_fast_start<R: Read + Seek, W: Write>(reader: &mut R, len: u64, out: &mut W) -> Result<bool, MediaError> {
+    let boxes = top_level(reader, len)?;
+    let moov_index =
+        boxes.iter().position(|b| &b.kind == b"moov").ok_or_else(|| MediaError::Corrupt("no moov box".into()))?;
+    let moov = boxes[moov_index];
+    if boxes.iter().find(|b| &b.kind == b"mdat").is_none_or(|mdat| moov.start < mdat.start) {
+        return Ok(false);
+    }
+    if boxes.iter().any(|b| &b.kind == b"moof") {
+        return Err(MediaError::Unsupported("fragmented movies play without fast start".into()));
+    }
+    let mut data = read_moov(reader, &moov)?;
+    // Everything that was before moov, except ftyp which stays first, moves down by moov's size.
+    shift_chunk_offsets(&mut data, moov.header as usize, moov.size as usize, moov.size)?;
+    let ftyp = boxes.iter().find(|b| &b.kind == b"ftyp" && b.start == 0);
+    let mut copy = |b: &BoxHeader, out: &mut W| -> Result<(), MediaError> {
+        reader.seek(SeekFrom::Start(b.start))?;
+        let copied = io::copy(&mut reader.by_ref().take(b.size), out)?;
+        if copied != b.size {
+            return Err(MediaError::Corrupt("the file shrank while being copied".into()));
+        }
+        Ok(())
+    };
+    if let Some(ftyp) = ftyp {
+        copy(ftyp, out)?;
+    }
+    out.write_all(&data)?;
+    for (i, b) in boxes.iter().enumerate() {
+        if i != moov_index && Some(b.start) != ftyp.map(|f| f.start) {
+            copy(b, out)?;
+        }
+    }
+    out.flush()?;
+    Ok(true)
+}
+
+/// A tiny synthetic movie (one video track, one chunk of fake frames), for tests here and in the
+/// crates that validate proxies. Not a playable file: real players need real frames.
+#[doc(hidden)]
+pub mod sample {
+    pub fn bx(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+        let mut out = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// A movie with one video track whose single chunk is at `chunk_offset`.
+    fn moov(codec: &[u8; 4], chunk_offset: u32) -> Vec<u8> {
+        let hdlr = bx(b"hdlr", &[&[0u8; 8][..], b"vide", &[0u8; 12]].concat());
+        let entry = bx(codec, &[0u8; 78]);
+        let stsd = bx(b"stsd", &[&[0u8; 4][..], &1u32.to_be_bytes(), &entry].concat());
+        let stco = bx(b"stco", &[&[0u8; 4][..], &1u32.to_be_bytes(), &chunk_offset.to_be_bytes()].concat());
+        let stbl = bx(b"stbl", &[stsd, stco].concat());
+        let minf = bx(b"minf", &stbl);
+        let mdia = bx(b"mdia", &[hdlr, minf].concat());
+        bx(b"moov", &bx(b"trak", &mdia))
+    }
+
+    pub fn movie(codec: &[u8; 4], fast: bool) -> (Vec<u8>, Vec<u8>) {
+        let ftyp = bx(b"ftyp", b"isom\0\0\x02\0isomavc1");
+        let media = b"FRAME-DATA-0123456789".to_vec();
+        let mdat = bx(b"mdat", &media);
+        let moov_len = moov(codec, 0).len();
+        let file = if fast {
+            let offset = (ftyp.len() + moov_len + 8) as u32;
+            [ftyp, moov(codec, offset), mdat].concat()
+        } else {
+            let offset = (ftyp.len() + 8) as u32;
+            [ftyp, mdat, moov(codec, offset)].concat()
+        };
+        (file, media)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    use super::sample::{bx, movie};
+
+    fn info(file: &[u8]) -> Result<MediaInfo, MediaError> {
+        inspect(&mut Cursor::new(file), file.len() as u64)
+    }
+
+    #[test]
+    fn finds_tracks_codecs_and_fast_start() {
+        let (fast, _) = movie(b"avc1", true);
+        let i = info(&fast).unwrap();
+        assert_eq!(i.brand.as_deref(), Some("isom"));
+        assert_eq!(i.tracks, vec![Track { kind: "vide".into(), codec: "avc1".into() }]);
+        assert!(i.fast_start && i.has_h264_video() && !i.fragmented);
+        let (slow, _) = movie(b"hvc1", false);
+        let i = info(&slow).unwrap();
+        assert!(!i.fast_start && !i.has_h264_video());
+        assert_eq!(i.video_codecs(), ["hvc1"]);
+    }
+
+    #[test]
+    fn remux_moves_moov_first_and_keeps_the_media_reachable() {
+        let (slow, media) = movie(b"avc1", false);
+        let mut out = Vec::new();
+        assert!(remux_fast_start(&mut Cursor::new(&slow), slow.len() as u64, &mut out).unwrap());
+        assert_eq!(out.len(), slow.len());
+        let i = info(&out).unwrap();
+        assert!(i.fast_start && i.has_h264_video());
+        // The rewritten chunk offset points at the same media bytes.
+        let stco = out.windows(4).position(|w| w == b"stco").unwrap();
+        let offset = u32::from_be_bytes(out[stco + 12..stco + 16].try_into().unwrap()) as usize;
+        assert_eq!(&out[offset..offset + media.len()], &media[..]);
+        let mut again = Vec::new();
+        assert!(!remux_fast_start(&mut Cursor::new(&out), out.len() as u64, &mut again).unwrap(), "already fast start");
+        assert!(again.is_empty());
+    }
+
+    #[test]
+    fn hostile_or_foreign_files_get_clear_errors() {
+        let (good, _) = movie(b"avc1", true);
+        assert!(matches!(info(b"%PDF-1.7 not a movie at all"), Err(MediaError::NotMp4(_))));
+        assert!(matches!(info(&good[..good.len() - 5]), Err(MediaError::Corrupt(_))));
+        let mut lying = good.clone();
+        lying[0..4].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(matches!(info(&lying), Err(MediaError::Corrupt(_))));
+        let no_moov = [bx(b"ftyp", b"isom\0\0\0\0"), bx(b"mdat", b"x")].concat();
+        assert!(info(&no_moov).unwrap_err().to_string().contains("no moov"));
+        assert!(matches!(info(&[]), Err(MediaError::NotMp4(_))));
+    }
+}
