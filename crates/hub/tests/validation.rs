@@ -153,4 +153,50 @@ async fn validation_decides_assets_and_requests() {
     assert_eq!(db.request(r1.id).await.unwrap().state, RequestState::Processed, "all its assets are valid");
     assert_eq!(db.request(r2.id).await.unwrap().state, RequestState::Submitted, "it has invalid assets");
     assert!(!hub::worker::run_one(&state, "test-worker").await.unwrap(), "the queue is empty");
+
+    // Download with Range, as a player seeks.
+    let id = asset_of("r1_proxy.mov");
+    let get = |range: Option<&'static str>| {
+        let app = app.clone();
+        async move {
+            let mut request = Request::builder()
+                .uri(format!("/api/v1/assets/{id}/content"))
+                .header("authorization", "Bearer cht_vendor");
+            if let Some(range) = range {
+                request = request.header("range", range);
+            }
+            let response = app.oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
+            (status, headers, body)
+        }
+    };
+    let (status, headers, body) = get(None).await;
+    assert_eq!((status, &body[..]), (StatusCode::OK, &proxy[..]));
+    assert_eq!(headers["accept-ranges"], "bytes");
+    assert_eq!(headers["content-type"], "video/quicktime");
+    let (status, headers, body) = get(Some("bytes=10-19")).await;
+    assert_eq!((status, &body[..]), (StatusCode::PARTIAL_CONTENT, &proxy[10..20]));
+    assert_eq!(headers["content-range"], format!("bytes 10-19/{}", proxy.len()).as_str());
+    let (status, headers, _) = get(Some("bytes=999999-")).await;
+    assert_eq!(status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(headers["content-range"], format!("bytes */{}", proxy.len()).as_str());
+
+    // Revalidation is a manager's explicit action.
+    let (status, _) = call(&app, Method::POST, &format!("/api/v1/assets/{id}/revalidate"), &[], Body::empty()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let manager = db.create_user("studio", "Studio", &hash_password("x"), false).await.unwrap();
+    db.set_member(project, manager.id, Role::Manager, None).await.unwrap();
+    db.create_token(manager.id, "t", "cht_studio").await.unwrap();
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(format!("/api/v1/assets/{id}/revalidate"))
+        .header("authorization", "Bearer cht_studio")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.clone().oneshot(request).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(db.asset(id).await.unwrap().state, AssetState::Delivered);
+    assert!(hub::worker::run_one(&state, "test-worker").await.unwrap());
+    assert_eq!(db.asset(id).await.unwrap().state, AssetState::Valid);
 }

@@ -115,6 +115,19 @@ pub async fn validation(
     Ok(Json(state.db.checks(id).await?))
 }
 
+/// Revalidation is an explicit action of a manager: Valid or Invalid → Delivered, and queued.
+pub async fn revalidate(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<Asset>> {
+    let asset = load(&state, &caller, id, Some(Action::ManageBucket)).await?;
+    let next = asset.state.next(hub_domain::AssetEvent::Revalidate)?;
+    state.db.transition_asset(id, asset.state, next).await?;
+    state.db.enqueue_job(crate::worker::VALIDATE, id).await?;
+    state
+        .db
+        .add_history(asset.project_id, Some(id), None, Some(caller.user.id), "revalidate", "validation asked for again")
+        .await?;
+    Ok(Json(state.db.asset(id).await?))
+}
+
 #[derive(Debug, Deserialize)]
 pub struct MetadataPatch {
     /// Fields to set; `null` removes one.

@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod auth;
 pub mod deliveries;
+pub mod download;
 pub mod error;
 pub mod extract;
 pub mod ops;
@@ -124,6 +125,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(PATCH "/assets/{id}" => assets::update, "Edit an asset's metadata (null removes a field)", CONTRIBUTOR),
         endpoint!(DELETE "/assets/{id}" => assets::delete, "Delete an asset", MANAGER),
         endpoint!(GET "/assets/{id}/history" => assets::history, "Who did what to the asset, when", MEMBER),
+        endpoint!(GET "/assets/{id}/content" => download::content, "The asset's bytes; HTTP Range for seeking and resuming", MEMBER),
+        endpoint!(POST "/assets/{id}/revalidate" => assets::revalidate, "Validate a Valid or Invalid asset again", MANAGER),
         endpoint!(GET "/assets/{id}/validation" => assets::validation, "The validation report: each check, its result and the files it concerns", MEMBER),
         endpoint!(GET "/requests/{id}" => requests::get, "One request", MEMBER),
         endpoint!(PATCH "/requests/{id}" => requests::update, "Edit a request's title and metadata", MANAGER),

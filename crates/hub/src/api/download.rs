@@ -1,0 +1,136 @@
+//! Downloading an asset's bytes, with HTTP Range so that players can seek and downloads resume.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream;
+use hub_domain::access::Action;
+
+use super::AppState;
+use super::auth::{Caller, authorize};
+use super::error::{ApiError, ApiResult};
+use super::extract::Path;
+use crate::store::{BlobKey, BlobStore};
+
+/// Bytes fetched from the store per piece of the response.
+const PIECE: u64 = 1 << 20;
+
+/// Parses a single `bytes=` range against `size`: `Ok(None)` for no (or an ignorable) header,
+/// `Err(())` when the range cannot be satisfied.
+pub fn parse_range(value: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(spec) = value.and_then(|v| v.trim().strip_prefix("bytes=")) else { return Ok(None) };
+    if spec.contains(',') {
+        return Ok(None); // multiple ranges: answer with the whole file, as RFC 9110 allows
+    }
+    let (start, end) = spec.split_once('-').ok_or(())?;
+    let (start, end) = match (start.trim(), end.trim()) {
+        ("", suffix) => {
+            let n: u64 = suffix.parse().map_err(|_| ())?;
+            if n == 0 || size == 0 {
+                return Err(());
+            }
+            (size.saturating_sub(n), size - 1)
+        }
+        (start, "") => (start.parse().map_err(|_| ())?, size.saturating_sub(1)),
+        (start, end) => {
+            (start.parse().map_err(|_| ())?, end.parse::<u64>().map_err(|_| ())?.min(size.saturating_sub(1)))
+        }
+    };
+    if start >= size || start > end {
+        return Err(());
+    }
+    Ok(Some((start, end)))
+}
+
+fn content_type(name: &str) -> &'static str {
+    let lower = name.to_ascii_lowercase();
+    let ext = lower.rsplit('.').next().unwrap_or_default();
+    match ext {
+        "mp4" | "m4v" => "video/mp4",
+        "mov" => "video/quicktime",
+        "wav" => "audio/wav",
+        "zip" => "application/zip",
+        "txt" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+pub async fn content(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let asset = state.db.asset(id).await?;
+    authorize(&state, &caller, asset.project_id, Action::ViewBucket(asset.bucket)).await?;
+    let key =
+        asset.blob_key.as_deref().and_then(|k| BlobKey::new(k).ok()).ok_or_else(|| {
+            ApiError::conflict(format!("{} has no stored bytes yet (it is {})", asset.name, asset.state))
+        })?;
+    let size = state.store.size(&key).await.map_err(|e| {
+        tracing::error!(asset = id, error = %e, "stored bytes of an asset are unreachable");
+        ApiError::internal()
+    })?;
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let (status, start, end) = match parse_range(range, size) {
+        Ok(Some((start, end))) => (StatusCode::PARTIAL_CONTENT, start, end + 1),
+        Ok(None) => (StatusCode::OK, 0, size),
+        Err(()) => {
+            let mut response =
+                ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "bad_range", format!("the file has {size} bytes"))
+                    .into_response();
+            response
+                .headers_mut()
+                .insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes */{size}")).expect("ASCII"));
+            return Ok(response);
+        }
+    };
+    let store = state.store.clone();
+    let pieces = stream::unfold(start, move |at| {
+        let (store, key): (std::sync::Arc<dyn BlobStore>, BlobKey) = (store.clone(), key.clone());
+        async move {
+            if at >= end {
+                return None;
+            }
+            let next = (at + PIECE).min(end);
+            Some((store.get_range(&key, at..next).await.map_err(std::io::Error::other), next))
+        }
+    });
+    let mut response = Response::new(Body::from_stream(pieces));
+    *response.status_mut() = status;
+    let out = response.headers_mut();
+    out.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(&asset.name)));
+    out.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
+    out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if status == StatusCode::PARTIAL_CONTENT {
+        out.insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&format!("bytes {start}-{}/{size}", end - 1)).expect("ASCII"),
+        );
+    }
+    let disposition = format!("inline; filename=\"{}\"", asset.name.replace('"', ""));
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        out.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range(None, 100), Ok(None));
+        assert_eq!(parse_range(Some("bytes=0-9"), 100), Ok(Some((0, 9))));
+        assert_eq!(parse_range(Some("bytes=90-"), 100), Ok(Some((90, 99))));
+        assert_eq!(parse_range(Some("bytes=-10"), 100), Ok(Some((90, 99))));
+        assert_eq!(parse_range(Some("bytes=95-200"), 100), Ok(Some((95, 99))));
+        assert_eq!(parse_range(Some("bytes=0-1,5-6"), 100), Ok(None));
+        assert_eq!(parse_range(Some("bytes=100-"), 100), Err(()));
+        assert_eq!(parse_range(Some("bytes=5-2"), 100), Err(()));
+        assert_eq!(parse_range(Some("bytes=x-"), 100), Err(()));
+        assert_eq!(parse_range(Some("items=0-1"), 100), Ok(None));
+    }
+}
