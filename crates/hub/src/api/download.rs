@@ -18,7 +18,7 @@ const PIECE: u64 = 1 << 20;
 
 /// Parses a single `bytes=` range against `size`: `Ok(None)` for no (or an ignorable) header,
 /// `Err(())` when the range cannot be satisfied.
-pub fn parse_range(value: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, ()> {
+fn parse_range(value: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, ()> {
     let Some(spec) = value.and_then(|v| v.trim().strip_prefix("bytes=")) else { return Ok(None) };
     if spec.contains(',') {
         return Ok(None); // multiple ranges: answer with the whole file, as RFC 9110 allows
