@@ -163,6 +163,13 @@ async fn suite(make_store: &dyn Fn() -> Arc<dyn BlobStore>) {
         StatusCode::FORBIDDEN
     );
 
+    // While one PATCH holds the upload, another is refused rather than interleaved.
+    let id = location.rsplit('/').next().unwrap().to_owned();
+    assert!(env.db.lease_upload(&id, 60_000).await.unwrap());
+    let (status, _) = patch(first.clone(), chunk, data[chunk..chunk + 10].to_vec(), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "busy");
+    env.db.release_upload(&id).await.unwrap();
+
     // A second instance (another store handle, same database) continues and finishes it.
     let second = app(&env, make_store());
     let sha1 = {

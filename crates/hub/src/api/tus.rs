@@ -118,6 +118,8 @@ pub async fn options() -> Response {
 
 /// The largest upload accepted (1 TiB).
 pub const MAX_UPLOAD: i64 = 1 << 40;
+/// How long one PATCH may hold an upload; a writer that died frees it after this.
+const PATCH_LEASE: Duration = Duration::from_secs(15 * 60);
 /// How long an unfinished upload lives after its last PATCH.
 const LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
@@ -275,7 +277,18 @@ pub async fn patch(
         ));
     }
     let upload = load(&state, &caller, &id).await?;
-    let upload = append(&state, upload, &headers, body).await?;
+    if !state.db.lease_upload(&upload.id, PATCH_LEASE.as_millis() as i64).await? {
+        return Err(tus_error(
+            StatusCode::CONFLICT,
+            "upload_busy",
+            "another PATCH of this upload is in progress; wait for it, then ask for the offset (HEAD)",
+        ));
+    }
+    let result = append(&state, upload.clone(), &headers, body).await;
+    if let Err(e) = state.db.release_upload(&upload.id).await {
+        tracing::warn!(upload = %upload.id, error = %e, "could not release an upload lease; it lapses by itself");
+    }
+    let upload = result?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     let out = response.headers_mut();
     tus_headers(out);

@@ -129,12 +129,14 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
     ("0002_uploads", include_str!("../../migrations/sqlite/0002_uploads.sql")),
     ("0003_deliveries", include_str!("../../migrations/sqlite/0003_deliveries.sql")),
     ("0004_jobs", include_str!("../../migrations/sqlite/0004_jobs.sql")),
+    ("0005_upload_lease", include_str!("../../migrations/sqlite/0005_upload_lease.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../migrations/postgres/0001_initial.sql")),
     ("0002_uploads", include_str!("../../migrations/postgres/0002_uploads.sql")),
     ("0003_deliveries", include_str!("../../migrations/postgres/0003_deliveries.sql")),
     ("0004_jobs", include_str!("../../migrations/postgres/0004_jobs.sql")),
+    ("0005_upload_lease", include_str!("../../migrations/postgres/0005_upload_lease.sql")),
 ];
 
 impl Db {

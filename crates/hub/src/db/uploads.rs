@@ -105,6 +105,22 @@ impl Db {
         }
     }
 
+    /// Takes the upload's write lease for `ms` milliseconds, unless another writer holds it: two
+    /// PATCHes of one upload, on any instances, never store parts at the same time.
+    pub async fn lease_upload(&self, id: &str, ms: i64) -> RepoResult<bool> {
+        let now = now_ms();
+        let n = with_pool!(self, pool => sqlx::query(
+            "UPDATE uploads SET lease_until_ms = $1 WHERE id = $2 AND (lease_until_ms IS NULL OR lease_until_ms < $3)",
+        ).bind(now + ms).bind(id).bind(now).execute(pool).await?.rows_affected());
+        Ok(n == 1)
+    }
+
+    pub async fn release_upload(&self, id: &str) -> RepoResult<()> {
+        with_pool!(self, pool => sqlx::query("UPDATE uploads SET lease_until_ms = NULL WHERE id = $1")
+            .bind(id).execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
     pub async fn delete_upload(&self, id: &str) -> RepoResult<()> {
         with_pool!(self, pool => sqlx::query("DELETE FROM uploads WHERE id = $1").bind(id).execute(pool).await.map(|_| ())?);
         Ok(())
