@@ -19,13 +19,23 @@ def ours(*args, check=True):
     return subprocess.run([NPACK, *args], capture_output=True, text=True, check=check, timeout=600)
 
 
+def run_original(*args):
+    """Runs the original npack. Its multiprocessing queue sometimes loses a checksum ("expected 13
+    but found 12 checksums", seen in CI); that is its bug, not a difference in output, so such a
+    run is repeated (up to 5 times) rather than failing the comparison."""
+    for _ in range(5):
+        run = subprocess.run([ORIGINAL, *args], capture_output=True, timeout=600)
+        if run.returncode == 0:
+            return run
+        if b"Unable to create checksum.txt, expected" not in run.stderr:
+            break
+    raise AssertionError(f"the original npack failed: {run.stderr.decode(errors='replace')}")
+
+
 def original_checksum_lines(folder):
     # The original prints a banner and timestamped log lines on stdout too; checksum lines are the
     # ones with exactly three tabs. It also tries to reach PyPI for a version check: harmless here.
-    run = subprocess.run(
-        [ORIGINAL, "checksum", "-s", str(folder), "--preview"],
-        capture_output=True, check=True, timeout=600,
-    )
+    run = run_original("checksum", "-s", str(folder), "--preview")
     return b"".join(line + b"\n" for line in run.stdout.split(b"\n") if line.count(b"\t") == 3)
 
 
@@ -66,7 +76,7 @@ def test_checksum_preview_is_byte_identical_to_the_original(tmp_path):
 def test_written_checksum_txt_is_byte_identical_to_the_original(tmp_path):
     src = tmp_path / "frames"
     tricky_tree(src)
-    subprocess.run([ORIGINAL, "checksum", "-s", str(src)], capture_output=True, check=True, timeout=600)
+    run_original("checksum", "-s", str(src))
     theirs = (src / "checksum.txt").read_bytes()
     (src / "checksum.txt").unlink()
     ours("checksum", "-s", str(src))
