@@ -42,14 +42,15 @@ pub fn recorded_name(file_name: &str) -> &str {
     file_name.trim()
 }
 
-/// Renders the whole checksum.txt, lines sorted by byte order, each ending in LF.
+/// Renders the whole checksum.txt, lines sorted by byte order, each ending in LF. Names hold no
+/// TAB (it separates the fields), so ordering by name followed by TAB is the line order, and no
+/// line needs building twice.
 pub fn render(entries: &[ChecksumEntry]) -> String {
-    let mut lines: Vec<String> = entries.iter().map(ChecksumEntry::line).collect();
-    lines.sort_unstable();
-    let mut out = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
-    for line in lines {
-        out.push_str(&line);
-        out.push('\n');
+    let mut order: Vec<&ChecksumEntry> = entries.iter().collect();
+    order.sort_unstable_by(|a, b| crate::scan::line_order(&a.name, &b.name));
+    let mut out = String::with_capacity(entries.iter().map(|e| e.name.len() + 56).sum());
+    for entry in order {
+        let _ = writeln!(out, "{}\t{}\tmd5\t{}", entry.name, entry.size, hex(&entry.md5));
     }
     out
 }

@@ -1,7 +1,6 @@
 //! Finding the files of a package in a source folder, with the original npack's rules.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -52,7 +51,6 @@ pub fn scan_folder(src: &Path) -> Result<Scan> {
         return Err(Error::NotAFolder(src.to_owned()));
     }
     let mut scan = Scan::default();
-    let mut by_name: BTreeMap<String, Vec<SourceFile>> = BTreeMap::new();
     for entry in walkdir::WalkDir::new(src).follow_links(false).sort_by_file_name() {
         let entry = entry.map_err(|e| {
             let path = e.path().map(Path::to_owned).unwrap_or_else(|| src.to_owned());
@@ -89,21 +87,23 @@ pub fn scan_folder(src: &Path) -> Result<Scan> {
         if file_name.contains(|c: char| c.is_control()) {
             return Err(Error::ControlCharacterName(path.to_owned()));
         }
-        let name = recorded_name(file_name).to_owned();
-        let file =
-            SourceFile { name: name.clone(), path: path.to_owned(), size: meta.len(), modified: meta.modified().ok() };
-        by_name.entry(name).or_default().push(file);
+        scan.files.push(SourceFile {
+            name: recorded_name(file_name).to_owned(),
+            path: path.to_owned(),
+            size: meta.len(),
+            modified: meta.modified().ok(),
+        });
     }
-    let duplicates: Vec<Duplicate> = by_name
-        .iter()
-        .filter(|(_, files)| files.len() > 1)
-        .map(|(name, files)| Duplicate { name: name.clone(), paths: files.iter().map(|f| f.path.clone()).collect() })
-        .collect();
+    // Sorted once, in checksum.txt line order; equal names are then neighbours.
+    scan.files.sort_by(|a, b| line_order(&a.name, &b.name));
+    let mut duplicates: Vec<Duplicate> = Vec::new();
+    for group in scan.files.chunk_by(|a, b| a.name == b.name).filter(|g| g.len() > 1) {
+        duplicates
+            .push(Duplicate { name: group[0].name.clone(), paths: group.iter().map(|f| f.path.clone()).collect() });
+    }
     if !duplicates.is_empty() {
         return Err(Error::Duplicates(duplicates));
     }
-    scan.files = by_name.into_values().flatten().collect();
-    scan.files.sort_by(|a, b| line_order(&a.name, &b.name));
     scan.total_bytes = scan.files.iter().map(|f| f.size).sum();
     Ok(scan)
 }
