@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what the tests need, builds, runs everything.
 #   bash scripts/test.sh
-# Installs (when missing): Info-ZIP unzip/zip (Debian), a Python virtualenv with the original
-# npack 0.8.0 and pytest (PyPI). Set CARGO_TARGET_DIR to share build output between clones.
+# Installs (when missing): Info-ZIP unzip/zip (Debian); a Python virtualenv with the original
+# npack 0.8.0, pytest, openapi-spec-validator and tuspy (PyPI); s3s-fs (crates.io), started on
+# 127.0.0.1; tus-js-client (npm). Set CARGO_TARGET_DIR to share build output between clones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -75,4 +76,8 @@ say "the OpenAPI document is valid OpenAPI 3.1"
 
 say "interoperability tests: the original npack, Python's zipfile, Info-ZIP unzip, the tuspy client"
 NPACK_BIN="$CARGO_TARGET_DIR/release/npack" ORIGINAL_NPACK="$venv/bin/npack" \
-  CONTENTHUB_BIN="$CARGO_TARGET_DIR/debug/contenthub" "$venv/bin/python" -m pytest -q tests/interop
+  CONTENTHUB_TEST_BIN="$CARGO_TARGET_DIR/debug/contenthub" "$venv/bin/python" -m pytest -q tests/interop
+
+say "tus-js-client (npm) against the real server"
+(cd tests/js && npm ci --no-audit --no-fund --loglevel=error && \
+  CONTENTHUB_TEST_BIN="$CARGO_TARGET_DIR/debug/contenthub" node --test)

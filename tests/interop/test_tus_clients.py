@@ -1,7 +1,7 @@
 """Real third-party tus clients against the real server: tuspy (Python), including a resume after
 the server process is killed mid-upload. The stored bytes must be the file's, byte for byte.
 
-Run by scripts/test.sh with CONTENTHUB_BIN pointing at the contenthub binary.
+Run by scripts/test.sh with CONTENTHUB_TEST_BIN pointing at the contenthub binary.
 """
 
 import hashlib
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from tusclient import client as tus
 
-BIN = os.environ["CONTENTHUB_BIN"]
+BIN = os.environ["CONTENTHUB_TEST_BIN"]
 
 
 class Server:
