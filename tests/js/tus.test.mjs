@@ -114,3 +114,20 @@ test('tus-js-client resumes after the server is killed', async () => {
     await stop(server);
   }
 });
+
+test('tus-js-client uploads one file over parallel connections (concatenation)', async () => {
+  const { file, dataDir } = fixture();
+  const server = await start(dataDir);
+  try {
+    const headers = { Authorization: `Bearer ${token(dataDir)}` };
+    const done = await upload(file, {
+      endpoint: `${server.base}/api/v1/uploads`,
+      headers,
+      parallelUploads: 2,
+      metadataForPartialUploads: { project: '1', bucket: 'final-sound' },
+    });
+    assert.equal(sha256(stored(dataDir, done.url)), sha256(file));
+  } finally {
+    await stop(server);
+  }
+});

@@ -232,6 +232,54 @@ async fn suite(make_store: &dyn Fn() -> Arc<dyn BlobStore>) {
         &part[..]
     );
 
+    // Concatenation: two partial uploads (as parallel connections send them) joined into one.
+    let partial_meta = format!("project {},bucket {}", b64(&env.project.to_string()), b64("final-sound"));
+    let pieces = [pattern(9 << 20), pattern((3 << 20) + 5)];
+    let mut urls = Vec::new();
+    for piece in &pieces {
+        let headers = vec![
+            auth("vendor"),
+            tus.clone(),
+            ("upload-length", piece.len().to_string()),
+            ("upload-metadata", partial_meta.clone()),
+            ("upload-concat", "partial".into()),
+        ];
+        let (status, response) = send(&first, Method::POST, "/api/v1/uploads", &headers, vec![]).await;
+        assert_eq!(status, StatusCode::CREATED);
+        urls.push(header(&response, "location"));
+    }
+    let final_headers = |list: String| {
+        vec![auth("vendor"), tus.clone(), ("upload-metadata", meta.clone()), ("upload-concat", format!("final;{list}"))]
+    };
+    let list = urls.join(" ");
+    let (status, _) = send(&first, Method::POST, "/api/v1/uploads", &final_headers(list.clone()), vec![]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "partials still incomplete");
+    for (url, piece) in urls.iter().zip(&pieces) {
+        let h = vec![auth("vendor"), tus.clone(), octets.clone(), ("upload-offset", "0".into())];
+        assert_eq!(send(&second, Method::PATCH, url, &h, piece.clone()).await.0, StatusCode::NO_CONTENT);
+    }
+    let (status, response) = send(&first, Method::POST, "/api/v1/uploads", &final_headers(list), vec![]).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let joined = header(&response, "location");
+    let (_, head) = send(&first, Method::HEAD, &joined, &[auth("vendor"), tus.clone()], vec![]).await;
+    let whole = pieces.concat();
+    assert_eq!(header(&head, "upload-offset"), whole.len().to_string());
+    assert!(header(&head, "upload-concat").starts_with("final;"));
+    let id = joined.rsplit('/').next().unwrap();
+    let stored = make_store()
+        .get_range(&BlobKey::new(format!("uploads/{id}/data")).unwrap(), 0..whole.len() as u64)
+        .await
+        .unwrap();
+    assert!(stored[..] == whole[..], "the final upload is the partials in order");
+    let h = vec![auth("vendor"), tus.clone(), octets.clone(), ("upload-offset", whole.len().to_string())];
+    assert_eq!(send(&first, Method::PATCH, &joined, &h, vec![1]).await.0, StatusCode::FORBIDDEN);
+    for url in &urls {
+        assert_eq!(
+            send(&first, Method::HEAD, url, &[auth("vendor"), tus.clone()], vec![]).await.0,
+            StatusCode::NOT_FOUND
+        );
+    }
+
     // Termination, and expiry with the reaper.
     let (_, response) = send(&first, Method::POST, "/api/v1/uploads", &create("vendor"), vec![]).await;
     let doomed = header(&response, "location");

@@ -1,5 +1,7 @@
 //! tus 1.0 resumable uploads under `/api/v1/uploads`: core, creation, creation-with-upload,
-//! creation-defer-length, termination, expiration and checksum (md5, sha1).
+//! creation-defer-length, termination, expiration, checksum (md5, sha1) and concatenation (parallel
+//! partial uploads joined into a final one; partials must name their project and bucket too, e.g.
+//! tus-js-client's `metadataForPartialUploads`).
 //!
 //! The bytes go to the blob store as a multipart upload with a part size derived from the length.
 //! Each PATCH body is first spooled to a local file (bounded memory, and a checksum can be checked
@@ -30,7 +32,8 @@ use crate::secrets::random_token;
 use crate::store::{BlobKey, PartRef};
 
 pub const TUS_VERSION: &str = "1.0.0";
-const EXTENSIONS: &str = "creation,creation-with-upload,creation-defer-length,termination,expiration,checksum";
+const EXTENSIONS: &str =
+    "creation,creation-with-upload,creation-defer-length,termination,expiration,checksum,concatenation";
 const OFFSET_CONTENT_TYPE: &str = "application/offset+octet-stream";
 /// S3 allows 10,000 parts of at least 5 MiB; we leave headroom and never go below 8 MiB.
 const MIN_PART: i64 = 8 << 20;
@@ -130,9 +133,14 @@ pub async fn create(
     body: Body,
 ) -> ApiResult<Response> {
     check_version(&headers)?;
+    let concat = headers.get("upload-concat").and_then(|v| v.to_str().ok()).map(str::trim).map(str::to_owned);
+    let final_of = concat.as_deref().and_then(|c| c.strip_prefix("final;")).map(str::to_owned);
+    if concat.as_deref().is_some_and(|c| c != "partial" && final_of.is_none()) {
+        return Err(ApiError::bad_request("Upload-Concat is `partial` or `final;URL URL …`"));
+    }
     let length = header_i64(&headers, "upload-length")?;
     let deferred = headers.get("upload-defer-length").is_some_and(|v| v == "1");
-    if length.is_none() && !deferred {
+    if length.is_none() && !deferred && final_of.is_none() {
         return Err(ApiError::bad_request("send Upload-Length, or Upload-Defer-Length: 1 if it is not known yet"));
     }
     if length.is_some_and(|l| l > MAX_UPLOAD) {
@@ -151,7 +159,8 @@ pub async fn create(
     let bucket = get("bucket").and_then(BucketKind::from_slug).ok_or_else(|| {
         ApiError::bad_request("Upload-Metadata must name the bucket (key `bucket`, e.g. final-sound)")
     })?;
-    let filename = get("filename").unwrap_or_default();
+    // Partial uploads are pieces of a file: they need no name of their own.
+    let filename = get("filename").unwrap_or(if concat.as_deref() == Some("partial") { "part" } else { "" });
     if let Err(issue) = hub_domain::names::check_delivery_name(filename) {
         return Err(ApiError::invalid(
             format!("file name {filename:?} breaks the delivery rule: {issue}"),
@@ -163,8 +172,26 @@ pub async fn create(
     }
     authorize(&state, &caller, project_id, Action::ViewBucket(bucket)).await?;
     authorize(&state, &caller, project_id, Action::Deliver(bucket)).await?;
+    if let Some(list) = final_of {
+        let upload = concatenate(&state, &caller, project_id, bucket, &list, raw_metadata).await?;
+        if let Some(delivery) = get("delivery").and_then(|d| d.parse::<i64>().ok()) {
+            bind_to_delivery(&state, &caller, delivery, filename, &upload).await?;
+        }
+        let mut response = StatusCode::CREATED.into_response();
+        let out = response.headers_mut();
+        tus_headers(out);
+        out.insert(
+            header::LOCATION,
+            HeaderValue::from_str(&format!("/api/v1/uploads/{}", upload.id)).expect("ASCII id"),
+        );
+        return Ok(response);
+    }
     let with_upload = headers.get(header::CONTENT_TYPE).is_some_and(|v| v == OFFSET_CONTENT_TYPE);
     let mut upload = open_upload(&state, project_id, bucket, caller.user.id, length, raw_metadata).await?;
+    if concat.as_deref() == Some("partial") {
+        state.db.set_upload_concat(&upload.id, "partial").await?;
+        upload.concat = Some("partial".into());
+    }
     if with_upload {
         upload = append(&state, upload, &headers, body).await?;
     }
@@ -207,6 +234,7 @@ pub(crate) async fn open_upload(
         completed: false,
         created_ms: now,
         expires_ms: now + LIFETIME.as_millis() as i64,
+        concat: None,
     };
     state.db.create_upload(&upload).await?;
     if length == Some(0) {
@@ -222,6 +250,102 @@ pub(crate) fn encode_metadata(pairs: &[(&str, &str)]) -> String {
         .map(|(k, v)| format!("{k} {}", base64::engine::general_purpose::STANDARD.encode(v)))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// Joins complete partial uploads of the caller, in the order given, into a new final upload.
+async fn concatenate(
+    state: &AppState,
+    caller: &Caller,
+    project_id: i64,
+    bucket: BucketKind,
+    list: &str,
+    raw_metadata: String,
+) -> ApiResult<Upload> {
+    let mut partials = Vec::new();
+    for url in list.split_whitespace() {
+        let id = url.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+        let partial =
+            state.db.upload(id).await.map_err(|_| ApiError::bad_request(format!("{url} is not an upload of yours")))?;
+        let mine = partial.created_by == Some(caller.user.id);
+        let same_place = partial.project_id == project_id && partial.bucket == bucket;
+        if !mine || partial.concat.as_deref() != Some("partial") || !same_place {
+            return Err(ApiError::bad_request(format!(
+                "{url} is not a partial upload of yours in this project and bucket"
+            )));
+        }
+        if !partial.completed {
+            return Err(tus_error(StatusCode::CONFLICT, "partial_incomplete", format!("{url} is not complete yet")));
+        }
+        partials.push(partial);
+    }
+    if partials.is_empty() {
+        return Err(ApiError::bad_request("Upload-Concat: final; needs at least one partial upload"));
+    }
+    let length: i64 = partials.iter().map(|p| p.length.unwrap_or(0)).sum();
+    let mut upload = open_upload(state, project_id, bucket, caller.user.id, Some(length), raw_metadata).await?;
+    let concat = format!("final;{list}");
+    state.db.set_upload_concat(&upload.id, &concat).await?;
+    upload.concat = Some(concat);
+    if length == 0 {
+        return Ok(upload);
+    }
+    // Copy the pieces into whole parts of the final object, carrying the rest across pieces.
+    let key = BlobKey::new(upload.blob_key.clone()).expect("upload keys are valid");
+    let mut next = upload.clone();
+    let part_size = next.part_size as u64;
+    let mut buffer: Vec<u8> = Vec::new();
+    for partial in &partials {
+        let from = BlobKey::new(partial.blob_key.clone()).expect("upload keys are valid");
+        let size = partial.length.unwrap_or(0) as u64;
+        let mut at = 0;
+        while at < size {
+            let end = (at + part_size - buffer.len() as u64).min(size);
+            buffer.extend_from_slice(&state.store.get_range(&from, at..end).await.map_err(store_error)?);
+            at = end;
+            if buffer.len() as u64 == part_size {
+                put_part(state, &mut next, &key, std::mem::take(&mut buffer)).await?;
+            }
+        }
+    }
+    if !buffer.is_empty() || next.parts.is_empty() {
+        put_part(state, &mut next, &key, buffer).await?;
+    }
+    let multipart = next.multipart_id.clone().expect("a part was stored");
+    state.store.complete_multipart(&key, &multipart, next.parts.clone()).await.map_err(store_error)?;
+    next.offset = length;
+    next.completed = true;
+    state.db.advance_upload(&next, 0).await?;
+    for partial in &partials {
+        discard(state, partial).await;
+        state.db.delete_upload(&partial.id).await?;
+    }
+    Ok(next)
+}
+
+/// A final upload that names a delivery replaces the upload of the file of that name there.
+async fn bind_to_delivery(
+    state: &AppState,
+    caller: &Caller,
+    delivery_id: i64,
+    filename: &str,
+    upload: &Upload,
+) -> ApiResult<()> {
+    let delivery = state.db.delivery(delivery_id).await?;
+    authorize(state, caller, delivery.project_id, Action::Deliver(delivery.bucket)).await?;
+    for file in state.db.delivery_files(delivery_id).await? {
+        let asset = state.db.asset(file.asset_id).await?;
+        if asset.name == filename {
+            if Some(asset.size) != upload.length {
+                return Err(ApiError::conflict(format!(
+                    "{filename} was declared with {} bytes, but the parts add up to {}",
+                    asset.size,
+                    upload.length.unwrap_or(0)
+                )));
+            }
+            return Ok(state.db.rebind_delivery_upload(delivery_id, asset.id, &upload.id).await?);
+        }
+    }
+    Err(ApiError::bad_request(format!("delivery {delivery_id} has no file named {filename}")))
 }
 
 /// Loads an upload the caller may write to; expired ones are gone (410).
@@ -254,6 +378,9 @@ pub async fn head(
     if !upload.metadata.is_empty() {
         out.insert(h("upload-metadata"), HeaderValue::from_str(&upload.metadata).map_err(|_| ApiError::internal())?);
     }
+    if let Some(concat) = upload.concat.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+        out.insert(h("upload-concat"), concat);
+    }
     out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if !upload.completed {
         out.insert(h("upload-expires"), expires_header(&upload));
@@ -277,6 +404,9 @@ pub async fn patch(
         ));
     }
     let upload = load(&state, &caller, &id).await?;
+    if upload.concat.as_deref().is_some_and(|c| c.starts_with("final")) {
+        return Err(ApiError::forbidden("a final upload is made of its partial uploads; it takes no PATCH"));
+    }
     if !state.db.lease_upload(&upload.id, PATCH_LEASE.as_millis() as i64).await? {
         return Err(tus_error(
             StatusCode::CONFLICT,

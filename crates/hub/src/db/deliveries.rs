@@ -64,6 +64,19 @@ impl Db {
         Ok(rows.into_iter().map(|(asset_id, upload_id)| DeliveryFile { asset_id, upload_id }).collect())
     }
 
+    /// Points a file of an open delivery at another upload (a concatenated one that replaces it).
+    pub async fn rebind_delivery_upload(&self, delivery_id: i64, asset_id: i64, upload_id: &str) -> RepoResult<()> {
+        let n = with_pool!(self, pool => sqlx::query(
+            "UPDATE delivery_files SET upload_id = $1 WHERE delivery_id = $2 AND asset_id = $3 \
+             AND delivery_id IN (SELECT id FROM deliveries WHERE state = 'open')",
+        ).bind(upload_id).bind(delivery_id).bind(asset_id).execute(pool).await?.rows_affected());
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(RepoError::Conflict("the delivery is not open, or the file is not in it".into()))
+        }
+    }
+
     /// Open → delivered, once; a second DELIVER is a conflict.
     pub async fn mark_delivered(&self, id: i64) -> RepoResult<()> {
         let n = with_pool!(self, pool => sqlx::query(

@@ -130,6 +130,7 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
     ("0003_deliveries", include_str!("../../migrations/sqlite/0003_deliveries.sql")),
     ("0004_jobs", include_str!("../../migrations/sqlite/0004_jobs.sql")),
     ("0005_upload_lease", include_str!("../../migrations/sqlite/0005_upload_lease.sql")),
+    ("0006_upload_concat", include_str!("../../migrations/sqlite/0006_upload_concat.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../migrations/postgres/0001_initial.sql")),
@@ -137,6 +138,7 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0003_deliveries", include_str!("../../migrations/postgres/0003_deliveries.sql")),
     ("0004_jobs", include_str!("../../migrations/postgres/0004_jobs.sql")),
     ("0005_upload_lease", include_str!("../../migrations/postgres/0005_upload_lease.sql")),
+    ("0006_upload_concat", include_str!("../../migrations/postgres/0006_upload_concat.sql")),
 ];
 
 impl Db {

@@ -29,10 +29,12 @@ pub struct Upload {
     pub completed: bool,
     pub created_ms: i64,
     pub expires_ms: i64,
+    /// tus concatenation: `partial`, or `final;URL URL…` for an upload made of partial ones.
+    pub concat: Option<String>,
 }
 
 const COLUMNS: &str = "id, project_id, bucket, created_by, length, upload_offset, metadata, part_size, multipart_id, \
-                       parts, pending_key, pending_size, blob_key, completed, created_ms, expires_ms";
+                       parts, pending_key, pending_size, blob_key, completed, created_ms, expires_ms, concat";
 
 macro_rules! upload_from {
     ($row:expr) => {{
@@ -55,6 +57,7 @@ macro_rules! upload_from {
             completed: $row.try_get("completed")?,
             created_ms: $row.try_get("created_ms")?,
             expires_ms: $row.try_get("expires_ms")?,
+            concat: $row.try_get("concat")?,
         }
     }};
 }
@@ -66,14 +69,14 @@ fn parts_text(parts: &[PartRef]) -> String {
 impl Db {
     pub async fn create_upload(&self, upload: &Upload) -> RepoResult<()> {
         let sql = format!(
-            "INSERT INTO uploads ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+            "INSERT INTO uploads ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
         );
         with_pool!(self, pool => sqlx::query(audited(&sql))
             .bind(&upload.id).bind(upload.project_id).bind(upload.bucket.slug()).bind(upload.created_by)
             .bind(upload.length).bind(upload.offset).bind(&upload.metadata).bind(upload.part_size)
             .bind(&upload.multipart_id).bind(parts_text(&upload.parts)).bind(&upload.pending_key)
             .bind(upload.pending_size).bind(&upload.blob_key).bind(upload.completed)
-            .bind(upload.created_ms).bind(upload.expires_ms)
+            .bind(upload.created_ms).bind(upload.expires_ms).bind(&upload.concat)
             .execute(pool).await.map(|_| ())?);
         Ok(())
     }
@@ -118,6 +121,13 @@ impl Db {
     pub async fn release_upload(&self, id: &str) -> RepoResult<()> {
         with_pool!(self, pool => sqlx::query("UPDATE uploads SET lease_until_ms = NULL WHERE id = $1")
             .bind(id).execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    /// Marks an upload as a tus `partial` one, or as a `final;…` one made of partials.
+    pub async fn set_upload_concat(&self, id: &str, concat: &str) -> RepoResult<()> {
+        with_pool!(self, pool => sqlx::query("UPDATE uploads SET concat = $1 WHERE id = $2")
+            .bind(concat).bind(id).execute(pool).await.map(|_| ())?);
         Ok(())
     }
 
