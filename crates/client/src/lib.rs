@@ -232,3 +232,92 @@ impl Client {
             .await
     }
 }
+
+/// The state of one tus upload on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadOffset {
+    pub offset: u64,
+    pub length: Option<u64>,
+}
+
+impl Client {
+    /// Declares a delivery (`files` as the API takes them) and returns it with an upload URL per file.
+    pub async fn create_delivery(&self, project: i64, bucket: &str, files: Value) -> ClientResult<Value> {
+        self.send(
+            Method::POST,
+            &format!("/projects/{project}/deliveries"),
+            Some(&json!({"bucket": bucket, "files": files})),
+        )
+        .await
+    }
+    pub async fn delivery(&self, id: i64) -> ClientResult<Value> {
+        self.send(Method::GET, &format!("/deliveries/{id}"), None::<&()>).await
+    }
+    pub async fn deliver(&self, id: i64) -> ClientResult<Value> {
+        self.send(Method::POST, &format!("/deliveries/{id}/deliver"), None::<&()>).await
+    }
+    pub async fn validation(&self, asset: i64) -> ClientResult<Value> {
+        self.send(Method::GET, &format!("/assets/{asset}/validation"), None::<&()>).await
+    }
+
+    fn tus_request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.base) };
+        let mut request = self.http.request(method.clone(), url).header("Tus-Resumable", "1.0.0");
+        match &self.auth {
+            Auth::Token(token) => request = request.bearer_auth(token),
+            Auth::Session { csrf } if method != Method::HEAD => request = request.header("X-CSRF-Token", csrf),
+            _ => {}
+        }
+        request
+    }
+
+    async fn tus_error(url: &str, response: reqwest::Response) -> ClientError {
+        let status = response.status().as_u16();
+        let error: Value = response.json().await.unwrap_or(Value::Null);
+        ClientError::Api {
+            status,
+            code: error["code"].as_str().unwrap_or("unknown").to_owned(),
+            message: error["message"].as_str().map_or_else(|| format!("{url} answered {status}"), str::to_owned),
+            fields: error["fields"].clone(),
+        }
+    }
+
+    /// Where the server has an upload (`path` is the upload URL or its path).
+    pub async fn upload_offset(&self, path: &str) -> ClientResult<UploadOffset> {
+        let response = self
+            .tus_request(Method::HEAD, path)
+            .send()
+            .await
+            .map_err(|source| ClientError::Transport { url: path.to_owned(), source })?;
+        if !response.status().is_success() {
+            return Err(Self::tus_error(path, response).await);
+        }
+        let header =
+            |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        let offset = header("upload-offset")
+            .ok_or_else(|| ClientError::Protocol { url: path.to_owned(), detail: "no Upload-Offset".into() })?;
+        Ok(UploadOffset { offset, length: header("upload-length") })
+    }
+
+    /// Sends `chunk` at `offset` with its md5 for the server to check; returns the new offset.
+    pub async fn upload_chunk(&self, path: &str, offset: u64, chunk: Vec<u8>, md5_base64: &str) -> ClientResult<u64> {
+        let response = self
+            .tus_request(Method::PATCH, path)
+            .header("Upload-Offset", offset)
+            .header("Content-Type", "application/offset+octet-stream")
+            .header("Upload-Checksum", format!("md5 {md5_base64}"))
+            .body(chunk)
+            .send()
+            .await
+            .map_err(|source| ClientError::Transport { url: path.to_owned(), source })?;
+        if !response.status().is_success() {
+            return Err(Self::tus_error(path, response).await);
+        }
+        response
+            .headers()
+            .get("upload-offset")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| ClientError::Protocol { url: path.to_owned(), detail: "no Upload-Offset".into() })
+    }
+}

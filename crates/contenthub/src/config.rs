@@ -89,8 +89,9 @@ impl Config {
         for (name, value) in env {
             let Some(key) = name.strip_prefix("CONTENTHUB_") else { continue };
             let key = key.to_lowercase();
-            if key == "config" || key.starts_with("test_") {
-                continue; // names the file itself; CONTENTHUB_TEST_* belong to the test suite
+            if matches!(key.as_str(), "config" | "home") || key.starts_with("test_") {
+                // The file itself, the CLI's folder (CONTENTHUB_HOME), and the test suite's own.
+                continue;
             }
             if known.contains(&key) {
                 overrides.insert(key, value);

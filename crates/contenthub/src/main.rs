@@ -2,6 +2,7 @@
 //! PostgreSQL by configuration); `admin` manages users, projects and tokens; `config` prints the
 //! effective configuration with secrets redacted.
 
+mod cli;
 mod config;
 mod demo;
 
@@ -109,6 +110,44 @@ enum Command {
     Admin(Admin),
     /// Print the effective configuration (secrets redacted).
     Config,
+    /// Store an API token for `upload` and `status` (asks for it when --token is not given).
+    Login {
+        /// The hub, e.g. http://127.0.0.1:8080
+        url: String,
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// Deliver files: declare them, upload each (resumable: run the same command again after an
+    /// interruption), then DELIVER.
+    Upload {
+        #[arg(long)]
+        project: i64,
+        /// Bucket slug, e.g. final-sound.
+        #[arg(long)]
+        bucket: String,
+        /// The request the files fulfil (request-based buckets).
+        #[arg(long)]
+        request: Option<i64>,
+        /// Metadata for every file, KEY=VALUE (repeat).
+        #[arg(long = "meta", value_name = "KEY=VALUE")]
+        meta: Vec<String>,
+        /// Wait until validation has decided every file, and show why any is Invalid.
+        #[arg(long)]
+        wait: bool,
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Show a delivery's files and their states.
+    Status {
+        delivery: i64,
+        /// Wait until every file is Valid, Invalid or Failed Delivery.
+        #[arg(long)]
+        watch: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,6 +206,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve { demo } => serve(config, demo).await,
         Command::Admin(admin) => run_admin(config, admin).await,
+        Command::Login { url, token } => cli::login(&url, token).await,
+        Command::Upload { project, bucket, request, meta, wait, json, files } => {
+            cli::upload(cli::UploadArgs { project, bucket, request, meta, files, json, wait }).await
+        }
+        Command::Status { delivery, watch, json } => cli::status(delivery, watch, json).await,
     }
 }
 

@@ -121,8 +121,40 @@ pub async fn options() -> Response {
 
 /// The largest upload accepted (1 TiB).
 pub const MAX_UPLOAD: i64 = 1 << 40;
-/// How long one PATCH may hold an upload; a writer that died frees it after this.
-const PATCH_LEASE: Duration = Duration::from_secs(15 * 60);
+/// How long one PATCH holds an upload between renewals; a server that died frees it after this.
+const PATCH_LEASE: Duration = Duration::from_secs(60);
+
+/// An upload's write lease: renewed every third of its length while held, released on drop.
+struct Lease {
+    renew: tokio::task::JoinHandle<()>,
+    db: crate::db::Db,
+    id: String,
+}
+
+impl Lease {
+    fn hold(state: &AppState, id: &str) -> Lease {
+        let (db, upload) = (state.db.clone(), id.to_owned());
+        let renew = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(PATCH_LEASE / 3).await;
+                let _ = db.renew_upload_lease(&upload, PATCH_LEASE.as_millis() as i64).await;
+            }
+        });
+        Lease { renew, db: state.db.clone(), id: id.to_owned() }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.renew.abort();
+        let (db, id) = (self.db.clone(), std::mem::take(&mut self.id));
+        tokio::spawn(async move {
+            if let Err(e) = db.release_upload(&id).await {
+                tracing::warn!(upload = %id, error = %e, "could not release an upload lease; it lapses by itself");
+            }
+        });
+    }
+}
 /// How long an unfinished upload lives after its last PATCH.
 const LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
@@ -414,11 +446,10 @@ pub async fn patch(
             "another PATCH of this upload is in progress; wait for it, then ask for the offset (HEAD)",
         ));
     }
-    let result = append(&state, upload.clone(), &headers, body).await;
-    if let Err(e) = state.db.release_upload(&upload.id).await {
-        tracing::warn!(upload = %upload.id, error = %e, "could not release an upload lease; it lapses by itself");
-    }
-    let upload = result?;
+    // Held while this PATCH runs, renewed as it goes, and released however the request ends --
+    // also when the client goes away and the request is dropped midway.
+    let _lease = Lease::hold(&state, &upload.id);
+    let upload = append(&state, upload.clone(), &headers, body).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     let out = response.headers_mut();
     tus_headers(out);

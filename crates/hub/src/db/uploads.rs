@@ -118,6 +118,13 @@ impl Db {
         Ok(n == 1)
     }
 
+    /// Extends a lease this writer holds.
+    pub async fn renew_upload_lease(&self, id: &str, ms: i64) -> RepoResult<()> {
+        with_pool!(self, pool => sqlx::query("UPDATE uploads SET lease_until_ms = $1 WHERE id = $2 AND lease_until_ms IS NOT NULL")
+            .bind(now_ms() + ms).bind(id).execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
     pub async fn release_upload(&self, id: &str) -> RepoResult<()> {
         with_pool!(self, pool => sqlx::query("UPDATE uploads SET lease_until_ms = NULL WHERE id = $1")
             .bind(id).execute(pool).await.map(|_| ())?);

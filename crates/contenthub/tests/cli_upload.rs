@@ -1,0 +1,88 @@
+//! The delivery CLI against the real server: login, upload with --wait, clear errors, and an
+//! upload killed mid-way that the same command continues.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn contenthub(home: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_contenthub"));
+    command.env("CONTENTHUB_HOME", home).env("CONTENTHUB_LOG", "warn");
+    command
+}
+
+#[test]
+fn login_upload_resume_and_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("hub");
+    let home = dir.path().join("home");
+    let server = common::start(&data, &[], &[]);
+    let base = format!("http://{}", server.addr);
+    let token = Command::new(env!("CARGO_BIN_EXE_contenthub"))
+        .args(["admin", "create-token", "soundhouse", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let out = contenthub(&home).args(["login", &base, "--token", &token]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // A small file, delivered and validated in one command.
+    let small = dir.path().join("r4_pm51.wav");
+    std::fs::write(&small, vec![7u8; 3_000_000]).unwrap();
+    let meta = ["--meta", "reel=4", "--meta", "mix_type=printmaster", "--meta", "format=5.1"];
+    let out = contenthub(&home)
+        .args(["upload", "--project", "1", "--bucket", "final-sound", "--request", "1", "--wait", "--json"])
+        .args(meta)
+        .arg(&small)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["files"][0]["state"], "valid", "{result}");
+
+    // Bad metadata: refused before any byte moves, with the field and what to do.
+    let out =
+        contenthub(&home).args(["upload", "--project", "1", "--bucket", "final-sound"]).arg(&small).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("files[0].metadata.mix_type: Mix type is required"), "{stderr}");
+
+    // A big file: the first upload is killed mid-way; the same command continues it.
+    let big = dir.path().join("r4_me51.wav");
+    let data_bytes: Vec<u8> = (0..400_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&big, &data_bytes).unwrap();
+    let me = ["--meta", "reel=4", "--meta", "mix_type=M&E", "--meta", "format=5.1"];
+    let mut first = contenthub(&home)
+        .args(["upload", "--project", "1", "--bucket", "final-sound", "--request", "2"])
+        .args(me)
+        .arg(&big)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let journal = home.join("journal.json");
+    let started = Instant::now();
+    while !std::fs::read_to_string(&journal).is_ok_and(|j| j.contains("r4_me51.wav")) {
+        assert!(started.elapsed() < Duration::from_secs(60), "the upload never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    first.kill().unwrap();
+    let status = first.wait().unwrap();
+    assert!(!status.success(), "the first upload was cut short");
+    let out = contenthub(&home)
+        .args(["upload", "--project", "1", "--bucket", "final-sound", "--request", "2", "--wait", "--json"])
+        .args(me)
+        .arg(&big)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("continuing delivery"), "{stderr}");
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["files"][0]["state"], "valid", "md5 matched after the resume: {result}");
+    assert!(!std::fs::read_to_string(&journal).unwrap().contains("r4_me51.wav"), "the journal is cleared");
+    common::stop(server);
+}
