@@ -124,7 +124,8 @@ pub const MAX_UPLOAD: i64 = 1 << 40;
 /// How long one PATCH holds an upload between renewals; a server that died frees it after this.
 const PATCH_LEASE: Duration = Duration::from_secs(60);
 
-/// An upload's write lease: renewed every third of its length while held, released on drop.
+/// An upload's write lease: renewed every third of its length while held, released when the PATCH
+/// ends, or on drop if the request was abandoned midway.
 struct Lease {
     renew: tokio::task::JoinHandle<()>,
     db: crate::db::Db,
@@ -144,9 +145,23 @@ impl Lease {
     }
 }
 
+impl Lease {
+    async fn release(mut self) {
+        self.renew.abort();
+        let id = std::mem::take(&mut self.id);
+        if let Err(e) = self.db.release_upload(&id).await {
+            tracing::warn!(upload = %id, error = %e, "could not release an upload lease; it lapses by itself");
+        }
+    }
+}
+
+/// Only when the request was dropped before `release` (the client went away mid-body).
 impl Drop for Lease {
     fn drop(&mut self) {
         self.renew.abort();
+        if self.id.is_empty() {
+            return; // released already
+        }
         let (db, id) = (self.db.clone(), std::mem::take(&mut self.id));
         tokio::spawn(async move {
             if let Err(e) = db.release_upload(&id).await {
@@ -448,8 +463,11 @@ pub async fn patch(
     }
     // Held while this PATCH runs, renewed as it goes, and released however the request ends --
     // also when the client goes away and the request is dropped midway.
-    let _lease = Lease::hold(&state, &upload.id);
-    let upload = append(&state, upload.clone(), &headers, body).await?;
+    let lease = Lease::hold(&state, &upload.id);
+    let result = append(&state, upload.clone(), &headers, body).await;
+    // Released before answering: the client may go on (or this process may die) right after.
+    lease.release().await;
+    let upload = result?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     let out = response.headers_mut();
     tus_headers(out);
