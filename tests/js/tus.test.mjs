@@ -95,6 +95,9 @@ test('tus-js-client resumes after the server is killed', async () => {
     });
     u.start();
   });
+  // abort() may cut a second PATCH short; give the server a moment to notice, as a real crash
+  // would not, and let the resumed upload retry while a lease left behind lapses (within 60 s).
+  await new Promise((resolve) => setTimeout(resolve, 300));
   await stop(server, 'SIGKILL');
 
   server = await start(dataDir);
@@ -104,6 +107,7 @@ test('tus-js-client resumes after the server is killed', async () => {
     const done = await upload(file, {
       uploadUrl: `${server.base}${path}`,
       headers,
+      retryDelays: [1000, 3000, 5000, 10000, 20000, 30000],
       onProgress: (sent) => {
         if (firstOffset === null) firstOffset = sent;
       },
