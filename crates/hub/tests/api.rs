@@ -537,3 +537,30 @@ async fn malformed_input_gets_api_errors_not_framework_text() {
     let response = w.hub.app.clone().oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[tokio::test]
+async fn outsiders_get_404_on_the_delivery_routes_too() {
+    let w = world().await;
+    let delivery = w.hub.db.create_delivery(w.project, BucketKind::FinalSound, w.ids["contributor"]).await.unwrap();
+    let a = w.sound_asset;
+    let routes = [
+        (Method::GET, format!("/api/v1/assets/{a}/content")),
+        (Method::GET, format!("/api/v1/assets/{a}/validation")),
+        (Method::POST, format!("/api/v1/assets/{a}/revalidate")),
+        (Method::GET, format!("/api/v1/deliveries/{}", delivery.id)),
+        (Method::POST, format!("/api/v1/deliveries/{}/deliver", delivery.id)),
+        (Method::POST, format!("/api/v1/projects/{}/deliveries", w.project)),
+    ];
+    let outsider = bearer(&w.tokens["outsider"]);
+    let viewer = bearer(&w.tokens["viewer"]);
+    for (method, path) in routes {
+        let body = (method == Method::POST).then(|| json!({"bucket": "final-sound", "files": []}));
+        let reply = w.hub.call(method.clone(), &path, &[("authorization", &outsider)], body.clone()).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "outsider {method} {path}: {}", reply.raw);
+        assert!(!reply.raw.contains("Secret") && !reply.raw.contains("secret_"), "{}", reply.raw);
+        if method == Method::POST {
+            let reply = w.hub.call(method.clone(), &path, &[("authorization", &viewer)], body).await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "viewer {method} {path}: {}", reply.raw);
+        }
+    }
+}
