@@ -104,6 +104,14 @@ enum Command {
         /// Also create a demo project with members, assets in several states and open requests.
         #[arg(long)]
         demo: bool,
+        /// Validation workers to run inside the server; 0 when `contenthub worker` processes do it.
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+    },
+    /// Run validation workers only (no HTTP), against the same database and storage as `serve`.
+    Worker {
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
     },
     /// Manage users, projects, members and tokens directly in the database.
     #[command(subcommand)]
@@ -204,7 +212,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", config.redacted());
             Ok(())
         }
-        Command::Serve { demo } => serve(config, demo).await,
+        Command::Serve { demo, workers } => serve(config, demo, workers).await,
+        Command::Worker { workers } => run_workers(config, workers).await,
         Command::Admin(admin) => run_admin(config, admin).await,
         Command::Login { url, token } => cli::login(&url, token).await,
         Command::Upload { project, bucket, request, meta, wait, json, files } => {
@@ -249,7 +258,27 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn BlobStore>> {
     Ok(Arc::new(LocalStore::open(&root).await.with_context(|| format!("opening blob folder {}", root.display()))?))
 }
 
-async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+/// Validation workers without the HTTP server, until Ctrl-C or SIGTERM.
+async fn run_workers(config: Config, workers: usize) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).context("the log filter")?)
+        .init();
+    let shutdown = shutdown_signal()?;
+    let db = open_db(&config).await?;
+    let store = open_store(&config).await?;
+    hub::store::probe(store.as_ref())
+        .await
+        .with_context(|| format!("cannot reach the blob storage ({}); check its settings", store.describe()))?;
+    let state = AppState::new(db, store, ApiConfig::default());
+    for n in 0..workers.max(1) {
+        tokio::spawn(hub::worker::run(state.clone(), format!("worker-{}-{n}", std::process::id())));
+    }
+    println!("{} validation worker(s) running (Ctrl-C to stop)", workers.max(1));
+    shutdown.await;
+    Ok(())
+}
+
+async fn serve(config: Config, demo: bool, workers: usize) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).context("the log filter")?)
         .init();
@@ -282,8 +311,10 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let api = ApiConfig { session_hours: config.session_hours, secure_cookies: config.secure_cookies, spool_dir };
     let state = AppState::new(db, store, api);
     tokio::spawn(reap_uploads(state.clone()));
-    let worker = format!("serve-{}-{}", std::process::id(), address.port());
-    tokio::spawn(hub::worker::run(state.clone(), worker));
+    for n in 0..workers {
+        let worker = format!("serve-{}-{}-{n}", std::process::id(), address.port());
+        tokio::spawn(hub::worker::run(state.clone(), worker));
+    }
     for line in banner {
         println!("{line}");
     }

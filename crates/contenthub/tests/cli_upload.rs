@@ -86,3 +86,52 @@ fn login_upload_resume_and_validate() {
     assert!(!std::fs::read_to_string(&journal).unwrap().contains("r4_me51.wav"), "the journal is cleared");
     common::stop(server);
 }
+
+#[test]
+fn a_separate_worker_process_validates_what_serve_receives() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("hub");
+    let home = dir.path().join("home");
+    let server = common::start(&data, &["--workers", "0"], &[]);
+    let base = format!("http://{}", server.addr);
+    let token = Command::new(env!("CARGO_BIN_EXE_contenthub"))
+        .args(["admin", "create-token", "soundhouse", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    assert!(contenthub(&home).args(["login", &base, "--token", &token]).status().unwrap().success());
+    let file = dir.path().join("r4_pm51.wav");
+    std::fs::write(&file, vec![3u8; 1_000_000]).unwrap();
+    let out = contenthub(&home)
+        .args(["upload", "--project", "1", "--bucket", "final-sound", "--request", "1", "--json"])
+        .args(["--meta", "reel=4", "--meta", "mix_type=printmaster", "--meta", "format=5.1"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let delivery: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = delivery["id"].as_i64().unwrap().to_string();
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = || {
+        let out = contenthub(&home).args(["status", &id, "--json"]).output().unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["files"][0]["state"].clone()
+    };
+    assert_eq!(status(), "delivered", "no worker in serve: nothing validates it");
+
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_contenthub"))
+        .args(["worker", "--data-dir"])
+        .arg(&data)
+        .env("CONTENTHUB_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while status() != "valid" {
+        assert!(started.elapsed() < Duration::from_secs(60), "the worker never validated the file");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Command::new("kill").args(["-TERM", &worker.id().to_string()]).status().unwrap();
+    assert!(worker.wait().unwrap().success(), "the worker stops cleanly");
+    common::stop(server);
+}
