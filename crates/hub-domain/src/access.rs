@@ -91,7 +91,18 @@ pub enum Decision {
 }
 
 /// Decides whether `who`, with `membership` in the project (if any), may do `action` there.
+///
+/// Visibility is decided first: whoever cannot see the project or the bucket gets `NotFound`
+/// whatever the action, so a write check alone never tells an outsider more than a read would.
 pub fn decide(who: &Principal, membership: Option<&Membership>, action: Action) -> Decision {
+    if !who.site_admin {
+        let Some(member) = membership else { return Decision::NotFound };
+        if let Some(bucket) = action.bucket()
+            && !member.sees_bucket(bucket)
+        {
+            return Decision::NotFound;
+        }
+    }
     if let Some(bucket) = action.bucket()
         && bucket.api_only()
         && action.writes_assets()
@@ -103,11 +114,6 @@ pub fn decide(who: &Principal, membership: Option<&Membership>, action: Action) 
         return Decision::Allow;
     }
     let Some(member) = membership else { return Decision::NotFound };
-    if let Some(bucket) = action.bucket()
-        && !member.sees_bucket(bucket)
-    {
-        return Decision::NotFound;
-    }
     let needed = match action {
         Action::ViewProject | Action::ViewBucket(_) => Role::Viewer,
         Action::Deliver(_) => Role::Contributor,

@@ -85,10 +85,8 @@ pub async fn list(
 /// checks that they may do `write` on its bucket (403 with the reason otherwise).
 async fn load(state: &AppState, caller: &Caller, id: i64, write: Option<fn(BucketKind) -> Action>) -> ApiResult<Asset> {
     let asset = state.db.asset(id).await?;
-    authorize(state, caller, asset.project_id, Action::ViewBucket(asset.bucket)).await?;
-    if let Some(action) = write {
-        authorize(state, caller, asset.project_id, action(asset.bucket)).await?;
-    }
+    let action = write.unwrap_or(Action::ViewBucket);
+    authorize(state, caller, asset.project_id, action(asset.bucket)).await?;
     Ok(asset)
 }
 
@@ -164,7 +162,6 @@ pub async fn bulk_update(
     Json(patch): Json<BulkPatch>,
 ) -> ApiResult<Json<Vec<Asset>>> {
     let bucket = bucket(&slug)?;
-    authorize(&state, &caller, project_id, Action::ViewBucket(bucket)).await?;
     authorize(&state, &caller, project_id, Action::Deliver(bucket)).await?;
     if patch.ids.is_empty() {
         return Err(ApiError::bad_request("select at least one asset"));

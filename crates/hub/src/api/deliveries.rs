@@ -72,7 +72,6 @@ pub async fn create(
     Json(new): Json<NewDelivery>,
 ) -> ApiResult<(StatusCode, Json<DeliveryView>)> {
     let bucket = bucket(&new.bucket)?;
-    authorize(&state, &caller, project_id, Action::ViewBucket(bucket)).await?;
     authorize(&state, &caller, project_id, Action::Deliver(bucket)).await?;
     if new.files.is_empty() {
         return Err(ApiError::bad_request("a delivery needs at least one file"));
@@ -156,7 +155,7 @@ pub async fn create(
             ("filename", &file.name),
             ("delivery", &delivery.id.to_string()),
         ]);
-        let upload = open_upload(&state, project_id, bucket, caller.user.id, Some(file.size), raw).await?;
+        let upload = open_upload(&state, project_id, bucket, caller.user.id, Some(file.size), raw, None).await?;
         state.db.add_delivery_file(delivery.id, asset.id, &upload.id).await?;
         let detail = format!("{} v{} declared in delivery {}", asset.name, asset.version, delivery.id);
         state
@@ -188,10 +187,8 @@ async fn view(state: &AppState, delivery: Delivery) -> ApiResult<DeliveryView> {
 
 async fn load(state: &AppState, caller: &Caller, id: i64, write: bool) -> ApiResult<Delivery> {
     let delivery = state.db.delivery(id).await?;
-    authorize(state, caller, delivery.project_id, Action::ViewBucket(delivery.bucket)).await?;
-    if write {
-        authorize(state, caller, delivery.project_id, Action::Deliver(delivery.bucket)).await?;
-    }
+    let action = if write { Action::Deliver } else { Action::ViewBucket };
+    authorize(state, caller, delivery.project_id, action(delivery.bucket)).await?;
     Ok(delivery)
 }
 

@@ -102,10 +102,8 @@ pub async fn create(
 
 async fn load(state: &AppState, caller: &Caller, id: i64, manage: bool) -> ApiResult<Request> {
     let request = state.db.request(id).await?;
-    authorize(state, caller, request.project_id, Action::ViewBucket(request.bucket)).await?;
-    if manage {
-        authorize(state, caller, request.project_id, Action::ManageBucket(request.bucket)).await?;
-    }
+    let action = if manage { Action::ManageBucket } else { Action::ViewBucket };
+    authorize(state, caller, request.project_id, action(request.bucket)).await?;
     Ok(request)
 }
 

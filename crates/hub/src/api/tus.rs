@@ -217,7 +217,6 @@ pub async fn create(
     if filename.is_empty() {
         return Err(ApiError::bad_request("Upload-Metadata must give the file name (key `filename`)"));
     }
-    authorize(&state, &caller, project_id, Action::ViewBucket(bucket)).await?;
     authorize(&state, &caller, project_id, Action::Deliver(bucket)).await?;
     if let Some(list) = final_of {
         let upload = concatenate(&state, &caller, project_id, bucket, &list, raw_metadata).await?;
@@ -234,11 +233,7 @@ pub async fn create(
         return Ok(response);
     }
     let with_upload = headers.get(header::CONTENT_TYPE).is_some_and(|v| v == OFFSET_CONTENT_TYPE);
-    let mut upload = open_upload(&state, project_id, bucket, caller.user.id, length, raw_metadata).await?;
-    if concat.as_deref() == Some("partial") {
-        state.db.set_upload_concat(&upload.id, "partial").await?;
-        upload.concat = Some("partial".into());
-    }
+    let mut upload = open_upload(&state, project_id, bucket, caller.user.id, length, raw_metadata, concat).await?;
     if with_upload {
         upload = append(&state, upload, &headers, body).await?;
     }
@@ -261,6 +256,7 @@ pub(crate) async fn open_upload(
     user_id: i64,
     length: Option<i64>,
     raw_metadata: String,
+    concat: Option<String>,
 ) -> ApiResult<Upload> {
     let id = random_token("", 24);
     let now = now_ms();
@@ -281,7 +277,7 @@ pub(crate) async fn open_upload(
         completed: false,
         created_ms: now,
         expires_ms: now + LIFETIME.as_millis() as i64,
-        concat: None,
+        concat,
     };
     state.db.create_upload(&upload).await?;
     if length == Some(0) {
@@ -329,10 +325,8 @@ async fn concatenate(
         return Err(ApiError::bad_request("Upload-Concat: final; needs at least one partial upload"));
     }
     let length: i64 = partials.iter().map(|p| p.length.unwrap_or(0)).sum();
-    let mut upload = open_upload(state, project_id, bucket, caller.user.id, Some(length), raw_metadata).await?;
-    let concat = format!("final;{list}");
-    state.db.set_upload_concat(&upload.id, &concat).await?;
-    upload.concat = Some(concat);
+    let concat = Some(format!("final;{list}"));
+    let upload = open_upload(state, project_id, bucket, caller.user.id, Some(length), raw_metadata, concat).await?;
     if length == 0 {
         return Ok(upload);
     }
@@ -398,7 +392,6 @@ async fn bind_to_delivery(
 /// Loads an upload the caller may write to; expired ones are gone (410).
 async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Upload> {
     let upload = state.db.upload(id).await?;
-    authorize(state, caller, upload.project_id, Action::ViewBucket(upload.bucket)).await?;
     authorize(state, caller, upload.project_id, Action::Deliver(upload.bucket)).await?;
     if !upload.completed && upload.expires_ms < now_ms() {
         return Err(tus_error(StatusCode::GONE, "expired", "this upload expired; start a new one"));

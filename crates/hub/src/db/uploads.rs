@@ -131,13 +131,6 @@ impl Db {
         Ok(())
     }
 
-    /// Marks an upload as a tus `partial` one, or as a `final;…` one made of partials.
-    pub async fn set_upload_concat(&self, id: &str, concat: &str) -> RepoResult<()> {
-        with_pool!(self, pool => sqlx::query("UPDATE uploads SET concat = $1 WHERE id = $2")
-            .bind(concat).bind(id).execute(pool).await.map(|_| ())?);
-        Ok(())
-    }
-
     pub async fn delete_upload(&self, id: &str) -> RepoResult<()> {
         with_pool!(self, pool => sqlx::query("DELETE FROM uploads WHERE id = $1").bind(id).execute(pool).await.map(|_| ())?);
         Ok(())
