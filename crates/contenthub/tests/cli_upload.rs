@@ -12,21 +12,25 @@ fn contenthub(home: &std::path::Path) -> Command {
     command
 }
 
+/// Makes a token for the demo vendor and signs the CLI in with it.
+fn sign_in(data: &std::path::Path, home: &std::path::Path, addr: &str) {
+    let token = Command::new(env!("CARGO_BIN_EXE_contenthub"))
+        .args(["admin", "create-token", "soundhouse", "--data-dir"])
+        .arg(data)
+        .output()
+        .unwrap();
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let out = contenthub(home).args(["login", &format!("http://{addr}"), "--token", &token]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 #[test]
 fn login_upload_resume_and_validate() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("hub");
     let home = dir.path().join("home");
     let server = common::start(&data, &[], &[]);
-    let base = format!("http://{}", server.addr);
-    let token = Command::new(env!("CARGO_BIN_EXE_contenthub"))
-        .args(["admin", "create-token", "soundhouse", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
-    let out = contenthub(&home).args(["login", &base, "--token", &token]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    sign_in(&data, &home, &server.addr);
 
     // A small file, delivered and validated in one command.
     let small = dir.path().join("r4_pm51.wav");
@@ -93,14 +97,7 @@ fn a_separate_worker_process_validates_what_serve_receives() {
     let data = dir.path().join("hub");
     let home = dir.path().join("home");
     let server = common::start(&data, &["--workers", "0"], &[]);
-    let base = format!("http://{}", server.addr);
-    let token = Command::new(env!("CARGO_BIN_EXE_contenthub"))
-        .args(["admin", "create-token", "soundhouse", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
-    assert!(contenthub(&home).args(["login", &base, "--token", &token]).status().unwrap().success());
+    sign_in(&data, &home, &server.addr);
     let file = dir.path().join("r4_pm51.wav");
     std::fs::write(&file, vec![3u8; 1_000_000]).unwrap();
     let out = contenthub(&home)
