@@ -3,37 +3,19 @@
 // must hash the same as the file. Run by scripts/test.sh (CONTENTHUB_TEST_BIN = the server binary).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tus from 'tus-js-client';
+import { startHub, stopHub } from './hub.mjs';
 
 const BIN = process.env.CONTENTHUB_TEST_BIN;
 assert.ok(BIN, 'set CONTENTHUB_TEST_BIN to the contenthub binary');
 
-function start(dataDir) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(BIN, ['serve', '--demo', '--bind', '127.0.0.1:0', '--data-dir', dataDir], {
-      env: { ...process.env, CONTENTHUB_LOG: 'warn' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    proc.stdout.on('data', (chunk) => {
-      out += chunk;
-      const found = out.match(/open http:\/\/([0-9.:]+)\//);
-      if (found) resolve({ proc, base: `http://${found[1]}` });
-    });
-    proc.on('exit', (code) => reject(new Error(`server exited (${code}): ${out}`)));
-  });
-}
-
-async function stop(server, signal = 'SIGTERM') {
-  const exited = new Promise((resolve) => server.proc.once('exit', resolve));
-  server.proc.kill(signal);
-  await exited;
-}
+const start = (dataDir) => startHub(BIN, dataDir);
+const stop = stopHub;
 
 const token = (dataDir) =>
   execFileSync(BIN, ['admin', 'create-token', 'soundhouse', '--data-dir', dataDir]).toString().trim();
@@ -96,7 +78,7 @@ test('tus-js-client resumes after the server is killed', async () => {
     u.start();
   });
   // abort() may cut a second PATCH short; give the server a moment to notice, as a real crash
-  // would not, and let the resumed upload retry while a lease left behind lapses (within 60 s).
+  // would not, and let the resumed upload retry while a lease left behind lapses (within 15 s).
   await new Promise((resolve) => setTimeout(resolve, 300));
   await stop(server, 'SIGKILL');
 

@@ -240,6 +240,16 @@ pub struct UploadOffset {
     pub length: Option<u64>,
 }
 
+/// tus `Upload-Metadata`: `key base64(value)` pairs.
+pub fn upload_metadata(pairs: &[(&str, &str)]) -> String {
+    use base64::Engine;
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k} {}", base64::engine::general_purpose::STANDARD.encode(v)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 impl Client {
     /// Declares a delivery (`files` as the API takes them) and returns it with an upload URL per file.
     pub async fn create_delivery(&self, project: i64, bucket: &str, files: Value) -> ClientResult<Value> {
@@ -255,6 +265,9 @@ impl Client {
     }
     pub async fn deliver(&self, id: i64) -> ClientResult<Value> {
         self.send(Method::POST, &format!("/deliveries/{id}/deliver"), None::<&()>).await
+    }
+    pub async fn request(&self, id: i64) -> ClientResult<Value> {
+        self.send(Method::GET, &format!("/requests/{id}"), None::<&()>).await
     }
     pub async fn validation(&self, asset: i64) -> ClientResult<Value> {
         self.send(Method::GET, &format!("/assets/{asset}/validation"), None::<&()>).await
@@ -299,13 +312,42 @@ impl Client {
         Ok(UploadOffset { offset, length: header("upload-length") })
     }
 
-    /// Sends `chunk` at `offset` with its md5 for the server to check; returns the new offset.
-    pub async fn upload_chunk(&self, path: &str, offset: u64, chunk: Vec<u8>, md5_base64: &str) -> ClientResult<u64> {
+    /// Creates a tus upload (`Upload-Metadata` as `key base64` pairs, `concat` for
+    /// `Upload-Concat`) and returns its URL path.
+    pub async fn create_upload(
+        &self,
+        length: Option<u64>,
+        metadata: &str,
+        concat: Option<&str>,
+    ) -> ClientResult<String> {
+        let mut request = self.tus_request(Method::POST, "/api/v1/uploads").header("Upload-Metadata", metadata);
+        if let Some(length) = length {
+            request = request.header("Upload-Length", length);
+        }
+        if let Some(concat) = concat {
+            request = request.header("Upload-Concat", concat);
+        }
+        let url = "/api/v1/uploads";
+        let response = request.send().await.map_err(|source| ClientError::Transport { url: url.to_owned(), source })?;
+        if !response.status().is_success() {
+            return Err(Self::tus_error(url, response).await);
+        }
+        response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(|l| l.strip_prefix(&self.base).unwrap_or(l).to_owned())
+            .ok_or_else(|| ClientError::Protocol { url: url.to_owned(), detail: "no Location".into() })
+    }
+
+    /// Sends `chunk` at `offset` with its `Upload-Checksum` (e.g. `crc32 BASE64`) for the server to
+    /// check; returns the new offset.
+    pub async fn upload_chunk(&self, path: &str, offset: u64, chunk: Vec<u8>, checksum: &str) -> ClientResult<u64> {
         let response = self
             .tus_request(Method::PATCH, path)
             .header("Upload-Offset", offset)
             .header("Content-Type", "application/offset+octet-stream")
-            .header("Upload-Checksum", format!("md5 {md5_base64}"))
+            .header("Upload-Checksum", checksum)
             .body(chunk)
             .send()
             .await

@@ -1,6 +1,7 @@
-//! The delivery CLI: `login` stores an API token, `upload` declares a delivery, uploads every file
-//! with tus (md5-checked chunks, resumable through a small journal) and delivers it, `status`
-//! shows a delivery until its files settle.
+//! The delivery CLI: `login` stores an API token; `upload` (and `deliver`, for a request) declares
+//! a delivery, uploads every file with tus — parallel streams across files and across the parts of
+//! big files, CRC-checked chunks, resumable through a small journal — and delivers it; `status`
+//! shows a delivery until its files settle; `transfers` shows what is under way or stopped.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,9 +13,6 @@ use client::Client;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-
-const CHUNK: usize = 8 << 20;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Credentials {
@@ -22,11 +20,30 @@ struct Credentials {
     token: String,
 }
 
-/// Uploads in progress, so that an interrupted `upload` continues where it stopped.
+/// Uploads in progress, so that an interrupted `upload` continues where it stopped, and
+/// `transfers` can show what is under way or failed.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Journal {
-    /// "project/bucket/path/size/mtime" → (delivery id, upload URL).
-    entries: BTreeMap<String, (i64, String)>,
+    /// "project/bucket/path/size/mtime" → the file's transfer.
+    entries: BTreeMap<String, Transfer>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Transfer {
+    delivery: i64,
+    name: String,
+    path: PathBuf,
+    size: u64,
+    /// The delivery's upload for the file.
+    upload: String,
+    /// Partial uploads (tus concatenation) the file goes through in parallel, in order; empty
+    /// when it goes as one stream.
+    #[serde(default)]
+    parts: Vec<String>,
+    started_ms: i64,
+    /// Why the last attempt stopped, if it did.
+    #[serde(default)]
+    error: Option<String>,
 }
 
 fn home() -> PathBuf {
@@ -72,12 +89,15 @@ fn client() -> anyhow::Result<Client> {
 }
 
 fn load_journal() -> Journal {
-    std::fs::read_to_string(home().join("journal.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default()
+    let path = home().join("journal.json");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
+            eprintln!("warning: {} is unreadable ({e}); interrupted uploads start over", path.display());
+            Journal::default()
+        }),
+        Err(_) => Journal::default(),
+    }
 }
-
 fn save_journal(journal: &Journal) -> anyhow::Result<()> {
     write_private(&home().join("journal.json"), &serde_json::to_string_pretty(journal)?)
 }
@@ -91,10 +111,42 @@ pub struct UploadArgs {
     pub files: Vec<PathBuf>,
     pub json: bool,
     pub wait: bool,
+    /// Hash every file first and declare its md5 (one more read of each file).
+    pub md5: bool,
+    /// Upload streams at once, across files and parts of big files.
+    pub parallel: usize,
+    /// Parts a big file is split into (parallel partial uploads the hub joins; 1 = no split).
+    pub split: usize,
 }
+
+/// `deliver --request R`: the request names the project and bucket, and its metadata (e.g. the
+/// reel) is the files' default metadata.
+pub async fn deliver(request: i64, mut args: UploadArgs) -> anyhow::Result<()> {
+    let found = client()?.request(request).await.map_err(explain)?;
+    args.project = found["project_id"].as_i64().context("the request has no project")?;
+    args.bucket = found["bucket"].as_str().context("the request has no bucket")?.to_owned();
+    args.request = Some(request);
+    let given: Vec<String> = args.meta.iter().filter_map(|m| m.split_once('=')).map(|(k, _)| k.trim().into()).collect();
+    for (key, value) in found["metadata"].as_object().into_iter().flatten() {
+        if !given.contains(key) {
+            let value = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+            args.meta.push(format!("{key}={value}"));
+        }
+    }
+    eprintln!("request {request}: {} ({})", found["title"].as_str().unwrap_or("?"), args.bucket);
+    upload(args).await
+}
+
+/// Bytes of a file sent per PATCH, each with its CRC-32 for the server to check.
+const CHUNK: usize = 16 << 20;
+/// Files at least this big go as parallel partial uploads joined by the server.
+const SPLIT_AT: u64 = 256 << 20;
+/// The smallest partial upload.
+const MIN_PIECE: u64 = 128 << 20;
 
 pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
     let client = client()?;
+    let parallel = args.parallel.clamp(1, 32);
     let mut metadata = serde_json::Map::new();
     for pair in &args.meta {
         let (k, v) = pair.split_once('=').with_context(|| format!("--meta {pair:?}: write KEY=VALUE"))?;
@@ -131,64 +183,180 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
         )
     };
     let mut journal = load_journal();
-    let known: Vec<Option<&(i64, String)>> = sources.iter().map(|f| journal.entries.get(&key(f))).collect();
+    let known: Vec<Option<&Transfer>> = sources.iter().map(|f| journal.entries.get(&key(f))).collect();
     let resumable = known.iter().all(Option::is_some)
-        && known.iter().flatten().map(|e| e.0).collect::<std::collections::HashSet<_>>().len() == 1;
-    let (delivery_id, urls): (i64, Vec<String>) = if resumable {
-        let id = known[0].expect("checked").0;
-        eprintln!("continuing delivery {id}");
-        (id, known.iter().map(|e| e.expect("checked").1.clone()).collect())
+        && known.iter().flatten().map(|e| e.delivery).collect::<std::collections::HashSet<_>>().len() == 1;
+    let mut transfers: Vec<Transfer> = if resumable {
+        eprintln!("continuing delivery {}", known[0].expect("checked").delivery);
+        known.into_iter().map(|e| e.expect("checked").clone()).collect()
     } else {
-        eprintln!("checking {} file(s)…", sources.len());
-        let digests = tokio::task::spawn_blocking({
+        let digests = if args.md5 {
+            eprintln!("hashing {} file(s)…", sources.len());
             let sources = sources.clone();
-            move || npack::checksum_files(&sources, 4, &std::sync::atomic::AtomicBool::new(false), &npack::NoProgress)
-        })
-        .await??;
+            let digests = tokio::task::spawn_blocking(move || {
+                npack::checksum_files(&sources, 4, &std::sync::atomic::AtomicBool::new(false), &npack::NoProgress)
+            })
+            .await??;
+            digests.iter().map(|d| Some(npack::checksum::hex(&d.md5))).collect()
+        } else {
+            vec![None; sources.len()]
+        };
         let files: Vec<Value> = sources
             .iter()
             .zip(&digests)
-            .map(|(f, d)| json!({"name": f.name, "size": f.size, "md5": npack::checksum::hex(&d.md5), "metadata": metadata, "request_id": args.request}))
+            .map(|(f, md5)| json!({"name": f.name, "size": f.size, "md5": md5, "metadata": metadata, "request_id": args.request}))
             .collect();
-        let delivery =
-            client.create_delivery(args.project, &args.bucket, Value::Array(files)).await.map_err(explain)?;
+        let files = Value::Array(files);
+        let delivery = retry_connect(|| client.create_delivery(args.project, &args.bucket, files.clone()))
+            .await
+            .map_err(explain)?;
         let id = delivery["id"].as_i64().context("no delivery id")?;
-        let urls: Vec<String> = sources
-            .iter()
-            .map(|f| {
-                delivery["files"]
-                    .as_array()
-                    .and_then(|a| a.iter().find(|x| x["name"] == f.name.as_str()))
-                    .and_then(|x| x["upload"].as_str())
-                    .map(str::to_owned)
-                    .context("no upload URL")
-            })
-            .collect::<anyhow::Result<_>>()?;
-        for (f, url) in sources.iter().zip(&urls) {
-            journal.entries.insert(key(f), (id, url.clone()));
+        let started_ms = now_ms();
+        let mut transfers = Vec::new();
+        for f in &sources {
+            let upload = delivery["files"]
+                .as_array()
+                .and_then(|a| a.iter().find(|x| x["name"] == f.name.as_str()))
+                .and_then(|x| x["upload"].as_str())
+                .context("no upload URL")?;
+            let transfer = Transfer {
+                delivery: id,
+                name: f.name.clone(),
+                path: std::path::absolute(&f.path)?,
+                size: f.size,
+                upload: upload.to_owned(),
+                parts: Vec::new(),
+                started_ms,
+                error: None,
+            };
+            journal.entries.insert(key(f), transfer.clone());
+            transfers.push(transfer);
         }
         save_journal(&journal)?;
-        (id, urls)
+        transfers
     };
+    let delivery_id = transfers[0].delivery;
+
+    // Files the server already has whole need nothing more (e.g. their parts were joined just
+    // before an interruption).
+    let view = retry(|| client.delivery(delivery_id)).await.map_err(explain)?;
+    let complete =
+        |name: &str| view["files"].as_array().into_iter().flatten().any(|f| f["name"] == name && f["complete"] == true);
+    // Big files go as parallel partial uploads, joined by the server once all have arrived.
+    for (source, transfer) in sources.iter().zip(transfers.iter_mut()) {
+        if transfer.parts.is_empty() && !complete(&source.name) && source.size >= SPLIT_AT && args.split > 1 {
+            let meta = client::upload_metadata(&[("project", &args.project.to_string()), ("bucket", &args.bucket)]);
+            for (_, len) in split(source.size, args.split.min(32)) {
+                let part = retry(|| client.create_upload(Some(len), &meta, Some("partial"))).await;
+                transfer.parts.push(part.map_err(explain)?);
+            }
+            journal.entries.insert(key(source), transfer.clone());
+            save_journal(&journal)?;
+        }
+    }
 
     let bars = MultiProgress::new();
-    let style =
-        ProgressStyle::with_template("{prefix:24} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}")
+    if args.json {
+        bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let total: u64 = sources.iter().map(|f| f.size).sum();
+    let overall = bars.add(
+        ProgressBar::new(total).with_style(
+            ProgressStyle::with_template(
+                "{prefix:24} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
+            )
             .expect("valid template")
-            .progress_chars("=> ");
-    let mut tasks = Vec::new();
-    for (source, url) in sources.iter().cloned().zip(urls.clone()) {
-        let bar = bars.add(ProgressBar::new(source.size).with_style(style.clone()).with_prefix(source.name.clone()));
-        if args.json {
-            bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+            .progress_chars("=> "),
+        ),
+    );
+    overall.set_prefix(format!("{} file(s)", sources.len()));
+    let streams = std::sync::Arc::new(tokio::sync::Semaphore::new(parallel));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, (source, transfer)) in sources.iter().zip(&transfers).enumerate() {
+        if complete(&source.name) {
+            overall.inc(source.size);
+            continue;
         }
-        let client = client.clone();
-        tasks.push(tokio::spawn(async move { send_file(&client, &source, &url, &bar).await.map(|()| bar.finish()) }));
+        let pieces: Vec<(u64, u64, String)> = if transfer.parts.is_empty() {
+            vec![(0, source.size, transfer.upload.clone())]
+        } else {
+            split(source.size, transfer.parts.len())
+                .into_iter()
+                .zip(&transfer.parts)
+                .map(|((s, l), u)| (s, l, u.clone()))
+                .collect()
+        };
+        let (client, overall, streams) = (client.clone(), overall.clone(), streams.clone());
+        let (source, transfer) = (source.clone(), transfer.clone());
+        let (project, bucket) = (args.project, args.bucket.clone());
+        tasks.spawn(async move {
+            let mut sends = tokio::task::JoinSet::new();
+            for (start, len, url) in pieces {
+                let (client, overall, streams, path) =
+                    (client.clone(), overall.clone(), streams.clone(), source.path.clone());
+                sends.spawn(async move {
+                    let _stream = streams.acquire_owned().await.expect("never closed");
+                    send_piece(&client, &path, start, len, &url, &overall).await
+                });
+            }
+            while let Some(sent) = sends.join_next().await {
+                if let Err(e) = sent.expect("a send task panicked") {
+                    return (index, Err(e));
+                }
+            }
+            if !transfer.parts.is_empty() {
+                let meta = client::upload_metadata(&[
+                    ("project", &project.to_string()),
+                    ("bucket", &bucket),
+                    ("filename", &source.name),
+                    ("delivery", &transfer.delivery.to_string()),
+                ]);
+                let finale = format!("final;{}", transfer.parts.join(" "));
+                if let Err(e) = retry(|| client.create_upload(None, &meta, Some(&finale))).await {
+                    // An answer lost on the way: the parts may have been joined already.
+                    if !file_complete(&client, transfer.delivery, &source.name).await {
+                        return (index, Err(explain(e)));
+                    }
+                }
+            }
+            (index, Ok(()))
+        });
     }
-    for task in tasks {
-        task.await??;
+    let mut failures = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        let (index, result) = done.expect("an upload task panicked");
+        let source = &sources[index];
+        match result {
+            Ok(()) => {
+                if !args.json {
+                    bars.println(format!("  sent {}", source.name)).ok();
+                }
+            }
+            Err(e) => {
+                if let Some(entry) = journal.entries.get_mut(&key(source)) {
+                    entry.error = Some(format!("{e:#}"));
+                }
+                failures.push(format!("{}: {e:#}", source.name));
+            }
+        }
     }
-    let delivered = client.deliver(delivery_id).await.map_err(explain)?;
+    overall.finish_and_clear();
+    if !failures.is_empty() {
+        save_journal(&journal)?;
+        bail!(
+            "{} file(s) did not finish:\n  {}\nrun the same command again to resume from where the hub stopped",
+            failures.len(),
+            failures.join("\n  ")
+        );
+    }
+    let delivered = match retry(|| client.deliver(delivery_id)).await {
+        Ok(delivered) => delivered,
+        // DELIVER is one transaction: if its answer was lost, the delivery says whether it happened.
+        Err(e) => match retry(|| client.delivery(delivery_id)).await {
+            Ok(view) if view["state"] == "delivered" => view,
+            _ => return Err(explain(e)),
+        },
+    };
     for f in &sources {
         journal.entries.remove(&key(f));
     }
@@ -202,37 +370,210 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Sends the rest of one file from the server's offset, in md5-checked chunks.
-async fn send_file(client: &Client, source: &npack::SourceFile, url: &str, bar: &ProgressBar) -> anyhow::Result<()> {
-    let mut offset = client.upload_offset(url).await.map_err(explain)?.offset;
-    bar.set_position(offset);
-    let mut file = tokio::fs::File::open(&source.path).await.with_context(|| format!("{}", source.path.display()))?;
-    file.seek(std::io::SeekFrom::Start(offset)).await?;
-    let mut waits = 0;
-    while offset < source.size {
-        let want = (source.size - offset).min(CHUNK as u64) as usize;
-        let mut chunk = vec![0u8; want];
-        file.read_exact(&mut chunk)
-            .await
-            .with_context(|| format!("{} changed while uploading", source.path.display()))?;
-        let md5 = base64::engine::general_purpose::STANDARD.encode(npack::read::md5(&chunk));
-        match client.upload_chunk(url, offset, chunk, &md5).await {
-            Ok(next) => offset = next,
-            // An earlier, interrupted PATCH still holds the upload (its lease lapses within a
-            // minute), or the chunk was damaged on the way: ask where the server is and go on.
-            Err(e)
-                if matches!(e.code(), Some("upload_busy" | "checksum_mismatch" | "offset_mismatch")) && waits < 60 =>
-            {
-                waits += 1;
-                bar.set_message(format!("waiting: {e}"));
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                offset = client.upload_offset(url).await.map_err(explain)?.offset;
-                file.seek(std::io::SeekFrom::Start(offset)).await?;
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// `size` bytes in up to `streams` pieces of at least [`MIN_PIECE`], MiB-aligned: (start, length).
+fn split(size: u64, streams: usize) -> Vec<(u64, u64)> {
+    let count = (size / MIN_PIECE).clamp(1, streams as u64);
+    let piece = (size / count).next_multiple_of(1 << 20);
+    (0..count).map(|i| (i * piece, if i + 1 == count { size - i * piece } else { piece })).collect()
+}
+
+/// Sends bytes `start..start + len` of the file to the tus upload at `url`, from the server's
+/// offset on, in CRC-checked chunks; waits and retries while the hub is unreachable or busy.
+async fn send_piece(
+    client: &Client,
+    path: &Path,
+    start: u64,
+    len: u64,
+    url: &str,
+    bar: &ProgressBar,
+) -> anyhow::Result<()> {
+    let file = std::sync::Arc::new(std::fs::File::open(path).with_context(|| format!("{}", path.display()))?);
+    let mut offset: Option<u64> = None;
+    let mut failures = 0u32;
+    let mut ahead = None;
+    loop {
+        let at = match offset {
+            Some(at) => at,
+            None => match client.upload_offset(url).await {
+                Ok(found) => {
+                    bar.inc(found.offset);
+                    offset = Some(found.offset);
+                    found.offset
+                }
+                Err(e) if retryable(&e) && failures < 12 => {
+                    failures += 1;
+                    bar.set_message(format!("waiting for the hub: {e}"));
+                    tokio::time::sleep(backoff(failures)).await;
+                    continue;
+                }
+                Err(e) => return Err(explain(e)),
+            },
+        };
+        if at >= len {
+            return Ok(());
+        }
+        // The chunk read ahead while the previous one was sending, if it is the one wanted.
+        let read = match ahead.take() {
+            Some((from, read)) if from == at => read,
+            _ => read_chunk(&file, start, at, len),
+        };
+        let (chunk, crc) = read.await?.with_context(|| format!("{} changed while uploading", path.display()))?;
+        let following = at + chunk.len() as u64;
+        if following < len {
+            ahead = Some((following, read_chunk(&file, start, following, len)));
+        }
+        let checksum = format!("crc32 {}", base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes()));
+        match client.upload_chunk(url, at, chunk, &checksum).await {
+            Ok(next) => {
+                bar.inc(next - at);
+                offset = Some(next);
+                failures = 0;
+                bar.set_message("");
+            }
+            // The hub went away, an earlier interrupted PATCH still holds the upload (its lease
+            // lapses within 15 s), or the chunk was damaged on the way: ask the hub where the
+            // upload is, and go on from there.
+            Err(e) if retryable(&e) && failures < 12 => {
+                failures += 1;
+                bar.set_message(format!("retrying: {e}"));
+                tokio::time::sleep(backoff(failures)).await;
+                if let Some(known) = offset.take() {
+                    bar.set_position(bar.position().saturating_sub(known));
+                }
             }
             Err(e) => return Err(explain(e)),
         }
-        bar.set_position(offset);
     }
+}
+
+/// Calls the hub again while it is unreachable or failing (a restart, a dropped connection).
+async fn retry<T, F, Fut>(call: F) -> client::ClientResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = client::ClientResult<T>>,
+{
+    retry_when(unreachable, call).await
+}
+
+/// Like [`retry`], for calls that must not run twice: only while the hub refuses connections
+/// (the request never reached it).
+async fn retry_connect<T, F, Fut>(call: F) -> client::ClientResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = client::ClientResult<T>>,
+{
+    retry_when(|e| matches!(e, client::ClientError::Transport { source, .. } if source.is_connect()), call).await
+}
+
+async fn retry_when<T, F, Fut>(worth_it: fn(&client::ClientError) -> bool, mut call: F) -> client::ClientResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = client::ClientResult<T>>,
+{
+    let mut failures = 0;
+    loop {
+        match call().await {
+            Err(e) if worth_it(&e) && failures < 12 => {
+                failures += 1;
+                tokio::time::sleep(backoff(failures)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn unreachable(e: &client::ClientError) -> bool {
+    matches!(e, client::ClientError::Transport { .. }) || e.status().is_some_and(|s| s >= 500)
+}
+
+async fn file_complete(client: &Client, delivery: i64, name: &str) -> bool {
+    retry(|| client.delivery(delivery)).await.is_ok_and(|view| {
+        view["files"].as_array().into_iter().flatten().any(|f| f["name"] == name && f["complete"] == true)
+    })
+}
+
+/// Reads the chunk at `at` of a piece (one read straight into the buffer that is sent) and its
+/// CRC-32, on a blocking thread.
+fn read_chunk(
+    file: &std::sync::Arc<std::fs::File>,
+    start: u64,
+    at: u64,
+    len: u64,
+) -> tokio::task::JoinHandle<std::io::Result<(Vec<u8>, u32)>> {
+    let file = file.clone();
+    let want = (len - at).min(CHUNK as u64) as usize;
+    tokio::task::spawn_blocking(move || {
+        use std::os::unix::fs::FileExt;
+        let mut chunk = vec![0u8; want];
+        file.read_exact_at(&mut chunk, start + at)?;
+        let crc = crc32fast::hash(&chunk);
+        Ok((chunk, crc))
+    })
+}
+
+fn retryable(e: &client::ClientError) -> bool {
+    unreachable(e) || matches!(e.code(), Some("upload_busy" | "checksum_mismatch" | "offset_mismatch"))
+}
+
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis(250 * 2u64.pow(failures.min(5)))
+}
+
+/// `transfers`: what this computer has under way or stopped, with the hub's offsets.
+pub async fn transfers(as_json: bool) -> anyhow::Result<()> {
+    let journal = load_journal();
+    let client = client().ok();
+    let mut rows = Vec::new();
+    for transfer in journal.entries.values() {
+        let mut sent = None;
+        let mut problem = transfer.error.clone();
+        if let Some(client) = &client {
+            let urls = if transfer.parts.is_empty() { vec![transfer.upload.clone()] } else { transfer.parts.clone() };
+            let mut total = 0;
+            for url in urls {
+                match client.upload_offset(&url).await {
+                    Ok(found) => total += found.offset,
+                    Err(e) => {
+                        problem.get_or_insert_with(|| e.to_string());
+                    }
+                }
+            }
+            sent = Some(total);
+        }
+        rows.push(json!({
+            "delivery": transfer.delivery, "name": transfer.name, "path": transfer.path, "size": transfer.size,
+            "sent": sent, "parts": transfer.parts.len().max(1), "started_ms": transfer.started_ms, "error": problem,
+        }));
+    }
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("no transfers under way or stopped");
+        return Ok(());
+    }
+    println!("{:>8}  {:>7}  {:>21}  {:<5}  name", "delivery", "done", "bytes", "parts");
+    for row in &rows {
+        let size = row["size"].as_u64().unwrap_or(0);
+        let sent = row["sent"].as_u64();
+        let done = sent.map_or("?".to_owned(), |s| format!("{:.1}%", 100.0 * s as f64 / size.max(1) as f64));
+        let bytes = format!("{}/{size}", sent.map_or("?".to_owned(), |s| s.to_string()));
+        println!(
+            "{:>8}  {done:>7}  {bytes:>21}  {:<5}  {}",
+            row["delivery"],
+            row["parts"],
+            row["name"].as_str().unwrap_or("?")
+        );
+        if let Some(error) = row["error"].as_str() {
+            println!("{:>8}  stopped: {error}", "");
+        }
+    }
+    println!("\nrun the same `contenthub upload` (or `deliver`) command again to resume");
     Ok(())
 }
 
@@ -254,7 +595,7 @@ fn explain(e: client::ClientError) -> anyhow::Error {
 /// Polls the delivery until no file is in flight or being validated.
 async fn wait(client: &Client, id: i64) -> anyhow::Result<Value> {
     loop {
-        let delivery = client.delivery(id).await.map_err(explain)?;
+        let delivery = retry(|| client.delivery(id)).await.map_err(explain)?;
         let settled = delivery["files"]
             .as_array()
             .into_iter()

@@ -139,13 +139,24 @@ enum Command {
         /// Metadata for every file, KEY=VALUE (repeat).
         #[arg(long = "meta", value_name = "KEY=VALUE")]
         meta: Vec<String>,
-        /// Wait until validation has decided every file, and show why any is Invalid.
+        #[command(flatten)]
+        send: SendArgs,
+    },
+    /// Fulfil a request: like `upload`, with the project, bucket and the request's metadata
+    /// (e.g. its reel) taken from the request.
+    Deliver {
         #[arg(long)]
-        wait: bool,
+        request: i64,
+        /// Metadata for every file, KEY=VALUE (repeat); overrides the request's.
+        #[arg(long = "meta", value_name = "KEY=VALUE")]
+        meta: Vec<String>,
+        #[command(flatten)]
+        send: SendArgs,
+    },
+    /// Uploads under way or stopped on this computer, with how far the hub has them.
+    Transfers {
         #[arg(long)]
         json: bool,
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
     },
     /// Show a delivery's files and their states.
     Status {
@@ -156,6 +167,36 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+struct SendArgs {
+    /// Wait until validation has decided every file, and show why any is Invalid.
+    #[arg(long)]
+    wait: bool,
+    /// Hash each file first and declare its md5 for the hub to compare (one more read of every
+    /// file). Without it each chunk is still CRC-checked on arrival and the hub records the md5.
+    #[arg(long)]
+    md5: bool,
+    /// Upload streams at once, across files and the parts of big files.
+    #[arg(long, default_value_t = 4)]
+    parallel: usize,
+    /// Send each file of 256 MiB or more as this many parallel parts, which the hub joins (tus
+    /// concatenation). Helps on long-distance links where one connection is slow; costs the hub
+    /// one extra copy of the file, so on a fast local network leave it at 1.
+    #[arg(long, default_value_t = 1)]
+    split: usize,
+    #[arg(long)]
+    json: bool,
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+impl SendArgs {
+    fn into_upload(self, project: i64, bucket: String, request: Option<i64>, meta: Vec<String>) -> cli::UploadArgs {
+        let SendArgs { wait, md5, parallel, split, json, files } = self;
+        cli::UploadArgs { project, bucket, request, meta, files, json, wait, md5, parallel, split }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -216,9 +257,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker { workers } => run_workers(config, workers).await,
         Command::Admin(admin) => run_admin(config, admin).await,
         Command::Login { url, token } => cli::login(&url, token).await,
-        Command::Upload { project, bucket, request, meta, wait, json, files } => {
-            cli::upload(cli::UploadArgs { project, bucket, request, meta, files, json, wait }).await
+        Command::Upload { project, bucket, request, meta, send } => {
+            cli::upload(send.into_upload(project, bucket, request, meta)).await
         }
+        Command::Deliver { request, meta, send } => {
+            cli::deliver(request, send.into_upload(0, String::new(), Some(request), meta)).await
+        }
+        Command::Transfers { json } => cli::transfers(json).await,
         Command::Status { delivery, watch, json } => cli::status(delivery, watch, json).await,
     }
 }

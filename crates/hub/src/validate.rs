@@ -14,16 +14,27 @@ const READ_CHUNK: u64 = 8 << 20;
 
 /// Runs every check that applies to the asset. An error means the checks could not run (storage
 /// unreachable): the job is retried; a failed check is a result, not an error.
-pub async fn run_checks(store: Arc<dyn BlobStore>, asset: &Asset) -> Result<Vec<CheckResult>, StoreError> {
-    let key = BlobKey::new(asset.blob_key.clone().unwrap_or_default())?;
-    let mut results = vec![md5_check(store.as_ref(), &key, asset).await?];
+pub async fn run_checks(store: Arc<dyn BlobStore>, asset: &Asset, remux: bool) -> Result<Checked, StoreError> {
+    // Always the delivered bytes: a retry after a remux checks the original again.
+    let key = BlobKey::new(asset.original_blob_key.clone().or_else(|| asset.blob_key.clone()).unwrap_or_default())?;
+    let mut checked = Checked { results: vec![md5_check(store.as_ref(), &key, asset).await?], remuxed: None };
     let lower = asset.name.to_ascii_lowercase();
     if lower.ends_with(".zip") {
-        results.push(zip_check(store, key).await?);
+        checked.results.push(zip_check(store, key).await?);
     } else if [".mp4", ".mov", ".m4v"].iter().any(|ext| lower.ends_with(ext)) {
-        results.push(proxy_check(store, key).await?);
+        let (result, remuxed) = proxy_check(store, key, remux).await?;
+        checked.results.push(result);
+        checked.remuxed = remuxed;
     }
-    Ok(results)
+    Ok(checked)
+}
+
+/// What validation found, and the remuxed copy it stored if it made one.
+#[derive(Debug)]
+pub struct Checked {
+    pub results: Vec<CheckResult>,
+    /// A fast-start copy of a proxy; the asset should serve it and keep the delivered bytes.
+    pub remuxed: Option<BlobKey>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -148,18 +159,37 @@ impl io::Seek for BlobCursor {
 }
 
 /// A proxy must carry H.264 video and be fast start (moov first) to play in a browser at once.
-async fn proxy_check(store: Arc<dyn BlobStore>, key: BlobKey) -> Result<CheckResult, StoreError> {
+/// With `remux`, a proxy that is only missing fast start is rewritten moov first (no re-encode)
+/// into a new blob, and passes.
+async fn proxy_check(
+    store: Arc<dyn BlobStore>,
+    key: BlobKey,
+    remux: bool,
+) -> Result<(CheckResult, Option<BlobKey>), StoreError> {
     let size = store.size(&key).await?;
-    let reader = BlobReader { store, key, size, runtime: tokio::runtime::Handle::current() };
+    let reader =
+        BlobReader { store: store.clone(), key: key.clone(), size, runtime: tokio::runtime::Handle::current() };
     let outcome = tokio::task::spawn_blocking(move || media::inspect(&mut BlobCursor { reader, pos: 0 }, size))
         .await
         .map_err(|e| StoreError::Backend(format!("the proxy check stopped: {e}")))?;
+    let mut remuxed = None;
     let (passed, detail) = match outcome {
         Ok(info) if !info.has_h264_video() => {
             let found = info.video_codecs();
             let found =
                 if found.is_empty() { "no video track".to_owned() } else { format!("video is {}", found.join(", ")) };
             (false, format!("not an H.264 proxy ({found}); export the proxy as H.264 (avc1)"))
+        }
+        Ok(info) if !info.fast_start && !info.fragmented && remux => {
+            let copy = BlobKey::new(format!("{key}.faststart"))?;
+            remux_to(store, key, size, &copy).await?;
+            remuxed = Some(copy);
+            (
+                true,
+                "H.264 video; it was not fast start, so the moov index was moved to the front (no re-encode); \
+                 the delivered file is kept as the original"
+                    .to_owned(),
+            )
         }
         Ok(info) if !info.fast_start && !info.fragmented => (
             false,
@@ -171,5 +201,27 @@ async fn proxy_check(store: Arc<dyn BlobStore>, key: BlobKey) -> Result<CheckRes
         Err(media::MediaError::Io(e)) => return Err(StoreError::Io(e)),
         Err(e) => (false, e.to_string()),
     };
-    Ok(CheckResult { check: "proxy".into(), passed, detail, files: Vec::new(), at_ms: 0 })
+    Ok((CheckResult { check: "proxy".into(), passed, detail, files: Vec::new(), at_ms: 0 }, remuxed))
+}
+
+/// Writes a fast-start copy of the blob at `key` to `copy`, through a local temporary file.
+async fn remux_to(store: Arc<dyn BlobStore>, key: BlobKey, size: u64, copy: &BlobKey) -> Result<(), StoreError> {
+    let reader = BlobReader { store: store.clone(), key, size, runtime: tokio::runtime::Handle::current() };
+    let temp = tokio::task::spawn_blocking(move || -> Result<tempfile::NamedTempFile, StoreError> {
+        let mut input = io::BufReader::with_capacity(READ_CHUNK as usize, BlobCursor { reader, pos: 0 });
+        let mut temp = tempfile::NamedTempFile::new()?;
+        let mut out = io::BufWriter::new(temp.as_file_mut());
+        media::remux_fast_start(&mut input, size, &mut out).map_err(|e| match e {
+            media::MediaError::Io(e) => StoreError::Io(e),
+            other => StoreError::Backend(format!("the fast-start remux failed: {other}")),
+        })?;
+        io::Write::flush(&mut out)?;
+        drop(out);
+        Ok(temp)
+    })
+    .await
+    .map_err(|e| StoreError::Backend(format!("the fast-start remux stopped: {e}")))??;
+    let mut file = tokio::fs::File::open(temp.path()).await?;
+    store.put_stream(copy, &mut file).await?;
+    Ok(())
 }

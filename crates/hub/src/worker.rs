@@ -78,7 +78,14 @@ async fn validate(state: &AppState, job: &Job) -> Result<(), String> {
         AssetState::Validating => asset, // a retry, or a job taken over from a silent worker
         _ => return Ok(()),              // already decided
     };
-    let results = run_checks(state.store.clone(), &asset).await.map_err(|e| e.to_string())?;
+    let remux = state.db.project(asset.project_id).await.map_err(|e| e.to_string())?.fast_start_remux;
+    let checked = run_checks(state.store.clone(), &asset, remux).await.map_err(|e| e.to_string())?;
+    if let Some(copy) = &checked.remuxed
+        && asset.original_blob_key.is_none()
+    {
+        state.db.replace_asset_blob(asset.id, copy.as_str()).await.map_err(|e| e.to_string())?;
+    }
+    let results = checked.results;
     for result in &results {
         state.db.record_check(asset.id, result).await.map_err(|e| e.to_string())?;
     }

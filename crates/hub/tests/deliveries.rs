@@ -44,7 +44,8 @@ async fn declare_upload_deliver() {
     db.migrate().await.unwrap();
     let store = Arc::new(LocalStore::open(dir.path().join("blobs")).await.unwrap());
     let config = ApiConfig { spool_dir: dir.path().to_owned(), ..ApiConfig::default() };
-    let app = router(AppState::new(db.clone(), store, config));
+    let state = AppState::new(db.clone(), store, config);
+    let app = router(state.clone());
     let project = db.create_project("Film", "F").await.unwrap().id;
     let mut tokens = std::collections::HashMap::new();
     for (name, role) in [("vendor", Some(Role::Contributor)), ("viewer", Some(Role::Viewer)), ("outsider", None)] {
@@ -150,4 +151,26 @@ async fn declare_upload_deliver() {
     let (status, second) = call(&app, Method::POST, &path, &tokens["vendor"], &[JSON], json_body(again)).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(second["files"][0]["version"], 2);
+
+    // A delivery left half uploaded until its upload expires: the reaper frees the bytes and the
+    // asset becomes Failed Delivery, with the reason in its history.
+    let stalled = json!({"bucket": "final-sound", "files": [
+        {"name": "r1_pm_71.wav", "size": 3000, "metadata": {"reel": 1, "mix_type": "printmaster", "format": "7.1"}, "request_id": request.id}
+    ]});
+    let (_, stalled) = call(&app, Method::POST, &path, &tokens["vendor"], &[JSON], json_body(stalled)).await;
+    let upload = stalled["files"][0]["upload"].as_str().unwrap();
+    let (status, _) =
+        call(&app, Method::PATCH, upload, &tokens["vendor"], &tus, Body::from(data[..1000].to_vec())).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    db.execute_for_bench("UPDATE uploads SET expires_ms = 1 WHERE completed = 0").await.unwrap();
+    assert_eq!(hub::api::tus::reap_expired(&state).await.unwrap(), 1);
+    let asset_id = stalled["files"][0]["asset_id"].as_i64().unwrap();
+    assert_eq!(db.asset(asset_id).await.unwrap().state, hub_domain::AssetState::FailedDelivery);
+    let history = db.history(Some(asset_id), None).await.unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(last.action, "transfer_failed");
+    assert!(last.detail.contains("expired at 1000 of 3000 bytes"), "{}", last.detail);
+    let deliver = format!("/api/v1/deliveries/{}/deliver", stalled["id"]);
+    let (status, error) = call(&app, Method::POST, &deliver, &tokens["vendor"], &[], Body::empty()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{error}");
 }

@@ -51,8 +51,16 @@ fn package(dir: &std::path::Path) -> Vec<u8> {
     std::fs::read(target).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn validation_decides_assets_and_requests() {
+struct Hub {
+    dir: tempfile::TempDir,
+    db: Db,
+    state: AppState,
+    app: Router,
+    project: i64,
+}
+
+/// A hub on SQLite and a local store, with project "Film" and its contributor `cht_vendor`.
+async fn hub() -> Hub {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::connect(&format!("sqlite://{}", dir.path().join("hub.db").display())).await.unwrap();
     db.migrate().await.unwrap();
@@ -64,6 +72,45 @@ async fn validation_decides_assets_and_requests() {
     let user = db.create_user("vendor", "Vendor", &hash_password("x"), false).await.unwrap();
     db.set_member(project, user.id, Role::Contributor, None).await.unwrap();
     db.create_token(user.id, "t", "cht_vendor").await.unwrap();
+    Hub { dir, db, state, app, project }
+}
+
+/// Declares `files` (name, bytes, declared md5, request) in one delivery, uploads and DELIVERs it.
+async fn deliver(hub: &Hub, bucket: &str, files: &[(&str, Vec<u8>, String, Option<i64>)], metadata: Value) -> Value {
+    let declared: Vec<Value> = files
+        .iter()
+        .map(|(name, data, md5, request)| {
+            json!({"name": name, "size": data.len(), "md5": md5, "request_id": request, "metadata": metadata})
+        })
+        .collect();
+    let (status, delivery) = call(
+        &hub.app,
+        Method::POST,
+        &format!("/api/v1/projects/{}/deliveries", hub.project),
+        &[("content-type", "application/json")],
+        Body::from(json!({"bucket": bucket, "files": declared}).to_string()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{delivery}");
+    for (name, data, _, _) in files {
+        let file = delivery["files"].as_array().unwrap().iter().find(|f| f["name"] == *name).unwrap();
+        let headers =
+            [("tus-resumable", "1.0.0"), ("content-type", "application/offset+octet-stream"), ("upload-offset", "0")];
+        let (status, _) =
+            call(&hub.app, Method::PATCH, file["upload"].as_str().unwrap(), &headers, Body::from(data.clone())).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+    }
+    let uri = format!("/api/v1/deliveries/{}/deliver", delivery["id"]);
+    let (status, _) = call(&hub.app, Method::POST, &uri, &[], Body::empty()).await;
+    assert_eq!(status, StatusCode::OK);
+    delivery
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validation_decides_assets_and_requests() {
+    let hub = hub().await;
+    let Hub { dir, db, state, app, project } = &hub;
+    let (db, state, app, project) = (db.clone(), state.clone(), app.clone(), *project);
     let meta: Metadata = serde_json::from_value(json!({"reel": 1})).unwrap();
     let r1 = db.create_request(project, BucketKind::PictureDeliverables, "Reel 1 frames", &meta).await.unwrap();
     let r2 = db.create_request(project, BucketKind::PictureDeliverables, "Reel 1 VDM", &meta).await.unwrap();
@@ -75,44 +122,17 @@ async fn validation_decides_assets_and_requests() {
     let (slow, _) = media::sample::movie(b"avc1", false);
     let (hevc, _) = media::sample::movie(b"hvc1", true);
     let audio = b"RIFF....WAVE, as far as md5 is concerned".to_vec();
-    let files: Vec<(&str, Vec<u8>, String, i64)> = vec![
-        ("r1_frames.zip", good_zip.clone(), md5_hex(&good_zip), r1.id),
-        ("r1_proxy.mov", proxy.clone(), md5_hex(&proxy), r1.id),
-        ("r1_damaged.zip", bad_zip.clone(), md5_hex(&bad_zip), r2.id),
-        ("r1_wrong_md5.wav", audio.clone(), md5_hex(b"other"), r2.id),
-        ("r1_not_fast.mp4", slow.clone(), md5_hex(&slow), r2.id),
-        ("r1_hevc.mov", hevc.clone(), md5_hex(&hevc), r2.id),
-        ("r1_fake.mov", audio.clone(), md5_hex(&audio), r2.id),
+    let files: Vec<(&str, Vec<u8>, String, Option<i64>)> = vec![
+        ("r1_frames.zip", good_zip.clone(), md5_hex(&good_zip), Some(r1.id)),
+        ("r1_proxy.mov", proxy.clone(), md5_hex(&proxy), Some(r1.id)),
+        ("r1_damaged.zip", bad_zip.clone(), md5_hex(&bad_zip), Some(r2.id)),
+        ("r1_wrong_md5.wav", audio.clone(), md5_hex(b"other"), Some(r2.id)),
+        ("r1_not_fast.mp4", slow.clone(), md5_hex(&slow), Some(r2.id)),
+        ("r1_hevc.mov", hevc.clone(), md5_hex(&hevc), Some(r2.id)),
+        ("r1_fake.mov", audio.clone(), md5_hex(&audio), Some(r2.id)),
     ];
-    let declared: Vec<Value> = files
-        .iter()
-        .map(|(name, data, md5, request)| {
-            json!({
-                "name": name, "size": data.len(), "md5": md5, "request_id": request,
-                "metadata": {"reel": 1, "deliverable_type": "frame sequence", "colour_space": "P3-D65"}
-            })
-        })
-        .collect();
-    let (status, delivery) = call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/projects/{project}/deliveries"),
-        &[("content-type", "application/json")],
-        Body::from(json!({"bucket": "picture-deliverables", "files": declared}).to_string()),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{delivery}");
-    for (name, data, _, _) in &files {
-        let file = delivery["files"].as_array().unwrap().iter().find(|f| f["name"] == *name).unwrap();
-        let headers =
-            [("tus-resumable", "1.0.0"), ("content-type", "application/offset+octet-stream"), ("upload-offset", "0")];
-        let (status, _) =
-            call(&app, Method::PATCH, file["upload"].as_str().unwrap(), &headers, Body::from(data.clone())).await;
-        assert_eq!(status, StatusCode::NO_CONTENT);
-    }
-    let (status, _) =
-        call(&app, Method::POST, &format!("/api/v1/deliveries/{}/deliver", delivery["id"]), &[], Body::empty()).await;
-    assert_eq!(status, StatusCode::OK);
+    let metadata = json!({"reel": 1, "deliverable_type": "frame sequence", "colour_space": "P3-D65"});
+    let delivery = deliver(&hub, "picture-deliverables", &files, metadata).await;
 
     let mut processed = 0;
     while hub::worker::run_one(&state, "test-worker").await.unwrap() {
@@ -199,4 +219,72 @@ async fn validation_decides_assets_and_requests() {
     assert_eq!(db.asset(id).await.unwrap().state, AssetState::Delivered);
     assert!(hub::worker::run_one(&state, "test-worker").await.unwrap());
     assert_eq!(db.asset(id).await.unwrap().state, AssetState::Valid);
+}
+
+/// A project that asks for it gets proxies without fast start remuxed (moov first) instead of
+/// refused: the asset is Valid, plays from the start, and the delivered bytes are kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fast_start_remux_is_a_project_setting() {
+    let hub = hub().await;
+    let as_manager = |method: Method, uri: String, body: Value| {
+        let app = hub.app.clone();
+        async move {
+            let request = Request::builder()
+                .method(method)
+                .uri(uri)
+                .header("authorization", "Bearer cht_studio")
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap();
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
+        }
+    };
+    let settings = format!("/api/v1/projects/{}", hub.project);
+    let body = Body::from(json!({"fast_start_remux": true}).to_string());
+    let (status, _) = call(&hub.app, Method::PATCH, &settings, &[("content-type", "application/json")], body).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a contributor cannot change project settings");
+    let manager = hub.db.create_user("studio", "Studio", &hash_password("x"), false).await.unwrap();
+    hub.db.set_member(hub.project, manager.id, Role::Manager, None).await.unwrap();
+    hub.db.create_token(manager.id, "t", "cht_studio").await.unwrap();
+    let (status, _) = as_manager(Method::PATCH, settings.clone(), json!({"fast_start_remux": "yes"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, project) = as_manager(Method::PATCH, settings, json!({"fast_start_remux": true})).await;
+    assert_eq!((status, &project["fast_start_remux"]), (StatusCode::OK, &json!(true)), "{project}");
+
+    let (slow, _) = media::sample::movie(b"avc1", false);
+    let (hevc, _) = media::sample::movie(b"hvc1", false);
+    let files = vec![
+        ("sh010_slow.mp4", slow.clone(), md5_hex(&slow), None),
+        ("sh010_hevc.mov", hevc.clone(), md5_hex(&hevc), None),
+    ];
+    let delivery = deliver(&hub, "vfx", &files, json!({"shot": "sh010", "version": 1})).await;
+    while hub::worker::run_one(&hub.state, "test-worker").await.unwrap() {}
+    let id_of = |name: &str| {
+        delivery["files"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["asset_id"].as_i64().unwrap()
+    };
+    let hevc_asset = hub.db.asset(id_of("sh010_hevc.mov")).await.unwrap();
+    assert_eq!(hevc_asset.state, AssetState::Invalid, "a remux does not make HEVC into H.264");
+    let asset = hub.db.asset(id_of("sh010_slow.mp4")).await.unwrap();
+    assert_eq!(asset.state, AssetState::Valid);
+    let (_, report) =
+        call(&hub.app, Method::GET, &format!("/api/v1/assets/{}/validation", asset.id), &[], Body::empty()).await;
+    let text = report.to_string();
+    assert!(text.contains("matches the declared md5") && text.contains("moved to the front"), "{report}");
+
+    let request = Request::builder()
+        .uri(format!("/api/v1/assets/{}/content", asset.id))
+        .header("authorization", "Bearer cht_vendor")
+        .body(Body::empty())
+        .unwrap();
+    let served =
+        axum::body::to_bytes(hub.app.clone().oneshot(request).await.unwrap().into_body(), 1 << 24).await.unwrap();
+    assert_eq!(served.len(), slow.len());
+    assert_ne!(&served[..], &slow[..]);
+    let info = media::inspect(&mut std::io::Cursor::new(&served[..]), served.len() as u64).unwrap();
+    assert!(info.fast_start && info.has_h264_video(), "{info:?}");
+    let original = hub.dir.path().join("blobs").join(asset.original_blob_key.as_deref().unwrap());
+    assert_eq!(std::fs::read(original).unwrap(), slow, "the delivered bytes are kept");
 }

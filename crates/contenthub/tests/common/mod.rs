@@ -33,8 +33,18 @@ pub struct Server {
 // The child moves into the returned Server, and `stop` waits for it; clippy cannot follow the move.
 #[allow(clippy::zombie_processes)]
 pub fn start(dir: &std::path::Path, extra: &[&str], envs: &[(String, String)]) -> Server {
+    start_on(dir, "127.0.0.1:0", extra, envs)
+}
+
+/// A free port on 127.0.0.1, for a server that must come back at the same address.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[allow(clippy::zombie_processes)]
+pub fn start_on(dir: &std::path::Path, bind: &str, extra: &[&str], envs: &[(String, String)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_contenthub"))
-        .args(["serve", "--demo", "--bind", "127.0.0.1:0", "--data-dir"])
+        .args(["serve", "--demo", "--bind", bind, "--data-dir"])
         .arg(dir)
         .args(extra)
         .env("CONTENTHUB_LOG", "warn")

@@ -19,7 +19,7 @@ use super::auth::{Caller, authorize};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Json, Path};
 use super::tus::{MAX_UPLOAD, encode_metadata, open_upload};
-use crate::db::{Delivery, NewAsset};
+use crate::db::{DeliverPlan, Delivery, NewAsset, PlannedAsset, PlannedRequest};
 
 /// Files one delivery may declare (a zipless frame sequence as one package comes later).
 pub const MAX_FILES: usize = 10_000;
@@ -211,7 +211,17 @@ pub async fn deliver(
     let mut incomplete = Vec::new();
     let mut uploads = Vec::with_capacity(files.len());
     for file in &files {
-        let upload = state.db.upload(&file.upload_id).await?;
+        let upload = match state.db.upload(&file.upload_id).await {
+            Ok(upload) => upload,
+            Err(crate::db::RepoError::NotFound) => {
+                let asset = state.db.asset(file.asset_id).await?;
+                return Err(ApiError::conflict(format!(
+                    "{} is {}: its upload expired before it was complete; declare it again in a new delivery",
+                    asset.name, asset.state
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
         if !upload.completed {
             let asset = state.db.asset(file.asset_id).await?;
             incomplete.push(format!("{} ({} of {} bytes)", asset.name, upload.offset, asset.size));
@@ -225,39 +235,27 @@ pub async fn deliver(
             incomplete.join(", ")
         )));
     }
-    state.db.mark_delivered(id).await?;
+    let mut plan = DeliverPlan {
+        delivery_id: id,
+        project_id: delivery.project_id,
+        user_id: caller.user.id,
+        job_kind: crate::worker::VALIDATE,
+        assets: Vec::with_capacity(files.len()),
+        requests: Vec::new(),
+    };
     let mut requests = BTreeSet::new();
     for (file, upload) in files.iter().zip(&uploads) {
         let asset = state.db.asset(file.asset_id).await?;
-        state.db.set_asset_blob(asset.id, &upload.blob_key).await?;
         let next = asset.state.next(AssetEvent::TransferCompleted)?;
-        state.db.transition_asset(asset.id, asset.state, next).await?;
-        state
-            .db
-            .add_history(
-                delivery.project_id,
-                Some(asset.id),
-                None,
-                Some(caller.user.id),
-                "delivered",
-                "all bytes stored",
-            )
-            .await?;
-        state.db.enqueue_job(crate::worker::VALIDATE, asset.id).await?;
-        if let Some(request) = asset.request_id {
-            requests.insert(request);
-        }
+        plan.assets.push(PlannedAsset { id: asset.id, blob_key: upload.blob_key.clone(), from: asset.state, to: next });
+        requests.extend(asset.request_id);
     }
     for request_id in requests {
         let request = state.db.request(request_id).await?;
         let next = request.state.next(RequestEvent::FilesDelivered)?;
-        state.db.transition_request(request_id, request.state, next, None).await?;
-        let detail = format!("files delivered in delivery {id}");
-        state
-            .db
-            .add_history(delivery.project_id, None, Some(request_id), Some(caller.user.id), "request_state", &detail)
-            .await?;
+        plan.requests.push(PlannedRequest { id: request_id, from: request.state, to: next });
     }
+    state.db.deliver(&plan).await?;
     let delivery = state.db.delivery(id).await?;
     Ok(Json(view(&state, delivery).await?))
 }

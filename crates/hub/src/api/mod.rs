@@ -112,6 +112,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(GET "/projects" => projects::list, "The projects the caller belongs to", "signed-in users"),
         endpoint!(POST "/projects" => projects::create, "Create a project", "site admins"),
         endpoint!(GET "/projects/{id}" => projects::get, "A project with the caller's role and its buckets' counts", MEMBER),
+        endpoint!(PATCH "/projects/{id}" => projects::update, "Change project settings (fast_start_remux: remux proxies without fast start instead of refusing them)", MANAGER),
         endpoint!(GET "/projects/{id}/buckets" => projects::buckets, "Buckets the caller sees, with asset counts per state and open requests", MEMBER),
         endpoint!(GET "/projects/{id}/members" => projects::members, "Members with their roles and bucket scopes", MEMBER),
         endpoint!(POST "/projects/{id}/members" => projects::add_member, "Add a member (or change their role)", MANAGER),

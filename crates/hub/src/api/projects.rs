@@ -56,6 +56,28 @@ pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i
     Ok(Json(ProjectView { project, role: member.map(|m| m.role), buckets }))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectSettings {
+    /// Remux proxies without fast start (moov first, no re-encode) instead of marking them Invalid.
+    pub fast_start_remux: Option<bool>,
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(settings): Json<ProjectSettings>,
+) -> ApiResult<Json<Project>> {
+    authorize(&state, &caller, id, Action::ManageMembers).await?;
+    if let Some(on) = settings.fast_start_remux {
+        state.db.set_fast_start_remux(id, on).await?;
+        let detail = format!("fast-start remux of proxies {}", if on { "on" } else { "off" });
+        state.db.add_history(id, None, None, Some(caller.user.id), "project_settings", &detail).await?;
+    }
+    Ok(Json(state.db.project(id).await?))
+}
+
 pub async fn buckets(
     State(state): State<AppState>,
     caller: Caller,

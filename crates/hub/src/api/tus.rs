@@ -1,5 +1,5 @@
 //! tus 1.0 resumable uploads under `/api/v1/uploads`: core, creation, creation-with-upload,
-//! creation-defer-length, termination, expiration, checksum (md5, sha1) and concatenation (parallel
+//! creation-defer-length, termination, expiration, checksum (md5, sha1, crc32) and concatenation (parallel
 //! partial uploads joined into a final one; partials must name their project and bucket too, e.g.
 //! tus-js-client's `metadataForPartialUploads`).
 //!
@@ -114,7 +114,7 @@ pub async fn options() -> Response {
     tus_headers(headers);
     headers.insert(h("tus-version"), HeaderValue::from_static(TUS_VERSION));
     headers.insert(h("tus-extension"), HeaderValue::from_static(EXTENSIONS));
-    headers.insert(h("tus-checksum-algorithm"), HeaderValue::from_static("md5,sha1"));
+    headers.insert(h("tus-checksum-algorithm"), HeaderValue::from_static("md5,sha1,crc32"));
     headers.insert(h("tus-max-size"), HeaderValue::from(MAX_UPLOAD));
     response
 }
@@ -122,7 +122,7 @@ pub async fn options() -> Response {
 /// The largest upload accepted (1 TiB).
 pub const MAX_UPLOAD: i64 = 1 << 40;
 /// How long one PATCH holds an upload between renewals; a server that died frees it after this.
-const PATCH_LEASE: Duration = Duration::from_secs(60);
+const PATCH_LEASE: Duration = Duration::from_secs(15);
 
 /// An upload's write lease: renewed every third of its length while held, released when the PATCH
 /// ends, or on drop if the request was abandoned midway.
@@ -330,29 +330,30 @@ async fn concatenate(
     if length == 0 {
         return Ok(upload);
     }
-    // Copy the pieces into whole parts of the final object, carrying the rest across pieces.
     let key = BlobKey::new(upload.blob_key.clone()).expect("upload keys are valid");
     let mut next = upload.clone();
-    let part_size = next.part_size as u64;
-    let mut buffer: Vec<u8> = Vec::new();
-    for partial in &partials {
-        let from = BlobKey::new(partial.blob_key.clone()).expect("upload keys are valid");
-        let size = partial.length.unwrap_or(0) as u64;
-        let mut at = 0;
-        while at < size {
-            let end = (at + part_size - buffer.len() as u64).min(size);
-            buffer.extend_from_slice(&state.store.get_range(&from, at..end).await.map_err(store_error)?);
-            at = end;
-            if buffer.len() as u64 == part_size {
-                put_part(state, &mut next, &key, std::mem::take(&mut buffer)).await?;
+    if let Some(target) = state.store.local_path(&key) {
+        // The local backend: the pieces are copied file to file by the kernel (copy_file_range).
+        let pieces: Vec<std::path::PathBuf> = partials
+            .iter()
+            .filter_map(|p| state.store.local_path(&BlobKey::new(p.blob_key.clone()).expect("upload keys are valid")))
+            .collect();
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            if let Some(dir) = target.parent() {
+                std::fs::create_dir_all(dir)?;
             }
-        }
+            let mut out = std::fs::File::create(&target)?;
+            for piece in pieces {
+                std::io::copy(&mut std::fs::File::open(piece)?, &mut out)?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(spool_error)?;
+    } else {
+        concatenate_parts(state, &mut next, &key, &partials).await?;
     }
-    if !buffer.is_empty() || next.parts.is_empty() {
-        put_part(state, &mut next, &key, buffer).await?;
-    }
-    let multipart = next.multipart_id.clone().expect("a part was stored");
-    state.store.complete_multipart(&key, &multipart, next.parts.clone()).await.map_err(store_error)?;
     next.offset = length;
     next.completed = true;
     state.db.advance_upload(&next, 0).await?;
@@ -361,6 +362,31 @@ async fn concatenate(
         state.db.delete_upload(&partial.id).await?;
     }
     Ok(next)
+}
+
+/// Copies the pieces into whole parts of the final object, carrying the rest across pieces.
+async fn concatenate_parts(state: &AppState, next: &mut Upload, key: &BlobKey, partials: &[Upload]) -> ApiResult<()> {
+    let part_size = next.part_size as u64;
+    let mut buffer: Vec<u8> = Vec::new();
+    for partial in partials {
+        let from = BlobKey::new(partial.blob_key.clone()).expect("upload keys are valid");
+        let size = partial.length.unwrap_or(0) as u64;
+        let mut at = 0;
+        while at < size {
+            let end = (at + part_size - buffer.len() as u64).min(size);
+            buffer.extend_from_slice(&state.store.get_range(&from, at..end).await.map_err(store_error)?);
+            at = end;
+            if buffer.len() as u64 == part_size {
+                put_part(state, next, key, std::mem::take(&mut buffer)).await?;
+            }
+        }
+    }
+    if !buffer.is_empty() || next.parts.is_empty() {
+        put_part(state, next, key, buffer).await?;
+    }
+    let multipart = next.multipart_id.clone().expect("a part was stored");
+    state.store.complete_multipart(key, &multipart, next.parts.clone()).await.map_err(store_error)?;
+    Ok(())
 }
 
 /// A final upload that names a delivery replaces the upload of the file of that name there.
@@ -499,7 +525,8 @@ async fn discard(state: &AppState, upload: &Upload) {
     {
         tracing::warn!(upload = %upload.id, error = %e, "could not delete a pending chunk");
     }
-    if upload.completed {
+    // The finished blob, or on the local backend the file an unfinished upload is appended to.
+    if upload.completed || state.store.local_path(&key).is_some() {
         let _ = state.store.delete(&key).await;
     }
 }
@@ -509,6 +536,17 @@ pub async fn reap_expired(state: &AppState) -> ApiResult<usize> {
     let expired = state.db.expired_uploads(100).await?;
     for upload in &expired {
         discard(state, upload).await;
+        // The asset it was carrying will never get its bytes: Failed Delivery, with the reason.
+        if let Some(asset_id) = state.db.asset_of_upload(&upload.id).await? {
+            let asset = state.db.asset(asset_id).await?;
+            if let Ok(next) = asset.state.next(hub_domain::AssetEvent::TransferFailed)
+                && state.db.transition_asset(asset.id, asset.state, next).await.is_ok()
+            {
+                let detail =
+                    format!("the upload expired at {} of {} bytes; deliver the file again", upload.offset, asset.size);
+                state.db.add_history(asset.project_id, Some(asset.id), None, None, "transfer_failed", &detail).await?;
+            }
+        }
         state.db.delete_upload(&upload.id).await?;
         tracing::info!(upload = %upload.id, "expired upload removed");
     }
@@ -519,6 +557,8 @@ pub async fn reap_expired(state: &AppState) -> ApiResult<usize> {
 enum Checksum {
     Md5(md5_many::Md5State, Vec<u8>),
     Sha1(sha1::Sha1, Vec<u8>),
+    /// CRC-32 (IEEE), big-endian: cheap enough to check every chunk of a fast upload.
+    Crc32(crc32fast::Hasher, Vec<u8>),
 }
 
 fn parse_checksum(headers: &HeaderMap) -> ApiResult<Option<Checksum>> {
@@ -530,7 +570,10 @@ fn parse_checksum(headers: &HeaderMap) -> ApiResult<Option<Checksum>> {
     match algorithm {
         "md5" => Ok(Some(Checksum::Md5(md5_many::Md5State::new(), digest))),
         "sha1" => Ok(Some(Checksum::Sha1(sha1::Sha1::new(), digest))),
-        other => Err(ApiError::bad_request(format!("checksum algorithm {other:?} is not supported; use md5 or sha1"))),
+        "crc32" => Ok(Some(Checksum::Crc32(crc32fast::Hasher::new(), digest))),
+        other => {
+            Err(ApiError::bad_request(format!("checksum algorithm {other:?} is not supported; use md5, sha1 or crc32")))
+        }
     }
 }
 
@@ -553,12 +596,42 @@ async fn append(state: &AppState, upload: Upload, headers: &HeaderMap, body: Bod
         }
     }
     let room = next.length.map_or(MAX_UPLOAD - offset, |l| l - offset);
-    let mut checksum = parse_checksum(headers)?;
+    let checksum = parse_checksum(headers)?;
+    if let Some(path) = state.store.local_path(&BlobKey::new(upload.blob_key.clone()).expect("upload keys are valid")) {
+        return append_in_place(state, &upload, next, &path, room, checksum, body).await;
+    }
 
     // Spool the body: bounded memory whatever its size, and nothing is kept before it is checked.
     let spool_path = state.config.spool_dir.join(format!("{}-{}", upload.id, random_token("", 12)));
     let _cleanup = RemoveOnDrop(spool_path.clone());
     let mut spool = tokio::fs::File::create(&spool_path).await.map_err(spool_error)?;
+    let received = receive(body, room, checksum, &mut spool).await?;
+    drop(spool);
+
+    if upload.completed {
+        return Ok(upload); // an empty PATCH on a finished upload changes nothing
+    }
+    next.offset = offset + received;
+    let finished = next.length == Some(next.offset);
+    store_chunk(state, &upload, &mut next, &spool_path, received, finished).await?;
+    next.completed = finished;
+    next.expires_ms = now_ms() + LIFETIME.as_millis() as i64;
+    state.db.advance_upload(&next, upload.offset).await.map_err(|e| match e {
+        crate::db::RepoError::Conflict(message) => tus_error(StatusCode::CONFLICT, "offset_mismatch", message),
+        other => other.into(),
+    })?;
+    // The old pending chunk is superseded only once the new state is recorded.
+    if let Some(old) = upload.pending_key.as_deref().filter(|k| Some(*k) != next.pending_key.as_deref())
+        && let Ok(old) = BlobKey::new(old)
+    {
+        let _ = state.store.delete(&old).await;
+    }
+    Ok(next)
+}
+
+/// Streams a PATCH body into `out`, at most `room` bytes, and checks its `Upload-Checksum`;
+/// returns how many bytes arrived. On an error none of the body may be kept.
+async fn receive(body: Body, room: i64, mut checksum: Option<Checksum>, out: &mut impl Sink) -> ApiResult<i64> {
     let mut received: i64 = 0;
     let mut stream = body.into_data_stream();
     let mut interrupted = false;
@@ -581,16 +654,17 @@ async fn append(state: &AppState, upload: Upload, headers: &HeaderMap, body: Bod
         match &mut checksum {
             Some(Checksum::Md5(state, _)) => state.update(&chunk),
             Some(Checksum::Sha1(state, _)) => state.update(&chunk),
+            Some(Checksum::Crc32(state, _)) => state.update(&chunk),
             None => {}
         }
-        spool.write_all(&chunk).await.map_err(spool_error)?;
+        out.put(chunk).await?;
     }
-    spool.flush().await.map_err(spool_error)?;
-    drop(spool);
+    out.finish().await?;
     if let Some(checksum) = checksum {
         let (computed, wanted): (Vec<u8>, Vec<u8>) = match checksum {
             Checksum::Md5(s, wanted) => (s.finalize().to_vec(), wanted),
             Checksum::Sha1(s, wanted) => (s.finalize().to_vec(), wanted),
+            Checksum::Crc32(s, wanted) => (s.finalize().to_be_bytes().to_vec(), wanted),
         };
         if interrupted || computed != wanted {
             return Err(tus_error(
@@ -600,27 +674,91 @@ async fn append(state: &AppState, upload: Upload, headers: &HeaderMap, body: Bod
             ));
         }
     }
+    Ok(received)
+}
 
+/// The local backend: the body goes straight into the upload's file at its offset. Bytes past the
+/// recorded offset are not part of the upload until the new offset is recorded, so a refused
+/// chunk or a crash loses nothing acknowledged: the file is cut back to the recorded offset first.
+async fn append_in_place(
+    state: &AppState,
+    upload: &Upload,
+    mut next: Upload,
+    path: &std::path::Path,
+    room: i64,
+    checksum: Option<Checksum>,
+    body: Body,
+) -> ApiResult<Upload> {
+    let at = upload.offset as u64;
+    // A plain file written by one blocking thread: each body chunk goes to the kernel as it is,
+    // without the copies and thread hops of an async file.
+    let (sender, mut chunks) = tokio::sync::mpsc::channel::<Bytes>(16);
+    let target = path.to_owned();
+    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+        use std::io::{Seek, Write};
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut file = std::fs::OpenOptions::new().create(true).write(true).truncate(false).open(&target)?;
+        file.set_len(at)?;
+        file.seek(std::io::SeekFrom::Start(at))?;
+        while let Some(chunk) = chunks.blocking_recv() {
+            file.write_all(&chunk)?;
+        }
+        Ok(file)
+    });
+    let received = receive(body, room, checksum, &mut ChannelWriter(sender)).await;
+    let written = writer.await.map_err(|_| ApiError::internal())?.map_err(spool_error);
+    let received = match (received, written) {
+        (Ok(received), Ok(_)) => received,
+        (Err(e), _) | (_, Err(e)) => {
+            // Refused or failed: what this PATCH wrote is cut away again.
+            if let Ok(file) = std::fs::OpenOptions::new().write(true).open(path) {
+                let _ = file.set_len(at);
+            }
+            return Err(e);
+        }
+    };
     if upload.completed {
-        return Ok(upload); // an empty PATCH on a finished upload changes nothing
+        return Ok(upload.clone()); // an empty PATCH on a finished upload changes nothing
     }
-    next.offset = offset + received;
-    let finished = next.length == Some(next.offset);
-    store_chunk(state, &upload, &mut next, &spool_path, received, finished).await?;
-    next.completed = finished;
+    next.offset = upload.offset + received;
+    next.completed = next.length == Some(next.offset);
     next.expires_ms = now_ms() + LIFETIME.as_millis() as i64;
     state.db.advance_upload(&next, upload.offset).await.map_err(|e| match e {
         crate::db::RepoError::Conflict(message) => tus_error(StatusCode::CONFLICT, "offset_mismatch", message),
         other => other.into(),
     })?;
-    // The old pending chunk is superseded only once the new state is recorded.
-    if let Some(old) = upload.pending_key.as_deref().filter(|k| Some(*k) != next.pending_key.as_deref())
-        && let Ok(old) = BlobKey::new(old)
-    {
-        let _ = state.store.delete(&old).await;
-    }
     Ok(next)
 }
+
+/// Where [`receive`] puts a PATCH body.
+trait Sink {
+    async fn put(&mut self, chunk: Bytes) -> ApiResult<()>;
+    async fn finish(&mut self) -> ApiResult<()>;
+}
+
+impl Sink for tokio::fs::File {
+    async fn put(&mut self, chunk: Bytes) -> ApiResult<()> {
+        self.write_all(&chunk).await.map_err(spool_error)
+    }
+    async fn finish(&mut self) -> ApiResult<()> {
+        self.flush().await.map_err(spool_error)
+    }
+}
+
+impl Sink for ChannelWriter {
+    async fn put(&mut self, chunk: Bytes) -> ApiResult<()> {
+        // The writer thread stopped: its error is reported when it is joined.
+        self.0.send(chunk).await.map_err(|_| spool_error(std::io::ErrorKind::BrokenPipe.into()))
+    }
+    async fn finish(&mut self) -> ApiResult<()> {
+        Ok(())
+    }
+}
+
+/// Body chunks handed to the writer thread of [`append_in_place`].
+struct ChannelWriter(tokio::sync::mpsc::Sender<Bytes>);
 
 fn spool_error(e: std::io::Error) -> ApiError {
     tracing::error!(error = %e, "cannot spool an upload chunk");

@@ -11,7 +11,7 @@ use super::{
 };
 
 const ASSET_COLUMNS: &str = "id, project_id, bucket, name, version, state, size, md5, metadata, request_id, \
-                             created_by, created_ms, updated_ms, blob_key";
+                             created_by, created_ms, updated_ms, blob_key, original_blob_key";
 
 /// The most a page may hold.
 pub const MAX_PAGE: u32 = 500;
@@ -36,6 +36,7 @@ macro_rules! asset_from {
             created_ms: $row.try_get("created_ms")?,
             updated_ms: $row.try_get("updated_ms")?,
             blob_key: $row.try_get("blob_key")?,
+            original_blob_key: $row.try_get("original_blob_key")?,
         }
     }};
 }
@@ -225,6 +226,15 @@ impl Db {
         let n = with_pool!(self, pool => sqlx::query("UPDATE assets SET blob_key = $1 WHERE id = $2")
             .bind(blob_key).bind(id).execute(pool).await?.rows_affected());
         if n == 0 { Err(RepoError::NotFound) } else { Ok(()) }
+    }
+
+    /// The asset's bytes were replaced (a fast-start remux): the new blob serves downloads, the
+    /// delivered one is kept as the original.
+    pub async fn replace_asset_blob(&self, id: i64, blob_key: &str) -> RepoResult<()> {
+        let n = with_pool!(self, pool => sqlx::query(
+            "UPDATE assets SET original_blob_key = blob_key, blob_key = $1 WHERE id = $2 AND original_blob_key IS NULL",
+        ).bind(blob_key).bind(id).execute(pool).await?.rows_affected());
+        if n == 0 { Err(RepoError::Conflict("the asset was already remuxed".into())) } else { Ok(()) }
     }
 
     pub async fn delete_asset(&self, id: i64) -> RepoResult<()> {

@@ -1,6 +1,6 @@
 //! Deliveries: a batch of files into one bucket; each file is an asset and an upload.
 
-use hub_domain::BucketKind;
+use hub_domain::{AssetState, BucketKind, RequestState};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -77,11 +77,77 @@ impl Db {
         }
     }
 
-    /// Open → delivered, once; a second DELIVER is a conflict.
-    pub async fn mark_delivered(&self, id: i64) -> RepoResult<()> {
-        let n = with_pool!(self, pool => sqlx::query(
-            "UPDATE deliveries SET state = 'delivered', delivered_ms = $1 WHERE id = $2 AND state = 'open'",
-        ).bind(now_ms()).bind(id).execute(pool).await?.rows_affected());
-        if n == 1 { Ok(()) } else { Err(RepoError::Conflict("this delivery was already delivered".into())) }
+    /// The asset an upload carries the bytes of, if it belongs to a delivery.
+    pub async fn asset_of_upload(&self, upload_id: &str) -> RepoResult<Option<i64>> {
+        Ok(with_pool!(self, pool => sqlx::query_scalar("SELECT asset_id FROM delivery_files WHERE upload_id = $1")
+            .bind(upload_id).fetch_optional(pool).await?))
     }
+
+    /// DELIVER, all or nothing in one transaction: the delivery open → delivered (once; a second
+    /// DELIVER is a conflict), each asset gets its bytes and moves on, its validation job is
+    /// queued, and its requests move on. A crash at any point leaves either all of it or none.
+    pub async fn deliver(&self, plan: &DeliverPlan) -> RepoResult<()> {
+        let now = now_ms();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query("UPDATE deliveries SET state = 'delivered', delivered_ms = $1 WHERE id = $2 AND state = 'open'")
+                .bind(now).bind(plan.delivery_id).execute(&mut *tx).await?.rows_affected();
+            if n != 1 {
+                return Err(RepoError::Conflict("this delivery was already delivered".into()));
+            }
+            let history = "INSERT INTO history (project_id, asset_id, request_id, user_id, action, detail, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+            for asset in &plan.assets {
+                let n = sqlx::query("UPDATE assets SET state = $1, blob_key = $2, updated_ms = $3 WHERE id = $4 AND state = $5")
+                    .bind(asset.to.as_str()).bind(&asset.blob_key).bind(now).bind(asset.id).bind(asset.from.as_str())
+                    .execute(&mut *tx).await?.rows_affected();
+                if n != 1 {
+                    return Err(RepoError::Conflict(format!("asset {} changed while it was being delivered; try again", asset.id)));
+                }
+                sqlx::query(history).bind(plan.project_id).bind(asset.id).bind(None::<i64>).bind(plan.user_id)
+                    .bind("delivered").bind("all bytes stored").bind(now).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO jobs (kind, asset_id, state, run_after_ms, created_ms) VALUES ($1, $2, 'queued', $3, $3)")
+                    .bind(plan.job_kind).bind(asset.id).bind(now).execute(&mut *tx).await?;
+            }
+            for request in &plan.requests {
+                let n = sqlx::query("UPDATE requests SET state = $1, reason = NULL, updated_ms = $2 WHERE id = $3 AND state = $4")
+                    .bind(request.to.as_str()).bind(now).bind(request.id).bind(request.from.as_str())
+                    .execute(&mut *tx).await?.rows_affected();
+                if n != 1 {
+                    return Err(RepoError::Conflict(format!("request {} changed while it was being delivered; try again", request.id)));
+                }
+                let detail = format!("files delivered in delivery {}", plan.delivery_id);
+                sqlx::query(history).bind(plan.project_id).bind(None::<i64>).bind(request.id).bind(plan.user_id)
+                    .bind("request_state").bind(&detail).bind(now).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+}
+
+/// What one DELIVER changes; see [`Db::deliver`].
+#[derive(Debug, Clone)]
+pub struct DeliverPlan {
+    pub delivery_id: i64,
+    pub project_id: i64,
+    pub user_id: i64,
+    /// The job queued for each asset.
+    pub job_kind: &'static str,
+    pub assets: Vec<PlannedAsset>,
+    pub requests: Vec<PlannedRequest>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedAsset {
+    pub id: i64,
+    pub blob_key: String,
+    pub from: AssetState,
+    pub to: AssetState,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedRequest {
+    pub id: i64,
+    pub from: RequestState,
+    pub to: RequestState,
 }

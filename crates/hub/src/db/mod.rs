@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-pub use deliveries::{Delivery, DeliveryFile};
+pub use deliveries::{DeliverPlan, Delivery, DeliveryFile, PlannedAsset, PlannedRequest};
 pub use jobs::{CheckResult, Job};
 pub use models::*;
 pub use uploads::Upload;
@@ -131,6 +131,7 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
     ("0004_jobs", include_str!("../../migrations/sqlite/0004_jobs.sql")),
     ("0005_upload_lease", include_str!("../../migrations/sqlite/0005_upload_lease.sql")),
     ("0006_upload_concat", include_str!("../../migrations/sqlite/0006_upload_concat.sql")),
+    ("0007_remux_and_reaper", include_str!("../../migrations/sqlite/0007_remux_and_reaper.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../migrations/postgres/0001_initial.sql")),
@@ -139,6 +140,7 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0004_jobs", include_str!("../../migrations/postgres/0004_jobs.sql")),
     ("0005_upload_lease", include_str!("../../migrations/postgres/0005_upload_lease.sql")),
     ("0006_upload_concat", include_str!("../../migrations/postgres/0006_upload_concat.sql")),
+    ("0007_remux_and_reaper", include_str!("../../migrations/postgres/0007_remux_and_reaper.sql")),
 ];
 
 impl Db {

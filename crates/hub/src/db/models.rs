@@ -18,6 +18,8 @@ pub struct Project {
     pub name: String,
     pub code: String,
     pub created_ms: i64,
+    /// Proxies without fast start are remuxed (moov first, no re-encode) instead of refused.
+    pub fast_start_remux: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -61,6 +63,9 @@ pub struct Asset {
     /// Where the bytes are in the blob store, once delivered; internal.
     #[serde(skip)]
     pub blob_key: Option<String>,
+    /// The delivered bytes, when `blob_key` holds a fast-start remux of them; internal.
+    #[serde(skip)]
+    pub original_blob_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -171,7 +171,7 @@ impl Db {
     pub async fn create_project(&self, name: &str, code: &str) -> RepoResult<Project> {
         let result: RepoResult<Project> = async {
             with_pool!(self, pool => {
-                let row = sqlx::query("INSERT INTO projects (name, code, created_ms) VALUES ($1, $2, $3) RETURNING id, name, code, created_ms")
+                let row = sqlx::query("INSERT INTO projects (name, code, created_ms) VALUES ($1, $2, $3) RETURNING id, name, code, created_ms, fast_start_remux")
                     .bind(name).bind(code).bind(now_ms()).fetch_one(pool).await?;
                 project_from(&row)
             })
@@ -185,17 +185,24 @@ impl Db {
 
     pub async fn project(&self, id: i64) -> RepoResult<Project> {
         with_pool!(self, pool => {
-            let row = sqlx::query("SELECT id, name, code, created_ms FROM projects WHERE id = $1").bind(id).fetch_one(pool).await?;
+            let row = sqlx::query("SELECT id, name, code, created_ms, fast_start_remux FROM projects WHERE id = $1").bind(id).fetch_one(pool).await?;
             Ok(project_from(&row)?)
         })
+    }
+
+    /// Project settings a manager may change.
+    pub async fn set_fast_start_remux(&self, id: i64, on: bool) -> RepoResult<()> {
+        let n = with_pool!(self, pool => sqlx::query("UPDATE projects SET fast_start_remux = $1 WHERE id = $2")
+            .bind(i64::from(on)).bind(id).execute(pool).await?.rows_affected());
+        if n == 0 { Err(RepoError::NotFound) } else { Ok(()) }
     }
 
     /// Projects `user_id` belongs to (all of them for a site admin), by name.
     pub async fn projects_for(&self, user: &User) -> RepoResult<Vec<Project>> {
         let sql = if user.site_admin {
-            "SELECT id, name, code, created_ms FROM projects WHERE $1 = $1 ORDER BY name, id"
+            "SELECT id, name, code, created_ms, fast_start_remux FROM projects WHERE $1 = $1 ORDER BY name, id"
         } else {
-            "SELECT p.id, p.name, p.code, p.created_ms FROM projects p JOIN members m ON m.project_id = p.id \
+            "SELECT p.id, p.name, p.code, p.created_ms, p.fast_start_remux FROM projects p JOIN members m ON m.project_id = p.id \
              WHERE m.user_id = $1 ORDER BY p.name, p.id"
         };
         with_pool!(self, pool => {
@@ -288,5 +295,6 @@ where
         name: row.try_get("name")?,
         code: row.try_get("code")?,
         created_ms: row.try_get("created_ms")?,
+        fast_start_remux: row.try_get::<i64, _>("fast_start_remux")? != 0,
     })
 }

@@ -195,6 +195,10 @@ impl BlobStore for LocalStore {
         }
     }
 
+    fn local_path(&self, key: &BlobKey) -> Option<PathBuf> {
+        Some(self.path(key))
+    }
+
     async fn abort_multipart(&self, _key: &BlobKey, upload: &str) -> StoreResult<()> {
         match fs::remove_dir_all(self.upload_dir(upload)?).await {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),

@@ -87,6 +87,11 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
     /// Joins the parts, in order, into the blob.
     async fn complete_multipart(&self, key: &BlobKey, upload: &str, parts: Vec<PartRef>) -> StoreResult<()>;
     async fn abort_multipart(&self, key: &BlobKey, upload: &str) -> StoreResult<()>;
+    /// The file that holds `key`, for a store that keeps blobs as plain local files: tus then
+    /// appends uploads there in place instead of going through multipart parts.
+    fn local_path(&self, _key: &BlobKey) -> Option<std::path::PathBuf> {
+        None
+    }
 }
 
 /// Whether the store answers, with its credentials: reading a key that need not exist must either

@@ -1,0 +1,25 @@
+// Starting and stopping the real contenthub server from node (tests and the upload benchmark).
+import { spawn } from 'node:child_process';
+
+/// `contenthub serve --demo` on a free loopback port; resolves to { proc, base } once it prints its URL.
+export function startHub(bin, dataDir, extraArgs = []) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(bin, ['serve', '--demo', '--bind', '127.0.0.1:0', '--data-dir', dataDir, ...extraArgs], {
+      env: { ...process.env, CONTENTHUB_LOG: 'warn' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    proc.stdout.on('data', (chunk) => {
+      out += chunk;
+      const found = out.match(/open http:\/\/([0-9.:]+)\//);
+      if (found) resolve({ proc, base: `http://${found[1]}` });
+    });
+    proc.on('exit', (code) => reject(new Error(`contenthub exited (${code}): ${out}`)));
+  });
+}
+
+export async function stopHub(hub, signal = 'SIGTERM') {
+  const exited = new Promise((resolve) => hub.proc.once('exit', resolve));
+  hub.proc.kill(signal);
+  await exited;
+}
