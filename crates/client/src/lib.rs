@@ -266,6 +266,10 @@ impl Client {
     pub async fn deliver(&self, id: i64) -> ClientResult<Value> {
         self.send(Method::POST, &format!("/deliveries/{id}/deliver"), None::<&()>).await
     }
+    /// Any GET below `/api/v1` (`path` with its query), as JSON.
+    pub async fn get(&self, path: &str) -> ClientResult<Value> {
+        self.send(Method::GET, path, None::<&()>).await
+    }
     pub async fn request(&self, id: i64) -> ClientResult<Value> {
         self.send(Method::GET, &format!("/requests/{id}"), None::<&()>).await
     }

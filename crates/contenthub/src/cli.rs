@@ -40,6 +40,9 @@ struct Transfer {
     /// when it goes as one stream.
     #[serde(default)]
     parts: Vec<String>,
+    /// For a zipless package (a folder): its asset, whose files each have their own upload.
+    #[serde(default)]
+    package: Option<i64>,
     started_ms: i64,
     /// Why the last attempt stopped, if it did.
     #[serde(default)]
@@ -153,11 +156,16 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
         metadata.insert(k.trim().to_owned(), Value::String(v.trim().to_owned()));
     }
     let mut sources = Vec::new();
+    let mut packages: Vec<Vec<npack::SourceFile>> = Vec::new();
     for path in &args.files {
         let meta = std::fs::metadata(path).with_context(|| format!("{}", path.display()))?;
-        if !meta.is_file() {
-            bail!("{}: only files for now; pack a frame folder with `npack zip` first", path.display());
+        if meta.is_dir() {
+            let (source, members) = package_source(path)?;
+            sources.push(source);
+            packages.push(members);
+            continue;
         }
+        packages.push(Vec::new());
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
@@ -192,19 +200,29 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
     } else {
         let digests = if args.md5 {
             eprintln!("hashing {} file(s)…", sources.len());
-            let sources = sources.clone();
+            let sources: Vec<_> =
+                sources.iter().zip(&packages).filter(|(_, m)| m.is_empty()).map(|(f, _)| f.clone()).collect();
             let digests = tokio::task::spawn_blocking(move || {
                 npack::checksum_files(&sources, 4, &std::sync::atomic::AtomicBool::new(false), &npack::NoProgress)
             })
             .await??;
-            digests.iter().map(|d| Some(npack::checksum::hex(&d.md5))).collect()
+            let mut digests = digests.iter().map(|d| Some(npack::checksum::hex(&d.md5)));
+            packages.iter().map(|m| if m.is_empty() { digests.next().flatten() } else { None }).collect()
         } else {
             vec![None; sources.len()]
         };
         let files: Vec<Value> = sources
             .iter()
             .zip(&digests)
-            .map(|(f, md5)| json!({"name": f.name, "size": f.size, "md5": md5, "metadata": metadata, "request_id": args.request}))
+            .zip(&packages)
+            .map(|((f, md5), members)| {
+                if members.is_empty() {
+                    json!({"name": f.name, "size": f.size, "md5": md5, "metadata": metadata, "request_id": args.request})
+                } else {
+                    let members: Vec<Value> = members.iter().map(|m| json!({"name": m.name, "size": m.size})).collect();
+                    json!({"name": f.name, "package": members, "metadata": metadata, "request_id": args.request})
+                }
+            })
             .collect();
         let files = Value::Array(files);
         let delivery = retry_connect(|| client.create_delivery(args.project, &args.bucket, files.clone()))
@@ -214,18 +232,20 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
         let started_ms = now_ms();
         let mut transfers = Vec::new();
         for f in &sources {
-            let upload = delivery["files"]
+            let declared = delivery["files"]
                 .as_array()
                 .and_then(|a| a.iter().find(|x| x["name"] == f.name.as_str()))
-                .and_then(|x| x["upload"].as_str())
-                .context("no upload URL")?;
+                .context("the delivery does not list a file")?;
+            let package = declared["package"].is_object().then(|| declared["asset_id"].as_i64()).flatten();
+            let upload = declared["upload"].as_str().filter(|_| package.is_none());
             let transfer = Transfer {
                 delivery: id,
                 name: f.name.clone(),
                 path: std::path::absolute(&f.path)?,
                 size: f.size,
-                upload: upload.to_owned(),
+                upload: upload.map(str::to_owned).unwrap_or_default(),
                 parts: Vec::new(),
+                package,
                 started_ms,
                 error: None,
             };
@@ -244,7 +264,12 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
         |name: &str| view["files"].as_array().into_iter().flatten().any(|f| f["name"] == name && f["complete"] == true);
     // Big files go as parallel partial uploads, joined by the server once all have arrived.
     for (source, transfer) in sources.iter().zip(transfers.iter_mut()) {
-        if transfer.parts.is_empty() && !complete(&source.name) && source.size >= SPLIT_AT && args.split > 1 {
+        if transfer.parts.is_empty()
+            && transfer.package.is_none()
+            && !complete(&source.name)
+            && source.size >= SPLIT_AT
+            && args.split > 1
+        {
             let meta = client::upload_metadata(&[("project", &args.project.to_string()), ("bucket", &args.bucket)]);
             for (_, len) in split(source.size, args.split.min(32)) {
                 let part = retry(|| client.create_upload(Some(len), &meta, Some("partial"))).await;
@@ -275,6 +300,13 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
     for (index, (source, transfer)) in sources.iter().zip(&transfers).enumerate() {
         if complete(&source.name) {
             overall.inc(source.size);
+            continue;
+        }
+        if let Some(asset) = transfer.package {
+            let (client, overall, streams) = (client.clone(), overall.clone(), streams.clone());
+            let (place, dir) = ((args.project, args.bucket.clone(), asset), source.path.clone());
+            let members = packages[index].clone();
+            tasks.spawn(async move { (index, send_package(&client, place, &dir, members, &overall, &streams).await) });
             continue;
         }
         let pieces: Vec<(u64, u64, String)> = if transfer.parts.is_empty() {
@@ -372,6 +404,107 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A frame folder to deliver as one zipless package: every file in it (flat), its checksum.txt
+/// among them. The source's size is the sum; its mtime is checksum.txt's.
+fn package_source(dir: &Path) -> anyhow::Result<(npack::SourceFile, Vec<npack::SourceFile>)> {
+    let name =
+        dir.file_name().and_then(|n| n.to_str()).with_context(|| format!("{}: name is not UTF-8", dir.display()))?;
+    if let Err(issue) = npack::names::check_delivery_name(name) {
+        bail!("{name}: {issue}; rename the folder");
+    }
+    let manifest = dir.join(npack::CHECKSUM_TXT);
+    let manifest_meta = std::fs::metadata(&manifest).with_context(|| {
+        format!(
+            "{}: a frame folder needs its checksum.txt; make it with `npack checksum -s {}`",
+            dir.display(),
+            dir.display()
+        )
+    })?;
+    let scan = npack::scan_folder(dir).with_context(|| format!("reading {}", dir.display()))?;
+    if let Some(nested) = scan.files.iter().find(|f| f.name.contains('/')) {
+        bail!("{}: packages are flat, but {} is in a subfolder", dir.display(), nested.name);
+    }
+    let mut members = scan.files;
+    members.push(npack::SourceFile {
+        name: npack::CHECKSUM_TXT.into(),
+        path: manifest,
+        size: manifest_meta.len(),
+        modified: manifest_meta.modified().ok(),
+    });
+    let size = members.iter().map(|m| m.size).sum();
+    let source = npack::SourceFile {
+        name: name.to_owned(),
+        path: dir.to_owned(),
+        size,
+        modified: manifest_meta.modified().ok(),
+    };
+    Ok((source, members))
+}
+
+/// Sends the files of a package the hub does not have whole yet, `streams` at a time: each gets
+/// its own upload (naming the package) unless it has one to continue.
+async fn send_package(
+    client: &Client,
+    (project, bucket, asset): (i64, String, i64),
+    dir: &Path,
+    members: Vec<npack::SourceFile>,
+    bar: &ProgressBar,
+    streams: &std::sync::Arc<tokio::sync::Semaphore>,
+) -> anyhow::Result<()> {
+    let mut open = Vec::new();
+    let mut after = String::new();
+    loop {
+        let path = format!("/assets/{asset}/members?incomplete=true&limit=5000&after={}", percent(&after));
+        let page: Vec<Value> = serde_json::from_value(retry(|| client.get(&path)).await.map_err(explain)?)?;
+        let Some(last) = page.last() else { break };
+        after = last["name"].as_str().unwrap_or_default().to_owned();
+        open.extend(page);
+    }
+    let sizes: std::collections::HashMap<&str, u64> = members.iter().map(|m| (m.name.as_str(), m.size)).collect();
+    let pending: u64 = open.iter().filter_map(|m| sizes.get(m["name"].as_str().unwrap_or_default())).sum();
+    bar.inc(members.iter().map(|m| m.size).sum::<u64>() - pending);
+    let mut sends = tokio::task::JoinSet::new();
+    for member in open {
+        let name = member["name"].as_str().unwrap_or_default().to_owned();
+        let Some(&size) = sizes.get(name.as_str()) else {
+            bail!("the hub expects {name} in {}, but it is not there any more", dir.display());
+        };
+        let stream = streams.clone().acquire_owned().await.expect("never closed");
+        let (client, bar, path) = (client.clone(), bar.clone(), dir.join(&name));
+        let meta = client::upload_metadata(&[
+            ("project", &project.to_string()),
+            ("bucket", &bucket),
+            ("filename", &name),
+            ("package", &asset.to_string()),
+        ]);
+        sends.spawn(async move {
+            let _stream = stream;
+            let url = match member["upload"].as_str() {
+                Some(url) => url.to_owned(),
+                None => retry_connect(|| client.create_upload(Some(size), &meta, None)).await.map_err(explain)?,
+            };
+            send_piece(&client, &path, 0, size, &url, &bar).await
+        });
+        while sends.len() > 64 {
+            sends.join_next().await.expect("not empty").expect("a send task panicked")?;
+        }
+    }
+    while let Some(sent) = sends.join_next().await {
+        sent.expect("a send task panicked")?;
+    }
+    Ok(())
+}
+
+/// Percent-encodes a query value.
+fn percent(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"._-".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
+        })
+        .collect()
 }
 
 /// `size` bytes in up to `streams` pieces of at least [`MIN_PIECE`], MiB-aligned: (start, length).

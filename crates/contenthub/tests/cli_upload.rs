@@ -12,10 +12,14 @@ fn contenthub(home: &std::path::Path) -> Command {
     command
 }
 
-/// Makes a token for the demo vendor and signs the CLI in with it.
+/// Makes a token for the demo sound vendor and signs the CLI in with it.
 fn sign_in(data: &std::path::Path, home: &std::path::Path, addr: &str) {
+    sign_in_as("soundhouse", data, home, addr);
+}
+
+fn sign_in_as(user: &str, data: &std::path::Path, home: &std::path::Path, addr: &str) {
     let token = Command::new(env!("CARGO_BIN_EXE_contenthub"))
-        .args(["admin", "create-token", "soundhouse", "--data-dir"])
+        .args(["admin", "create-token", user, "--data-dir"])
         .arg(data)
         .output()
         .unwrap();
@@ -199,5 +203,42 @@ fn serve_killed_at_any_moment_loses_nothing() {
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(result["state"], "delivered", "{result}");
     assert_eq!(result["files"][0]["state"], "valid", "the hub's md5 is the file's: {result}");
+    common::stop(server);
+}
+
+/// A frame folder with its checksum.txt goes as one zipless package: `deliver --request` takes the
+/// request's metadata, every frame is its own upload, and the package is validated as a whole;
+/// a folder without checksum.txt is refused with what to do.
+#[test]
+fn a_frame_folder_is_delivered_as_one_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("hub");
+    let home = dir.path().join("home");
+    let server = common::start(&data, &[], &[]);
+    sign_in_as("lab", &data, &home, &server.addr);
+    let folder = dir.path().join("r3_vdm_frames");
+    std::fs::create_dir_all(&folder).unwrap();
+    for i in 0..40u32 {
+        let frame: Vec<u8> = (0..50_000 + i).map(|b| (b.wrapping_mul(31) ^ i) as u8).collect();
+        std::fs::write(folder.join(format!("r3.{:07}.dpx", 86400 + i)), frame).unwrap();
+    }
+    let out = contenthub(&home).args(["deliver", "--request", "3"]).arg(&folder).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("npack checksum -s"), "{stderr}");
+
+    let scan = npack::scan_folder(&folder).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let entries = npack::checksum_files(&scan.files, 2, &stop, &npack::NoProgress).unwrap();
+    std::fs::write(folder.join("checksum.txt"), npack::checksum::render(&entries)).unwrap();
+    let out = contenthub(&home)
+        .args(["deliver", "--request", "3", "--wait", "--json", "--parallel", "3"])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let file = &result["files"][0];
+    assert_eq!((file["name"].as_str(), file["state"].as_str()), (Some("r3_vdm_frames"), Some("valid")), "{result}");
+    assert_eq!(file["package"]["files"], 41, "40 frames and checksum.txt: {result}");
     common::stop(server);
 }

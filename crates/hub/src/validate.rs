@@ -17,6 +17,10 @@ const READ_CHUNK: u64 = 8 << 20;
 pub async fn run_checks(store: Arc<dyn BlobStore>, asset: &Asset, remux: bool) -> Result<Checked, StoreError> {
     // Always the delivered bytes: a retry after a remux checks the original again.
     let key = BlobKey::new(asset.original_blob_key.clone().or_else(|| asset.blob_key.clone()).unwrap_or_default())?;
+    if asset.package_files.is_some() {
+        // A zipless package: its checksum.txt lists every file's md5; there is no single file.
+        return Ok(Checked { results: vec![folder_check(store, key).await?], remuxed: None });
+    }
     let mut checked = Checked { results: vec![md5_check(store.as_ref(), &key, asset).await?], remuxed: None };
     let lower = asset.name.to_ascii_lowercase();
     if lower.ends_with(".zip") {
@@ -97,30 +101,102 @@ async fn zip_check(store: Arc<dyn BlobStore>, key: BlobKey) -> Result<CheckResul
     .await
     .map_err(|e| StoreError::Backend(format!("the package check stopped: {e}")))?;
     let result = match outcome {
-        Ok(report) => {
-            let failed: Vec<(String, String)> = report
-                .files
-                .iter()
-                .filter(|f| f.status != npack::verify::FileStatus::Ok)
-                .map(|f| (f.name.clone(), f.describe()))
-                .collect();
-            let mut detail = format!(
-                "{} files, {} ok, {} with problems",
-                report.files.len(),
-                report.files.len() - failed.len(),
-                failed.len()
-            );
-            for problem in &report.problems {
-                detail += &format!("; {problem}");
-            }
-            CheckResult { check: "package".into(), passed: report.passed(), detail, files: failed, at_ms: 0 }
-        }
+        Ok(report) => package_result(&report),
         Err(npack::zip::read::ZipError::Io(e)) => return Err(StoreError::Io(e)),
         Err(e) => {
             CheckResult { check: "package".into(), passed: false, detail: e.to_string(), files: Vec::new(), at_ms: 0 }
         }
     };
     Ok(result)
+}
+
+/// The package check's result from npack's verification report.
+fn package_result(report: &npack::verify::Report) -> CheckResult {
+    let failed: Vec<(String, String)> = report
+        .files
+        .iter()
+        .filter(|f| f.status != npack::verify::FileStatus::Ok)
+        .map(|f| (f.name.clone(), f.describe()))
+        .collect();
+    let mut detail = format!(
+        "{} files, {} ok, {} with problems",
+        report.files.len(),
+        report.files.len() - failed.len(),
+        failed.len()
+    );
+    for problem in &report.problems {
+        detail += &format!("; {problem}");
+    }
+    CheckResult { check: "package".into(), passed: report.passed(), detail, files: failed, at_ms: 0 }
+}
+
+/// A zipless package under `prefix`: what is stored there against its checksum.txt, as `npack
+/// verify` checks a folder. On the local backend the files are hashed in place with npack's
+/// multi-lane hasher; elsewhere each is streamed from the store.
+async fn folder_check(store: Arc<dyn BlobStore>, prefix: BlobKey) -> Result<CheckResult, StoreError> {
+    use npack::verify::{Manifest, VerifyOptions};
+    let options = VerifyOptions { threads: 2, ..Default::default() };
+    let base = format!("{prefix}/");
+    let manifest_key = BlobKey::new(format!("{base}{}", npack::CHECKSUM_TXT))?;
+    let mut present = Vec::new();
+    let mut manifest_size = None;
+    for (key, size) in store.list(&base).await? {
+        match key.strip_prefix(&base) {
+            Some(npack::CHECKSUM_TXT) => manifest_size = Some(size),
+            Some(name) => present.push((name.to_owned(), size)),
+            None => {}
+        }
+    }
+    let manifest = match manifest_size {
+        None => Manifest::Missing,
+        Some(size) if size > options.limits.max_checksum_txt_bytes => Manifest::TooLarge(size),
+        Some(size) => Manifest::Bytes(store.get_range(&manifest_key, 0..size).await?.to_vec()),
+    };
+    let folder = store.local_path(&manifest_key).and_then(|p| p.parent().map(std::path::Path::to_owned));
+    let streamed = match folder {
+        Some(_) => None,
+        None => {
+            let mut hashes = std::collections::HashMap::new();
+            for (name, _) in &present {
+                let key = BlobKey::new(format!("{base}{name}"))?;
+                let size = store.size(&key).await?;
+                let mut md5 = md5_many::Md5State::new();
+                let mut at = 0;
+                while at < size {
+                    let end = (at + READ_CHUNK).min(size);
+                    md5.update(&store.get_range(&key, at..end).await?);
+                    at = end;
+                }
+                hashes.insert(name.clone(), md5.finalize());
+            }
+            Some(hashes)
+        }
+    };
+    let outcome = tokio::task::spawn_blocking(move || {
+        npack::verify::verify_listing(manifest, &present, &options, |wanted| match (streamed, folder) {
+            (Some(hashes), _) => Ok(hashes),
+            (None, Some(dir)) => {
+                let files: Vec<npack::SourceFile> = wanted
+                    .iter()
+                    .map(|(name, size)| npack::SourceFile {
+                        name: name.clone(),
+                        path: dir.join(name),
+                        size: *size,
+                        modified: None,
+                    })
+                    .collect();
+                let entries = npack::checksum_files(&files, 2, &AtomicBool::new(false), &npack::NoProgress)?;
+                Ok(entries.into_iter().map(|e| (e.name, e.md5)).collect())
+            }
+            (None, None) => unreachable!("either streamed or local"),
+        })
+    })
+    .await
+    .map_err(|e| StoreError::Backend(format!("the package check stopped: {e}")))?;
+    match outcome {
+        Ok(report) => Ok(package_result(&report)),
+        Err(e) => Err(StoreError::Backend(format!("the package check could not read the files: {e}"))),
+    }
 }
 
 /// `Read + Seek` over a stored blob, for the media inspector (on a blocking thread).

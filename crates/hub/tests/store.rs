@@ -3,6 +3,8 @@
 //! S3 runs when `CONTENTHUB_TEST_S3_ENDPOINT` (and `_BUCKET`, `_ACCESS_KEY`, `_SECRET_KEY`) name one;
 //! scripts/test.sh starts s3s-fs on 127.0.0.1 for it.
 
+mod common;
+
 use bytes::Bytes;
 use hub::store::{BlobKey, BlobStore, LocalStore, S3Settings, S3Store, StoreError};
 
@@ -107,19 +109,8 @@ async fn blob_behaviour_on_a_local_folder() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blob_behaviour_on_s3() {
-    let Ok(endpoint) = std::env::var("CONTENTHUB_TEST_S3_ENDPOINT") else {
-        eprintln!("SKIPPED: set CONTENTHUB_TEST_S3_ENDPOINT (scripts/test.sh starts s3s-fs and does) to run on S3");
-        return;
-    };
-    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} must be set with the endpoint"));
-    let settings = S3Settings {
-        bucket: var("CONTENTHUB_TEST_S3_BUCKET"),
-        endpoint: Some(endpoint),
-        region: Some("us-east-1".into()),
-        access_key_id: Some(var("CONTENTHUB_TEST_S3_ACCESS_KEY")),
-        secret_access_key: Some(var("CONTENTHUB_TEST_S3_SECRET_KEY")),
-        path_style: true,
-    };
+    let Some(settings) = common::s3_settings() else { return };
+    let var = |name: &str| std::env::var(name).unwrap();
     assert!(!format!("{settings:?}").contains(&var("CONTENTHUB_TEST_S3_SECRET_KEY")), "Debug hides the secret");
     let forged = S3Store::new(S3Settings { secret_access_key: Some("wrong".into()), ..settings.clone() }).unwrap();
     let refused = forged.put_stream(&key("signature-check"), &mut &b"x"[..]).await;

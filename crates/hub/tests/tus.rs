@@ -1,6 +1,8 @@
 //! The tus endpoint through the router, on a local folder and on S3: creation, chunks with
 //! checksums, offsets, a second instance continuing, deferred length, termination, expiry.
 
+mod common;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -10,7 +12,7 @@ use base64::Engine;
 use hub::Db;
 use hub::api::{ApiConfig, AppState, router};
 use hub::secrets::hash_password;
-use hub::store::{BlobKey, BlobStore, LocalStore, S3Settings, S3Store};
+use hub::store::{BlobKey, BlobStore, LocalStore, S3Store};
 use hub_domain::Role;
 use tower::ServiceExt;
 
@@ -323,19 +325,7 @@ async fn tus_on_a_local_folder() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tus_on_s3() {
-    let Ok(endpoint) = std::env::var("CONTENTHUB_TEST_S3_ENDPOINT") else {
-        eprintln!("SKIPPED: set CONTENTHUB_TEST_S3_ENDPOINT (scripts/test.sh does) to run on S3");
-        return;
-    };
-    let var = |name: &str| std::env::var(name).unwrap();
-    let settings = S3Settings {
-        bucket: var("CONTENTHUB_TEST_S3_BUCKET"),
-        endpoint: Some(endpoint),
-        region: Some("us-east-1".into()),
-        access_key_id: Some(var("CONTENTHUB_TEST_S3_ACCESS_KEY")),
-        secret_access_key: Some(var("CONTENTHUB_TEST_S3_SECRET_KEY")),
-        path_style: true,
-    };
+    let Some(settings) = common::s3_settings() else { return };
     let make = move || -> Arc<dyn BlobStore> { Arc::new(S3Store::new(settings.clone()).unwrap()) };
     suite(&make).await;
 }

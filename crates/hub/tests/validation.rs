@@ -2,6 +2,8 @@
 //! with npack's verifier and proxies (H.264, fast start) with the media inspector, both reading
 //! from the blob store; requests follow their assets.
 
+mod common;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -61,10 +63,23 @@ struct Hub {
 
 /// A hub on SQLite and a local store, with project "Film" and its contributor `cht_vendor`.
 async fn hub() -> Hub {
+    hub_on(None).await
+}
+
+/// The same on the S3-compatible test server, when scripts/test.sh started one.
+async fn hub_on_s3() -> Option<Hub> {
+    let settings = common::s3_settings()?;
+    Some(hub_on(Some(Arc::new(hub::store::S3Store::new(settings).unwrap()))).await)
+}
+
+async fn hub_on(store: Option<Arc<dyn hub::store::BlobStore>>) -> Hub {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::connect(&format!("sqlite://{}", dir.path().join("hub.db").display())).await.unwrap();
     db.migrate().await.unwrap();
-    let store = Arc::new(LocalStore::open(dir.path().join("blobs")).await.unwrap());
+    let store = match store {
+        Some(store) => store,
+        None => Arc::new(LocalStore::open(dir.path().join("blobs")).await.unwrap()),
+    };
     let state =
         AppState::new(db.clone(), store, ApiConfig { spool_dir: dir.path().to_owned(), ..ApiConfig::default() });
     let app = router(state.clone());
@@ -287,4 +302,140 @@ async fn fast_start_remux_is_a_project_setting() {
     assert!(info.fast_start && info.has_h264_video(), "{info:?}");
     let original = hub.dir.path().join("blobs").join(asset.original_blob_key.as_deref().unwrap());
     assert_eq!(std::fs::read(original).unwrap(), slow, "the delivered bytes are kept");
+}
+
+/// A zipless package: a frame folder with its checksum.txt as one asset, each file uploaded on its
+/// own through tus and the whole validated like `npack verify` does a folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zipless_packages_upload_file_by_file_and_validate_as_a_whole() {
+    zipless_package(hub().await).await;
+    if let Some(hub) = hub_on_s3().await {
+        zipless_package(hub).await;
+    }
+}
+
+async fn zipless_package(hub: Hub) {
+    let frames: Vec<(String, Vec<u8>)> =
+        (0..4).map(|i| (format!("r2.{:07}.dpx", 86400 + i), vec![i as u8 + 1; 20_000 + i])).collect();
+    let manifest: String = {
+        let mut lines: Vec<String> =
+            frames.iter().map(|(name, data)| format!("{name}\t{}\tmd5\t{}\n", data.len(), md5_hex(data))).collect();
+        lines.sort();
+        lines.concat()
+    };
+    let mut files = frames.clone();
+    files.push(("checksum.txt".into(), manifest.clone().into_bytes()));
+    let members = |files: &[(String, Vec<u8>)]| -> Vec<Value> {
+        files.iter().map(|(name, data)| json!({"name": name, "size": data.len()})).collect()
+    };
+    let metadata = json!({"reel": 2, "deliverable_type": "frame sequence", "colour_space": "ACES"});
+    let request = hub
+        .db
+        .create_request(
+            hub.project,
+            BucketKind::PictureDeliverables,
+            "Reel 2 frames",
+            &serde_json::from_value(json!({"reel": 2})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let declare = |packages: Vec<(&str, Vec<Value>)>| {
+        let files: Vec<Value> = packages
+            .into_iter()
+            .map(|(name, members)| json!({"name": name, "package": members, "metadata": metadata, "request_id": request.id}))
+            .collect();
+        Body::from(json!({"bucket": "picture-deliverables", "files": files}).to_string())
+    };
+    let path = format!("/api/v1/projects/{}/deliveries", hub.project);
+    let json_type = [("content-type", "application/json")];
+
+    // Refused before anything is created: no checksum.txt, a path in a name, a hidden file.
+    let bad = vec![json!({"name": "a/b.dpx", "size": 1}), json!({"name": ".DS_Store", "size": 1})];
+    let (status, error) = call(&hub.app, Method::POST, &path, &json_type, declare(vec![("r2_bad", bad)])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    let text = error.to_string();
+    assert!(text.contains("checksum.txt beside the files") && text.contains("not hidden"), "{error}");
+
+    let mut damaged = files.clone();
+    damaged[1].1[500] ^= 0x40; // one bit of the second frame
+    let (status, delivery) = call(
+        &hub.app,
+        Method::POST,
+        &path,
+        &json_type,
+        declare(vec![("r2_frames", members(&files)), ("r2_frames_damaged", members(&damaged))]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{delivery}");
+    let package =
+        |name: &str| delivery["files"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap().clone();
+    let good = package("r2_frames");
+    assert_eq!((good["package"]["files"].as_i64(), good["package"]["incomplete"].as_i64()), (Some(5), Some(5)));
+    assert!(good["upload"].is_null(), "{good}");
+    let deliver = format!("/api/v1/deliveries/{}/deliver", delivery["id"]);
+    let (status, error) = call(&hub.app, Method::POST, &deliver, &[], Body::empty()).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(error["message"].as_str().unwrap().contains("5 of 5 files not fully uploaded"), "{error}");
+
+    // Each file is a tus upload naming its package; creation-with-upload sends it in one request.
+    let meta = |package: &Value, name: &str| {
+        let b64 = |v: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, v);
+        format!(
+            "project {},bucket {},filename {},package {}",
+            b64(&hub.project.to_string()),
+            b64("picture-deliverables"),
+            b64(name),
+            b64(&package["asset_id"].to_string())
+        )
+    };
+    let send = |package: Value, name: String, data: Vec<u8>, length: usize| {
+        let app = hub.app.clone();
+        let metadata = meta(&package, &name);
+        async move {
+            let headers = [
+                ("tus-resumable", "1.0.0"),
+                ("content-type", "application/offset+octet-stream"),
+                ("upload-length", &length.to_string()),
+                ("upload-metadata", &metadata),
+            ];
+            call(&app, Method::POST, "/api/v1/uploads", &headers, Body::from(data)).await.0
+        }
+    };
+    let (first, data) = &files[0];
+    assert_eq!(send(good.clone(), first.clone(), data.clone(), data.len() + 1).await, StatusCode::BAD_REQUEST);
+    assert_eq!(send(good.clone(), "r2.0099999.dpx".into(), vec![1], 1).await, StatusCode::BAD_REQUEST);
+    for (name, data) in &files {
+        assert_eq!(send(good.clone(), name.clone(), data.clone(), data.len()).await, StatusCode::CREATED, "{name}");
+    }
+    assert_eq!(
+        send(good.clone(), first.clone(), data.clone(), data.len()).await,
+        StatusCode::CONFLICT,
+        "one upload per file"
+    );
+    let bad_package = package("r2_frames_damaged");
+    for (name, data) in &damaged {
+        assert_eq!(send(bad_package.clone(), name.clone(), data.clone(), data.len()).await, StatusCode::CREATED);
+    }
+    let members_uri = format!("/api/v1/assets/{}/members?incomplete=true", good["asset_id"]);
+    let (status, open) = call(&hub.app, Method::GET, &members_uri, &[], Body::empty()).await;
+    assert_eq!((status, open.as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{open}");
+    let (status, _) = call(&hub.app, Method::POST, &deliver, &[], Body::empty()).await;
+    assert_eq!(status, StatusCode::OK);
+    while hub::worker::run_one(&hub.state, "test-worker").await.unwrap() {}
+
+    let good_asset = hub.db.asset(good["asset_id"].as_i64().unwrap()).await.unwrap();
+    assert_eq!(good_asset.state, AssetState::Valid);
+    assert_eq!(good_asset.size as usize, files.iter().map(|f| f.1.len()).sum::<usize>());
+    let bad_asset = hub.db.asset(bad_package["asset_id"].as_i64().unwrap()).await.unwrap();
+    assert_eq!(bad_asset.state, AssetState::Invalid);
+    let (_, report) =
+        call(&hub.app, Method::GET, &format!("/api/v1/assets/{}/validation", bad_asset.id), &[], Body::empty()).await;
+    let check = &report.as_array().unwrap()[0];
+    assert_eq!((check["check"].as_str(), check["passed"].as_bool()), (Some("package"), Some(false)));
+    assert_eq!(check["files"][0][0], "r2.0086401.dpx", "{report}");
+    assert!(check["files"][0][1].as_str().unwrap().contains("md5 is"), "{report}");
+    let (status, error) =
+        call(&hub.app, Method::GET, &format!("/api/v1/assets/{}/content", good_asset.id), &[], Body::empty()).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(error["message"].as_str().unwrap().contains("package of 5 files"), "{error}");
 }

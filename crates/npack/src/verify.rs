@@ -185,36 +185,59 @@ pub fn verify_folder(
 ) -> Result<Report> {
     let manifest_path = dir.join(CHECKSUM_TXT);
     let scan = scan_folder(dir)?;
+    let manifest = match std::fs::metadata(&manifest_path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::Missing,
+        Err(e) => return Err(Error::Io { path: manifest_path, source: e }),
+        Ok(meta) if meta.len() > options.limits.max_checksum_txt_bytes => Manifest::TooLarge(meta.len()),
+        Ok(_) => Manifest::Bytes(std::fs::read(&manifest_path).map_err(Error::io_at(&manifest_path))?),
+    };
+    let present: Vec<(String, u64)> = scan.files.iter().map(|f| (f.name.clone(), f.size)).collect();
+    verify_listing(manifest, &present, options, |wanted| {
+        let wanted: std::collections::HashSet<&str> = wanted.iter().map(|(name, _)| name.as_str()).collect();
+        let to_hash: Vec<_> = scan.files.iter().filter(|f| wanted.contains(f.name.as_str())).cloned().collect();
+        Ok(checksum_files(&to_hash, options.threads, cancel, progress)?.into_iter().map(|e| (e.name, e.md5)).collect())
+    })
+}
+
+/// A zipless package's checksum.txt as found where the package is kept.
+#[derive(Debug)]
+pub enum Manifest {
+    Missing,
+    /// Bigger than the limit (its size); not read.
+    TooLarge(u64),
+    Bytes(Vec<u8>),
+}
+
+/// Verifies a zipless package wherever it is kept: its checksum.txt, the files present (name and
+/// size, checksum.txt itself excluded) and `hash`, which returns the md5 of the files it is given
+/// (those whose size matches the listing; the others fail without being read).
+pub fn verify_listing(
+    manifest: Manifest,
+    present: &[(String, u64)],
+    options: &VerifyOptions,
+    hash: impl FnOnce(&[(String, u64)]) -> Result<HashMap<String, [u8; 16]>>,
+) -> Result<Report> {
     let mut problems = Vec::new();
-    let listed = match std::fs::metadata(&manifest_path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let listed = match manifest {
+        Manifest::Missing => {
             problems.push(format!("{CHECKSUM_TXT} is missing; create it with `npack checksum -s FOLDER`"));
             Vec::new()
         }
-        Err(e) => {
-            return Err(Error::Io { path: manifest_path, source: e });
-        }
-        Ok(meta) if meta.len() > options.limits.max_checksum_txt_bytes => {
-            problems.push(format!(
-                "{CHECKSUM_TXT} is {} bytes; the limit is {}",
-                meta.len(),
-                options.limits.max_checksum_txt_bytes
-            ));
+        Manifest::TooLarge(size) => {
+            let limit = options.limits.max_checksum_txt_bytes;
+            problems.push(format!("{CHECKSUM_TXT} is {size} bytes; the limit is {limit}"));
             Vec::new()
         }
-        Ok(_) => {
-            let bytes = std::fs::read(&manifest_path).map_err(Error::io_at(&manifest_path))?;
-            checksum::parse(&bytes).unwrap_or_else(|e| {
-                problems.push(e.to_string());
-                Vec::new()
-            })
-        }
+        Manifest::Bytes(bytes) => checksum::parse(&bytes).unwrap_or_else(|e| {
+            problems.push(e.to_string());
+            Vec::new()
+        }),
     };
     let sizes: HashMap<&str, u64> = listed.iter().map(|e| (e.name.as_str(), e.size)).collect();
-    let to_hash: Vec<_> = scan.files.iter().filter(|f| sizes.get(f.name.as_str()) == Some(&f.size)).cloned().collect();
-    let hashed: HashMap<String, [u8; 16]> =
-        checksum_files(&to_hash, options.threads, cancel, progress)?.into_iter().map(|e| (e.name, e.md5)).collect();
-    let present: Vec<_> = scan.files.iter().map(|f| (f.name.clone(), f.size, None)).collect();
+    let to_hash: Vec<(String, u64)> =
+        present.iter().filter(|(name, size)| sizes.get(name.as_str()) == Some(size)).cloned().collect();
+    let hashed = if problems.is_empty() { hash(&to_hash)? } else { HashMap::new() };
+    let present: Vec<_> = present.iter().map(|(name, size)| (name.clone(), *size, None)).collect();
     let files = if problems.is_empty() { compare(&listed, &present, &hashed) } else { Vec::new() };
     Ok(finish("folder", files, problems, options))
 }

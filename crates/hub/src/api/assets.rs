@@ -113,6 +113,33 @@ pub async fn validation(
     Ok(Json(state.db.checks(id).await?))
 }
 
+#[derive(Debug, Deserialize)]
+pub struct MembersQuery {
+    #[serde(default)]
+    pub after: String,
+    pub limit: Option<i64>,
+    #[serde(default)]
+    pub incomplete: bool,
+}
+
+/// A page of a package's files, with each one's upload and progress.
+pub async fn members(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Query(query): Query<MembersQuery>,
+) -> ApiResult<Json<Vec<crate::db::PackageMember>>> {
+    let asset = load(&state, &caller, id, None).await?;
+    if asset.package_files.is_none() {
+        return Err(ApiError::conflict(format!("{} is a single file, not a package", asset.name)));
+    }
+    let limit = query.limit.unwrap_or(1000);
+    if !(1..=5000).contains(&limit) {
+        return Err(ApiError::bad_request("limit is 1 to 5000"));
+    }
+    Ok(Json(state.db.package_members(id, &query.after, limit, query.incomplete).await?))
+}
+
 /// Revalidation is an explicit action of a manager: Valid or Invalid → Delivered, and queued.
 pub async fn revalidate(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<Asset>> {
     let asset = load(&state, &caller, id, Some(Action::ManageBucket)).await?;

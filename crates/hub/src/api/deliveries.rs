@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
+use crate::secrets::random_token;
 use axum::extract::State;
 use axum::http::StatusCode;
 use hub_domain::access::Action;
@@ -18,21 +19,35 @@ use super::assets::bucket;
 use super::auth::{Caller, authorize};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Json, Path};
-use super::tus::{MAX_UPLOAD, encode_metadata, open_upload};
+use super::tus::{MAX_UPLOAD, Place, encode_metadata, open_upload};
 use crate::db::{DeliverPlan, Delivery, NewAsset, PlannedAsset, PlannedRequest};
 
-/// Files one delivery may declare (a zipless frame sequence as one package comes later).
+/// Files one delivery may declare (a zipless package counts as one).
 pub const MAX_FILES: usize = 10_000;
+/// Files one zipless package may hold, and all the packages of one delivery together.
+pub const MAX_PACKAGE_FILES: usize = 250_000;
+/// The body of a delivery declaration may list that many package files.
+pub const MAX_DECLARATION_BODY: usize = 64 << 20;
 
 #[derive(Debug, Deserialize)]
 pub struct NewFile {
     pub name: String,
+    /// For a package: the sum of its files' sizes (may be left out).
+    #[serde(default)]
     pub size: i64,
+    /// A zipless package: a frame folder's files, checksum.txt among them, delivered as one asset.
+    pub package: Option<Vec<NewMember>>,
     /// Hex md5 the vendor computed; the hub compares its own with it.
     pub md5: Option<String>,
     #[serde(default)]
     pub metadata: Map<String, Value>,
     pub request_id: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewMember {
+    pub name: String,
+    pub size: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,10 +63,20 @@ pub struct FileView {
     pub version: i64,
     pub size: i64,
     pub state: AssetState,
-    /// The tus upload URL for this file.
-    pub upload: String,
+    /// The tus upload URL for this file; none for a package, whose files each get their own
+    /// (`GET /api/v1/assets/{id}/members`).
+    pub upload: Option<String>,
     pub offset: i64,
     pub complete: bool,
+    /// A package: how many files it holds, and how many are not fully uploaded yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<PackageProgress>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PackageProgress {
+    pub files: i64,
+    pub incomplete: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -87,6 +112,7 @@ pub async fn create(
     let mut errors = Vec::new();
     let mut names = HashSet::new();
     let mut planned: Vec<Metadata> = Vec::with_capacity(new.files.len());
+    let mut package_files = 0;
     for (i, file) in new.files.iter().enumerate() {
         if let Err(issue) = check_delivery_name(&file.name) {
             errors.push(field(i, "name", format!("{}: {issue}", file.name)));
@@ -96,7 +122,10 @@ pub async fn create(
         if !names.insert(file.name.as_str()) {
             errors.push(field(i, "name", format!("{} is in this delivery twice", file.name)));
         }
-        if !(0..=MAX_UPLOAD).contains(&file.size) {
+        if let Some(members) = &file.package {
+            package_files += members.len();
+            check_package(i, file, members, &mut errors);
+        } else if !(0..=MAX_UPLOAD).contains(&file.size) {
             errors.push(field(i, "size", format!("size must be between 0 and {MAX_UPLOAD} bytes")));
         }
         if let Some(md5) = &file.md5
@@ -129,6 +158,12 @@ pub async fn create(
             (false, None) => {}
         }
     }
+    if package_files > MAX_PACKAGE_FILES {
+        errors.push(FieldError {
+            field: "files".into(),
+            message: format!("the packages hold {package_files} files; one delivery takes at most {MAX_PACKAGE_FILES}"),
+        });
+    }
     if !errors.is_empty() {
         return Err(ApiError::invalid("nothing was created: some files are not acceptable", errors));
     }
@@ -142,20 +177,43 @@ pub async fn create(
                 bucket,
                 name: file.name.clone(),
                 state: AssetState::InProgress,
-                size: file.size,
+                size: match &file.package {
+                    Some(members) => members.iter().map(|m| m.size).sum(),
+                    None => file.size,
+                },
                 md5: file.md5.as_ref().map(|m| m.to_lowercase()),
                 metadata,
                 request_id: file.request_id,
                 created_by: Some(caller.user.id),
             })
             .await?;
+        if let Some(members) = &file.package {
+            // The files go under a prefix of their own; each gets its upload when it starts.
+            let prefix = format!("packages/{}-{}", asset.id, random_token("", 12));
+            let members: Vec<(String, i64)> = members.iter().map(|m| (m.name.clone(), m.size)).collect();
+            state.db.make_package(asset.id, &prefix, &members).await?;
+            state.db.add_delivery_file(delivery.id, asset.id, "").await?;
+            let detail = format!(
+                "{} v{} ({} files) declared in delivery {}",
+                asset.name,
+                asset.version,
+                members.len(),
+                delivery.id
+            );
+            state
+                .db
+                .add_history(project_id, Some(asset.id), None, Some(caller.user.id), "delivery_created", &detail)
+                .await?;
+            continue;
+        }
         let raw = encode_metadata(&[
             ("project", &project_id.to_string()),
             ("bucket", bucket.slug()),
             ("filename", &file.name),
             ("delivery", &delivery.id.to_string()),
         ]);
-        let upload = open_upload(&state, project_id, bucket, caller.user.id, Some(file.size), raw, None).await?;
+        let place = Place { project_id, bucket, user_id: caller.user.id };
+        let upload = open_upload(&state, place, Some(file.size), raw, None, None).await?;
         state.db.add_delivery_file(delivery.id, asset.id, &upload.id).await?;
         let detail = format!("{} v{} declared in delivery {}", asset.name, asset.version, delivery.id);
         state
@@ -170,16 +228,27 @@ async fn view(state: &AppState, delivery: Delivery) -> ApiResult<DeliveryView> {
     let mut files = Vec::new();
     for file in state.db.delivery_files(delivery.id).await? {
         let asset = state.db.asset(file.asset_id).await?;
-        let upload = state.db.upload(&file.upload_id).await.ok();
+        let (upload, offset, complete, package) = match asset.package_files {
+            Some(count) => {
+                let incomplete = state.db.incomplete_members(asset.id).await?;
+                (None, 0, incomplete == 0, Some(PackageProgress { files: count, incomplete }))
+            }
+            None => {
+                let upload = state.db.upload(&file.upload_id).await.ok();
+                let url = format!("/api/v1/uploads/{}", file.upload_id);
+                (Some(url), upload.as_ref().map_or(0, |u| u.offset), upload.is_some_and(|u| u.completed), None)
+            }
+        };
         files.push(FileView {
             asset_id: asset.id,
             name: asset.name,
             version: asset.version,
             size: asset.size,
             state: asset.state,
-            upload: format!("/api/v1/uploads/{}", file.upload_id),
-            offset: upload.as_ref().map_or(0, |u| u.offset),
-            complete: upload.as_ref().is_some_and(|u| u.completed),
+            upload,
+            offset,
+            complete,
+            package,
         });
     }
     Ok(DeliveryView { delivery, files })
@@ -209,8 +278,21 @@ pub async fn deliver(
     }
     let files = state.db.delivery_files(id).await?;
     let mut incomplete = Vec::new();
-    let mut uploads = Vec::with_capacity(files.len());
+    let mut keys = Vec::with_capacity(files.len());
     for file in &files {
+        let asset = state.db.asset(file.asset_id).await?;
+        if asset.package_files.is_some() {
+            let missing = state.db.incomplete_members(asset.id).await?;
+            if missing > 0 {
+                incomplete.push(format!(
+                    "{} ({missing} of {} files not fully uploaded)",
+                    asset.name,
+                    asset.package_files.unwrap_or(0)
+                ));
+            }
+            keys.push(asset.blob_key.unwrap_or_default());
+            continue;
+        }
         let upload = match state.db.upload(&file.upload_id).await {
             Ok(upload) => upload,
             Err(crate::db::RepoError::NotFound) => {
@@ -223,10 +305,9 @@ pub async fn deliver(
             Err(e) => return Err(e.into()),
         };
         if !upload.completed {
-            let asset = state.db.asset(file.asset_id).await?;
             incomplete.push(format!("{} ({} of {} bytes)", asset.name, upload.offset, asset.size));
         }
-        uploads.push(upload);
+        keys.push(upload.blob_key);
     }
     if !incomplete.is_empty() {
         return Err(ApiError::conflict(format!(
@@ -244,10 +325,10 @@ pub async fn deliver(
         requests: Vec::new(),
     };
     let mut requests = BTreeSet::new();
-    for (file, upload) in files.iter().zip(&uploads) {
+    for (file, blob_key) in files.iter().zip(keys) {
         let asset = state.db.asset(file.asset_id).await?;
         let next = asset.state.next(AssetEvent::TransferCompleted)?;
-        plan.assets.push(PlannedAsset { id: asset.id, blob_key: upload.blob_key.clone(), from: asset.state, to: next });
+        plan.assets.push(PlannedAsset { id: asset.id, blob_key, from: asset.state, to: next });
         requests.extend(asset.request_id);
     }
     for request_id in requests {
@@ -258,4 +339,42 @@ pub async fn deliver(
     state.db.deliver(&plan).await?;
     let delivery = state.db.delivery(id).await?;
     Ok(Json(view(&state, delivery).await?))
+}
+
+/// A package's files: flat names under the delivery rule, no hidden files, no duplicates,
+/// checksum.txt among them, sizes in range, and no md5 of its own (checksum.txt has them).
+fn check_package(i: usize, file: &NewFile, members: &[NewMember], errors: &mut Vec<FieldError>) {
+    if members.len() > MAX_PACKAGE_FILES {
+        errors.push(field(i, "package", format!("a package holds at most {MAX_PACKAGE_FILES} files")));
+        return;
+    }
+    if file.md5.is_some() {
+        errors.push(field(i, "md5", "a package has no md5 of its own: its checksum.txt lists every file's"));
+    }
+    let mut seen = HashSet::with_capacity(members.len());
+    let before = errors.len();
+    for (j, member) in members.iter().enumerate() {
+        let at = format!("package[{j}]");
+        if let Err(issue) = check_delivery_name(&member.name) {
+            errors.push(field(i, &at, format!("{}: {issue}", member.name)));
+        } else if member.name.is_empty() || member.name.starts_with('.') {
+            errors.push(field(i, &at, format!("{:?}: a package file needs a name that is not hidden", member.name)));
+        } else if !seen.insert(member.name.as_str()) {
+            errors.push(field(i, &at, format!("{} is in the package twice", member.name)));
+        }
+        if !(0..=MAX_UPLOAD).contains(&member.size) {
+            errors.push(field(i, &at, format!("{}: size must be between 0 and {MAX_UPLOAD} bytes", member.name)));
+        }
+        if errors.len() - before >= 20 {
+            errors.push(field(i, "package", "more problems follow; fix these first"));
+            return;
+        }
+    }
+    if !seen.contains(npack::CHECKSUM_TXT) {
+        errors.push(field(
+            i,
+            "package",
+            "a package needs its checksum.txt beside the files; make it with `npack checksum -s FOLDER`",
+        ));
+    }
 }

@@ -64,6 +64,12 @@ pub async fn content(
 ) -> ApiResult<Response> {
     let asset = state.db.asset(id).await?;
     authorize(&state, &caller, asset.project_id, Action::ViewBucket(asset.bucket)).await?;
+    if let Some(files) = asset.package_files {
+        return Err(ApiError::conflict(format!(
+            "{} is a package of {files} files, not one file; list them at /api/v1/assets/{id}/members",
+            asset.name
+        )));
+    }
     let key =
         asset.blob_key.as_deref().and_then(|k| BlobKey::new(k).ok()).ok_or_else(|| {
             ApiError::conflict(format!("{} has no stored bytes yet (it is {})", asset.name, asset.state))

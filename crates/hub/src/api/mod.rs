@@ -128,6 +128,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(GET "/assets/{id}/history" => assets::history, "Who did what to the asset, when", MEMBER),
         endpoint!(GET "/assets/{id}/content" => download::content, "The asset's bytes; HTTP Range for seeking and resuming", MEMBER),
         endpoint!(POST "/assets/{id}/revalidate" => assets::revalidate, "Validate a Valid or Invalid asset again", MANAGER),
+        endpoint!(GET "/assets/{id}/members" => assets::members, "A page of a package's files, by name, with each one's upload and progress", MEMBER, query: &[("after", "the last name of the previous page"), ("limit", "page size, 1 to 5000 (default 1000)"), ("incomplete", "true: only files not fully uploaded")]),
         endpoint!(GET "/assets/{id}/validation" => assets::validation, "The validation report: each check, its result and the files it concerns", MEMBER),
         endpoint!(GET "/requests/{id}" => requests::get, "One request", MEMBER),
         endpoint!(PATCH "/requests/{id}" => requests::update, "Edit a request's title and metadata", MANAGER),
@@ -147,7 +148,12 @@ pub fn endpoints() -> Vec<Endpoint> {
 pub fn router(state: AppState) -> Router {
     let mut api = Router::new();
     for endpoint in endpoints() {
-        api = api.route(endpoint.path, (endpoint.route)());
+        let mut route = (endpoint.route)();
+        if endpoint.path == "/projects/{id}/deliveries" {
+            // A declaration may list the files of packages of up to 250,000 frames.
+            route = route.layer(DefaultBodyLimit::max(deliveries::MAX_DECLARATION_BODY));
+        }
+        api = api.route(endpoint.path, route);
     }
     let api =
         api.route("/openapi.json", axum::routing::get(spec::serve)).fallback(|| async { error::ApiError::not_found() });

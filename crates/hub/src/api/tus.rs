@@ -233,7 +233,12 @@ pub async fn create(
         return Ok(response);
     }
     let with_upload = headers.get(header::CONTENT_TYPE).is_some_and(|v| v == OFFSET_CONTENT_TYPE);
-    let mut upload = open_upload(&state, project_id, bucket, caller.user.id, length, raw_metadata, concat).await?;
+    let place = Place { project_id, bucket, user_id: caller.user.id };
+    let member = match get("package") {
+        Some(package) => Some(package_member(&state, place, package, filename, length).await?),
+        None => None,
+    };
+    let mut upload = open_upload(&state, place, length, raw_metadata, concat, member).await?;
     if with_upload {
         upload = append(&state, upload, &headers, body).await?;
     }
@@ -248,24 +253,39 @@ pub async fn create(
     Ok(response)
 }
 
-/// Records a new upload (the caller has checked access); a zero-length one is complete at once.
+/// Where an upload goes and who makes it (the caller has checked access).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Place {
+    pub project_id: i64,
+    pub bucket: BucketKind,
+    pub user_id: i64,
+}
+
+/// The package file an upload carries: its bytes go to `blob_key` under the package's prefix.
+#[derive(Debug)]
+pub(crate) struct MemberOf<'a> {
+    pub asset_id: i64,
+    pub name: &'a str,
+    pub blob_key: String,
+}
+
+/// Records a new upload; a zero-length one is complete at once.
 pub(crate) async fn open_upload(
     state: &AppState,
-    project_id: i64,
-    bucket: BucketKind,
-    user_id: i64,
+    place: Place,
     length: Option<i64>,
     raw_metadata: String,
     concat: Option<String>,
+    member: Option<MemberOf<'_>>,
 ) -> ApiResult<Upload> {
     let id = random_token("", 24);
     let now = now_ms();
     let upload = Upload {
-        blob_key: format!("uploads/{id}/data"),
+        blob_key: member.as_ref().map_or_else(|| format!("uploads/{id}/data"), |m| m.blob_key.clone()),
         id,
-        project_id,
-        bucket,
-        created_by: Some(user_id),
+        project_id: place.project_id,
+        bucket: place.bucket,
+        created_by: Some(place.user_id),
         length,
         offset: 0,
         metadata: raw_metadata,
@@ -280,10 +300,55 @@ pub(crate) async fn open_upload(
         concat,
     };
     state.db.create_upload(&upload).await?;
+    if let Some(member) = &member {
+        state.db.bind_member_upload(member.asset_id, member.name, &upload.id).await?;
+    }
     if length == Some(0) {
         return append(state, upload, &HeaderMap::new(), Body::empty()).await;
     }
     Ok(upload)
+}
+
+/// Checks that an upload naming `package` (an asset id) carries a declared file of that package
+/// in progress, with the declared size, that has no upload yet.
+async fn package_member<'a>(
+    state: &AppState,
+    place: Place,
+    package: &str,
+    name: &'a str,
+    length: Option<i64>,
+) -> ApiResult<MemberOf<'a>> {
+    let not_ours = || {
+        ApiError::bad_request(format!("package {package:?} is not a package in progress in this project and bucket"))
+    };
+    let asset_id: i64 = package.parse().map_err(|_| not_ours())?;
+    let asset = state.db.asset(asset_id).await.map_err(|_| not_ours())?;
+    let prefix = match (&asset.blob_key, asset.package_files) {
+        (Some(prefix), Some(_))
+            if asset.project_id == place.project_id
+                && asset.bucket == place.bucket
+                && asset.state == hub_domain::AssetState::InProgress =>
+        {
+            prefix.clone()
+        }
+        _ => return Err(not_ours()),
+    };
+    let Some((size, upload)) = state.db.package_member(asset_id, name).await? else {
+        return Err(ApiError::bad_request(format!("{name} is not a file of package {}", asset.name)));
+    };
+    if length != Some(size) {
+        return Err(ApiError::bad_request(format!(
+            "{name} was declared with {size} bytes; send Upload-Length: {size}"
+        )));
+    }
+    if let Some(existing) = upload
+        && state.db.upload(&existing).await.is_ok()
+    {
+        return Err(ApiError::conflict(format!(
+            "{name} already has an upload, /api/v1/uploads/{existing}; continue it (HEAD, then PATCH)"
+        )));
+    }
+    Ok(MemberOf { asset_id, name, blob_key: format!("{prefix}/{name}") })
 }
 
 /// `Upload-Metadata` for the given pairs.
@@ -326,7 +391,8 @@ async fn concatenate(
     }
     let length: i64 = partials.iter().map(|p| p.length.unwrap_or(0)).sum();
     let concat = Some(format!("final;{list}"));
-    let upload = open_upload(state, project_id, bucket, caller.user.id, Some(length), raw_metadata, concat).await?;
+    let place = Place { project_id, bucket, user_id: caller.user.id };
+    let upload = open_upload(state, place, Some(length), raw_metadata, concat, None).await?;
     if length == 0 {
         return Ok(upload);
     }
@@ -506,6 +572,7 @@ pub async fn delete(
     check_version(&headers)?;
     let upload = load(&state, &caller, &id).await?;
     discard(&state, &upload).await;
+    state.db.unbind_member(&upload.id).await?;
     state.db.delete_upload(&upload.id).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     tus_headers(response.headers_mut());
@@ -547,6 +614,7 @@ pub async fn reap_expired(state: &AppState) -> ApiResult<usize> {
                 state.db.add_history(asset.project_id, Some(asset.id), None, None, "transfer_failed", &detail).await?;
             }
         }
+        state.db.unbind_member(&upload.id).await?;
         state.db.delete_upload(&upload.id).await?;
         tracing::info!(upload = %upload.id, "expired upload removed");
     }
@@ -616,10 +684,7 @@ async fn append(state: &AppState, upload: Upload, headers: &HeaderMap, body: Bod
     store_chunk(state, &upload, &mut next, &spool_path, received, finished).await?;
     next.completed = finished;
     next.expires_ms = now_ms() + LIFETIME.as_millis() as i64;
-    state.db.advance_upload(&next, upload.offset).await.map_err(|e| match e {
-        crate::db::RepoError::Conflict(message) => tus_error(StatusCode::CONFLICT, "offset_mismatch", message),
-        other => other.into(),
-    })?;
+    record(state, &next, upload.offset).await?;
     // The old pending chunk is superseded only once the new state is recorded.
     if let Some(old) = upload.pending_key.as_deref().filter(|k| Some(*k) != next.pending_key.as_deref())
         && let Ok(old) = BlobKey::new(old)
@@ -725,11 +790,21 @@ async fn append_in_place(
     next.offset = upload.offset + received;
     next.completed = next.length == Some(next.offset);
     next.expires_ms = now_ms() + LIFETIME.as_millis() as i64;
-    state.db.advance_upload(&next, upload.offset).await.map_err(|e| match e {
-        crate::db::RepoError::Conflict(message) => tus_error(StatusCode::CONFLICT, "offset_mismatch", message),
-        other => other.into(),
-    })?;
+    record(state, &next, upload.offset).await?;
     Ok(next)
+}
+
+/// Records an upload's new offset (only if it is still at `expected`), and a package file whose
+/// upload just completed.
+async fn record(state: &AppState, next: &Upload, expected: i64) -> ApiResult<()> {
+    state.db.advance_upload(next, expected).await.map_err(|e| match e {
+        crate::db::RepoError::Conflict(message) => tus_error(StatusCode::CONFLICT, "offset_mismatch", message),
+        other => ApiError::from(other),
+    })?;
+    if next.completed {
+        state.db.complete_member(&next.id).await?;
+    }
+    Ok(())
 }
 
 /// Where [`receive`] puts a PATCH body.

@@ -11,7 +11,7 @@ use super::{
 };
 
 const ASSET_COLUMNS: &str = "id, project_id, bucket, name, version, state, size, md5, metadata, request_id, \
-                             created_by, created_ms, updated_ms, blob_key, original_blob_key";
+                             created_by, created_ms, updated_ms, blob_key, original_blob_key, package_files";
 
 /// The most a page may hold.
 pub const MAX_PAGE: u32 = 500;
@@ -37,6 +37,7 @@ macro_rules! asset_from {
             updated_ms: $row.try_get("updated_ms")?,
             blob_key: $row.try_get("blob_key")?,
             original_blob_key: $row.try_get("original_blob_key")?,
+            package_files: $row.try_get("package_files")?,
         }
     }};
 }

@@ -9,6 +9,7 @@ mod assets;
 mod deliveries;
 mod jobs;
 mod models;
+mod packages;
 mod people;
 mod requests;
 mod uploads;
@@ -22,6 +23,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use deliveries::{DeliverPlan, Delivery, DeliveryFile, PlannedAsset, PlannedRequest};
 pub use jobs::{CheckResult, Job};
 pub use models::*;
+pub use packages::PackageMember;
 pub use uploads::Upload;
 
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +134,7 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
     ("0005_upload_lease", include_str!("../../migrations/sqlite/0005_upload_lease.sql")),
     ("0006_upload_concat", include_str!("../../migrations/sqlite/0006_upload_concat.sql")),
     ("0007_remux_and_reaper", include_str!("../../migrations/sqlite/0007_remux_and_reaper.sql")),
+    ("0008_packages", include_str!("../../migrations/sqlite/0008_packages.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../migrations/postgres/0001_initial.sql")),
@@ -141,6 +144,7 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0005_upload_lease", include_str!("../../migrations/postgres/0005_upload_lease.sql")),
     ("0006_upload_concat", include_str!("../../migrations/postgres/0006_upload_concat.sql")),
     ("0007_remux_and_reaper", include_str!("../../migrations/postgres/0007_remux_and_reaper.sql")),
+    ("0008_packages", include_str!("../../migrations/postgres/0008_packages.sql")),
 ];
 
 impl Db {

@@ -66,6 +66,9 @@ pub struct Asset {
     /// The delivered bytes, when `blob_key` holds a fast-start remux of them; internal.
     #[serde(skip)]
     pub original_blob_key: Option<String>,
+    /// A zipless package: how many files it holds (checksum.txt included); none for a single file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package_files: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

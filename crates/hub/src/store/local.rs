@@ -113,7 +113,8 @@ impl BlobStore for LocalStore {
 
     async fn list(&self, prefix: &str) -> StoreResult<Vec<(String, u64)>> {
         let mut out = Vec::new();
-        let mut pending = vec![self.root.clone()];
+        // Only the folder the prefix is in is walked, not the whole store.
+        let mut pending = vec![self.root.join(prefix.rsplit_once('/').map_or("", |(dir, _)| dir))];
         while let Some(dir) = pending.pop() {
             let mut entries = match fs::read_dir(&dir).await {
                 Ok(entries) => entries,
