@@ -28,6 +28,8 @@ pub struct Config {
     /// Path-style S3 addressing (MinIO, Garage, most self-hosted stores).
     pub s3_path_style: bool,
     pub session_hours: u32,
+    /// The largest file one upload may carry, in bytes (announced as tus `Tus-Max-Size`).
+    pub max_upload_bytes: i64,
     /// Mark session cookies Secure; set when the hub is served over HTTPS.
     pub secure_cookies: bool,
     /// Log filter, e.g. `info` or `hub=debug,info`.
@@ -47,6 +49,7 @@ impl Default for Config {
             s3_secret_access_key: None,
             s3_path_style: false,
             session_hours: 12,
+            max_upload_bytes: 1 << 40,
             secure_cookies: false,
             log: "info".into(),
         }
@@ -124,6 +127,9 @@ impl Config {
         }
         if self.session_hours == 0 || self.session_hours > 24 * 30 {
             bail!("session_hours must be between 1 and 720");
+        }
+        if !(1 << 20..=5 << 40).contains(&self.max_upload_bytes) {
+            bail!("max_upload_bytes must be between 1 MiB (1048576) and 5 TiB (5497558138880)");
         }
         Ok(())
     }

@@ -353,7 +353,12 @@ async fn serve(config: Config, demo: bool, workers: usize) -> anyhow::Result<()>
     tracing::info!(storage = %store.describe(), "blob storage ready");
     let spool_dir = config.data_dir.join("spool");
     std::fs::create_dir_all(&spool_dir).with_context(|| format!("creating {}", spool_dir.display()))?;
-    let api = ApiConfig { session_hours: config.session_hours, secure_cookies: config.secure_cookies, spool_dir };
+    let api = ApiConfig {
+        session_hours: config.session_hours,
+        secure_cookies: config.secure_cookies,
+        spool_dir,
+        max_upload: config.max_upload_bytes,
+    };
     let state = AppState::new(db, store, api);
     tokio::spawn(reap_uploads(state.clone()));
     for n in 0..workers {

@@ -44,7 +44,7 @@ async fn env() -> Env {
 }
 
 fn app(env: &Env, store: Arc<dyn BlobStore>) -> Router {
-    let config = ApiConfig { spool_dir: env.spool.path().to_owned(), ..ApiConfig::default() };
+    let config = ApiConfig { spool_dir: env.spool.path().to_owned(), max_upload: 1 << 30, ..ApiConfig::default() };
     router(AppState::new(env.db.clone(), store, config))
 }
 
@@ -92,6 +92,15 @@ async fn suite(make_store: &dyn Fn() -> Arc<dyn BlobStore>) {
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(header(&headers, "tus-extension").contains("checksum"));
     assert_eq!(header(&headers, "tus-version"), "1.0.0");
+    assert_eq!(header(&headers, "tus-max-size"), (1u64 << 30).to_string(), "from the configuration");
+    assert!(header(&headers, "tus-checksum-algorithm").contains("crc32"));
+    let too_big = vec![
+        auth("vendor"),
+        tus.clone(),
+        ("upload-length", ((1u64 << 30) + 1).to_string()),
+        ("upload-metadata", meta.clone()),
+    ];
+    assert_eq!(send(&first, Method::POST, "/api/v1/uploads", &too_big, vec![]).await.0, StatusCode::PAYLOAD_TOO_LARGE);
 
     // Refusals before anything is stored.
     let length = (20 << 20) + 3;

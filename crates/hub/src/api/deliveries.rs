@@ -19,7 +19,7 @@ use super::assets::bucket;
 use super::auth::{Caller, authorize};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Json, Path};
-use super::tus::{MAX_UPLOAD, Place, encode_metadata, open_upload};
+use super::tus::{Place, encode_metadata, open_upload};
 use crate::db::{DeliverPlan, Delivery, NewAsset, PlannedAsset, PlannedRequest};
 
 /// Files one delivery may declare (a zipless package counts as one).
@@ -113,6 +113,7 @@ pub async fn create(
     let mut names = HashSet::new();
     let mut planned: Vec<Metadata> = Vec::with_capacity(new.files.len());
     let mut package_files = 0;
+    let max = state.config.max_upload;
     for (i, file) in new.files.iter().enumerate() {
         if let Err(issue) = check_delivery_name(&file.name) {
             errors.push(field(i, "name", format!("{}: {issue}", file.name)));
@@ -124,9 +125,9 @@ pub async fn create(
         }
         if let Some(members) = &file.package {
             package_files += members.len();
-            check_package(i, file, members, &mut errors);
-        } else if !(0..=MAX_UPLOAD).contains(&file.size) {
-            errors.push(field(i, "size", format!("size must be between 0 and {MAX_UPLOAD} bytes")));
+            check_package(i, file, members, max, &mut errors);
+        } else if !(0..=max).contains(&file.size) {
+            errors.push(field(i, "size", format!("size must be between 0 and {max} bytes")));
         }
         if let Some(md5) = &file.md5
             && (md5.len() != 32 || !md5.bytes().all(|b| b.is_ascii_hexdigit()))
@@ -343,7 +344,7 @@ pub async fn deliver(
 
 /// A package's files: flat names under the delivery rule, no hidden files, no duplicates,
 /// checksum.txt among them, sizes in range, and no md5 of its own (checksum.txt has them).
-fn check_package(i: usize, file: &NewFile, members: &[NewMember], errors: &mut Vec<FieldError>) {
+fn check_package(i: usize, file: &NewFile, members: &[NewMember], max: i64, errors: &mut Vec<FieldError>) {
     if members.len() > MAX_PACKAGE_FILES {
         errors.push(field(i, "package", format!("a package holds at most {MAX_PACKAGE_FILES} files")));
         return;
@@ -362,8 +363,8 @@ fn check_package(i: usize, file: &NewFile, members: &[NewMember], errors: &mut V
         } else if !seen.insert(member.name.as_str()) {
             errors.push(field(i, &at, format!("{} is in the package twice", member.name)));
         }
-        if !(0..=MAX_UPLOAD).contains(&member.size) {
-            errors.push(field(i, &at, format!("{}: size must be between 0 and {MAX_UPLOAD} bytes", member.name)));
+        if !(0..=max).contains(&member.size) {
+            errors.push(field(i, &at, format!("{}: size must be between 0 and {max} bytes", member.name)));
         }
         if errors.len() - before >= 20 {
             errors.push(field(i, "package", "more problems follow; fix these first"));

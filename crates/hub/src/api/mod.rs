@@ -32,11 +32,13 @@ pub struct ApiConfig {
     pub secure_cookies: bool,
     /// Where upload chunks wait while they arrive (local disk of this instance).
     pub spool_dir: std::path::PathBuf,
+    /// The largest upload accepted, in bytes (`Tus-Max-Size`).
+    pub max_upload: i64,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { session_hours: 12, secure_cookies: false, spool_dir: std::env::temp_dir() }
+        ApiConfig { session_hours: 12, secure_cookies: false, spool_dir: std::env::temp_dir(), max_upload: 1 << 40 }
     }
 }
 

@@ -108,19 +108,17 @@ fn expires_header(upload: &Upload) -> HeaderValue {
     HeaderValue::from_str(&httpdate::fmt_http_date(when)).expect("HTTP dates are ASCII")
 }
 
-pub async fn options() -> Response {
+pub async fn options(State(state): State<AppState>) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let headers = response.headers_mut();
     tus_headers(headers);
     headers.insert(h("tus-version"), HeaderValue::from_static(TUS_VERSION));
     headers.insert(h("tus-extension"), HeaderValue::from_static(EXTENSIONS));
     headers.insert(h("tus-checksum-algorithm"), HeaderValue::from_static("md5,sha1,crc32"));
-    headers.insert(h("tus-max-size"), HeaderValue::from(MAX_UPLOAD));
+    headers.insert(h("tus-max-size"), HeaderValue::from(state.config.max_upload));
     response
 }
 
-/// The largest upload accepted (1 TiB).
-pub const MAX_UPLOAD: i64 = 1 << 40;
 /// How long one PATCH holds an upload between renewals; a server that died frees it after this.
 const PATCH_LEASE: Duration = Duration::from_secs(15);
 
@@ -190,11 +188,12 @@ pub async fn create(
     if length.is_none() && !deferred && final_of.is_none() {
         return Err(ApiError::bad_request("send Upload-Length, or Upload-Defer-Length: 1 if it is not known yet"));
     }
-    if length.is_some_and(|l| l > MAX_UPLOAD) {
+    let max = state.config.max_upload;
+    if length.is_some_and(|l| l > max) {
         return Err(tus_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
-            format!("uploads are at most {MAX_UPLOAD} bytes"),
+            format!("uploads are at most {max} bytes (max_upload_bytes)"),
         ));
     }
     let raw_metadata = headers.get("upload-metadata").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
@@ -658,12 +657,12 @@ async fn append(state: &AppState, upload: Upload, headers: &HeaderMap, body: Bod
     let mut next = upload.clone();
     if let Some(length) = header_i64(headers, "upload-length")? {
         match upload.length {
-            None if length >= upload.offset && length <= MAX_UPLOAD => next.length = Some(length),
+            None if length >= upload.offset && length <= state.config.max_upload => next.length = Some(length),
             Some(known) if known == length => {}
             _ => return Err(ApiError::bad_request("Upload-Length cannot change once set")),
         }
     }
-    let room = next.length.map_or(MAX_UPLOAD - offset, |l| l - offset);
+    let room = next.length.map_or(state.config.max_upload - offset, |l| l - offset);
     let checksum = parse_checksum(headers)?;
     if let Some(path) = state.store.local_path(&BlobKey::new(upload.blob_key.clone()).expect("upload keys are valid")) {
         return append_in_place(state, &upload, next, &path, room, checksum, body).await;
