@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what the tests need, builds, runs everything.
 #   bash scripts/test.sh
-# Installs (when missing): Info-ZIP unzip/zip (Debian); a Python virtualenv with the original
+# Installs (when missing): Info-ZIP unzip/zip and Chromium (Debian); a Python virtualenv with the original
 # npack 0.8.0, pytest, openapi-spec-validator and tuspy (PyPI); s3s-fs (crates.io), started on
-# 127.0.0.1; tus-js-client (npm). Set CARGO_TARGET_DIR to share build output between clones.
+# 127.0.0.1; tus-js-client, @tus/server and playwright-core (npm). Set CARGO_TARGET_DIR to share build output between clones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -14,6 +14,7 @@ say() { printf '\n== %s\n' "$*"; }
 need_debs=()
 command -v unzip >/dev/null || need_debs+=(unzip)
 command -v zip >/dev/null || need_debs+=(zip)
+[ -x /usr/bin/chromium ] || need_debs+=(chromium)
 if ((${#need_debs[@]})); then
   say "installing ${need_debs[*]} from Debian"
   sudo_cmd=""
@@ -78,6 +79,7 @@ say "interoperability tests: the original npack, Python's zipfile, Info-ZIP unzi
 NPACK_BIN="$CARGO_TARGET_DIR/release/npack" ORIGINAL_NPACK="$venv/bin/npack" \
   CONTENTHUB_TEST_BIN="$CARGO_TARGET_DIR/debug/contenthub" "$venv/bin/python" -m pytest -q tests/interop
 
-say "tus-js-client (npm) against the real server"
+say "tus-js-client (npm) and the browser interface in Debian's Chromium (playwright-core) against the real server"
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error && \
   CONTENTHUB_TEST_BIN="$CARGO_TARGET_DIR/debug/contenthub" node --test)
+echo "screenshots of the pages: artifacts/screenshots/"

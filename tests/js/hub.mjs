@@ -1,7 +1,8 @@
 // Starting and stopping the real contenthub server from node (tests and the upload benchmark).
 import { spawn } from 'node:child_process';
 
-/// `contenthub serve --demo` on a free loopback port; resolves to { proc, base } once it prints its URL.
+/// `contenthub serve --demo` on a free loopback port; resolves to { proc, base, banner } once it
+/// prints its URL (the banner holds the first start's passwords).
 export function startHub(bin, dataDir, extraArgs = []) {
   return new Promise((resolve, reject) => {
     const proc = spawn(bin, ['serve', '--demo', '--bind', '127.0.0.1:0', '--data-dir', dataDir, ...extraArgs], {
@@ -12,7 +13,7 @@ export function startHub(bin, dataDir, extraArgs = []) {
     proc.stdout.on('data', (chunk) => {
       out += chunk;
       const found = out.match(/open http:\/\/([0-9.:]+)\//);
-      if (found) resolve({ proc, base: `http://${found[1]}` });
+      if (found) resolve({ proc, base: `http://${found[1]}`, banner: out });
     });
     proc.on('exit', (code) => reject(new Error(`contenthub exited (${code}): ${out}`)));
   });
@@ -22,4 +23,11 @@ export async function stopHub(hub, signal = 'SIGTERM') {
   const exited = new Promise((resolve) => hub.proc.once('exit', resolve));
   hub.proc.kill(signal);
   await exited;
+}
+
+/// A demo user's password from the first start's banner.
+export function demoPassword(hub, user) {
+  const found = hub.banner.match(new RegExp(`^\\s+${user}\\s+\\S+\\s+(\\S+)$`, 'm'));
+  if (!found) throw new Error(`no password for ${user} in: ${hub.banner}`);
+  return found[1];
 }

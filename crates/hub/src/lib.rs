@@ -6,6 +6,7 @@ pub mod db;
 pub mod secrets;
 pub mod store;
 pub mod validate;
+pub mod web;
 pub mod worker;
 
 pub use db::{Db, RepoError};

@@ -439,3 +439,97 @@ async fn zipless_package(hub: Hub) {
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(error["message"].as_str().unwrap().contains("package of 5 files"), "{error}");
 }
+
+/// A stored ZIP of exactly these entries (any names, any checksum.txt), as a hostile or careless
+/// packager might make it.
+fn craft_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    use npack::zip::format::{EntryRecord, central_header, end_records, local_header};
+    let mut out = Vec::new();
+    let mut records = Vec::new();
+    for (name, data) in entries {
+        let record = EntryRecord {
+            name: (*name).to_owned(),
+            size: data.len() as u64,
+            crc32: crc32fast::hash(data),
+            offset: out.len() as u64,
+            dos_time: 0,
+            dos_date: 0x21,
+        };
+        out.extend_from_slice(&local_header(&record));
+        out.extend_from_slice(data);
+        records.push(record);
+    }
+    let cd_offset = out.len() as u64;
+    let mut cd = Vec::new();
+    for record in &records {
+        central_header(record, &mut cd);
+    }
+    out.extend_from_slice(&cd);
+    out.extend_from_slice(&end_records(records.len() as u64, cd_offset, cd.len() as u64));
+    out
+}
+
+/// Every way a frame-sequence ZIP can be wrong ends Invalid through the API, with its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_invalid_zip_ends_invalid_with_its_reason() {
+    let hub = hub().await;
+    let (a, b) = (vec![1u8; 3000], vec![2u8; 4000]);
+    let line = |name: &str, data: &[u8]| format!("{name}\t{}\tmd5\t{}\n", data.len(), md5_hex(data));
+    let manifest = line("sh010.0001.dpx", &a) + &line("sh010.0002.dpx", &b);
+    let good = craft_zip(&[("sh010.0001.dpx", &a), ("sh010.0002.dpx", &b), ("checksum.txt", manifest.as_bytes())]);
+    let wrong_md5 = line("sh010.0001.dpx", &a) + &line("sh010.0002.dpx", &b).replace(&md5_hex(&b), &md5_hex(&a));
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("sh010_good.zip", good.clone(), "2 files, 2 ok"),
+        (
+            "sh010_nested.zip",
+            craft_zip(&[("frames/sh010.0001.dpx", &a), ("sh010.0002.dpx", &b), ("checksum.txt", manifest.as_bytes())]),
+            "packages are flat",
+        ),
+        (
+            "sh010_no_manifest.zip",
+            craft_zip(&[("sh010.0001.dpx", &a), ("sh010.0002.dpx", &b)]),
+            "checksum.txt is missing",
+        ),
+        (
+            "sh010_bad_manifest.zip",
+            craft_zip(&[("sh010.0001.dpx", &a), ("checksum.txt", b"sh010.0001.dpx 3000 md5 nothex\n")]),
+            "checksum.txt line 1",
+        ),
+        (
+            "sh010_md5.zip",
+            craft_zip(&[("sh010.0001.dpx", &a), ("sh010.0002.dpx", &b), ("checksum.txt", wrong_md5.as_bytes())]),
+            "md5 is",
+        ),
+        (
+            "sh010_extra.zip",
+            craft_zip(&[
+                ("sh010.0001.dpx", &a),
+                ("sh010.0002.dpx", &b),
+                ("sh010.0003.dpx", &b),
+                ("checksum.txt", manifest.as_bytes()),
+            ]),
+            "not listed in checksum.txt",
+        ),
+        (
+            "sh010_missing.zip",
+            craft_zip(&[("sh010.0001.dpx", &a), ("checksum.txt", manifest.as_bytes())]),
+            "missing from the package",
+        ),
+        ("sh010_truncated.zip", good[..good.len() / 2].to_vec(), ""),
+    ];
+    let files: Vec<(&str, Vec<u8>, String, Option<i64>)> =
+        cases.iter().map(|(name, data, _)| (*name, data.clone(), md5_hex(data), None)).collect();
+    let delivery = deliver(&hub, "vfx", &files, json!({"shot": "sh010", "version": 1})).await;
+    while hub::worker::run_one(&hub.state, "test-worker").await.unwrap() {}
+    for (name, _, reason) in &cases {
+        let id = delivery["files"].as_array().unwrap().iter().find(|f| f["name"] == *name).unwrap()["asset_id"].clone();
+        let asset = hub.db.asset(id.as_i64().unwrap()).await.unwrap();
+        let wanted = if *name == "sh010_good.zip" { AssetState::Valid } else { AssetState::Invalid };
+        let (_, report) =
+            call(&hub.app, Method::GET, &format!("/api/v1/assets/{id}/validation"), &[], Body::empty()).await;
+        assert_eq!(asset.state, wanted, "{name}: {report}");
+        let package = report.as_array().unwrap().iter().find(|c| c["check"] == "package").unwrap();
+        assert!(package.to_string().contains(reason), "{name}: {package}");
+        assert!(!package["detail"].as_str().unwrap().is_empty(), "{name}: a reason is given");
+    }
+}

@@ -30,6 +30,13 @@ pub async fn list(
 ) -> ApiResult<Json<Page<Asset>>> {
     let bucket = bucket(&slug)?;
     authorize(&state, &caller, project_id, Action::ViewBucket(bucket)).await?;
+    let query = asset_query(bucket, params)?;
+    Ok(Json(state.db.list_assets(project_id, bucket, &query).await?))
+}
+
+/// The listing query from `state`, `q`, `sort`, `order`, `after`, `limit` and `meta.FIELD`
+/// parameters, each checked against the bucket's schema.
+pub(crate) fn asset_query(bucket: BucketKind, params: Vec<(String, String)>) -> ApiResult<AssetQuery> {
     let mut query = AssetQuery { limit: 100, ..AssetQuery::default() };
     for (key, value) in params {
         match key.as_str() {
@@ -78,7 +85,7 @@ pub async fn list(
     if query.fields.len() > 8 {
         return Err(ApiError::bad_request("at most 8 metadata filters at once"));
     }
-    Ok(Json(state.db.list_assets(project_id, bucket, &query).await?))
+    Ok(query)
 }
 
 /// Loads an asset the caller can see (404 otherwise, as for a missing one) and, for a write,

@@ -161,7 +161,7 @@ pub fn router(state: AppState) -> Router {
         api.route("/openapi.json", axum::routing::get(spec::serve)).fallback(|| async { error::ApiError::not_found() });
     Router::new()
         .nest("/api/v1", api)
-        .route("/", get(ops::home))
+        .merge(crate::web::routes())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -29,20 +29,6 @@ pub async fn count_requests(State(state): State<AppState>, request: Request, nex
 }
 
 /// Until the web UI lands, the root page says what is running and how to reach it.
-pub async fn home() -> axum::response::Html<&'static str> {
-    axum::response::Html(
-        "<!doctype html><html lang=en><meta charset=utf-8><title>contenthub</title>\
-         <style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#1d2430}\
-         code{background:#eef1f5;padding:.1rem .3rem;border-radius:.2rem}</style>\
-         <h1>contenthub is running</h1>\
-         <p>The JSON API is at <code>/api/v1</code>. Sign in with <code>POST /api/v1/session</code> \
-         (<code>{\"username\", \"password\"}</code>), or create a token with \
-         <code>contenthub admin create-token USER</code> and send it as <code>Authorization: Bearer TOKEN</code>.</p>\
-         <p>Health: <a href=/healthz>/healthz</a> · <a href=/readyz>/readyz</a> · <a href=/metrics>/metrics</a>. \
-         The browser interface arrives in a later release.</p></html>",
-    )
-}
-
 pub async fn healthz() -> &'static str {
     "ok\n"
 }

@@ -87,7 +87,11 @@ pub async fn buckets(
     Ok(Json(visible_counts(&state, id, member.as_ref()).await?))
 }
 
-async fn visible_counts(state: &AppState, project_id: i64, member: Option<&Member>) -> ApiResult<Vec<BucketCounts>> {
+pub(crate) async fn visible_counts(
+    state: &AppState,
+    project_id: i64,
+    member: Option<&Member>,
+) -> ApiResult<Vec<BucketCounts>> {
     let mut counts = state.db.bucket_counts(project_id).await?;
     if let Some(member) = member {
         counts.retain(|c| member.membership().sees_bucket(c.bucket));

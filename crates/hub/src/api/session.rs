@@ -27,21 +27,30 @@ pub struct SessionInfo {
 }
 
 pub async fn login(State(state): State<AppState>, Json(login): Json<Login>) -> ApiResult<Response> {
-    let username = login.username.trim();
+    let (info, cookie) = start_session(&state, &login.username, &login.password).await?;
+    let mut response = Json(info).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// Checks the credentials (rate-limited per user name, same time whether or not the user exists)
+/// and opens a session: its details and the `Set-Cookie` value.
+pub async fn start_session(state: &AppState, username: &str, password: &str) -> ApiResult<(SessionInfo, HeaderValue)> {
+    let username = username.trim();
     state.limiter.check(username)?;
     let bad = || ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", "wrong user name or password");
     let (user, hash) = match state.db.user_for_login(username).await {
         Ok(found) => found,
         Err(RepoError::NotFound) => {
             // Spend the same time as a real check, so that timing does not reveal which names exist.
-            let password = login.password.clone();
+            let password = password.to_owned();
             let _ = tokio::task::spawn_blocking(move || verify_password(&password, crate::secrets::dummy_hash())).await;
             state.limiter.failed(username);
             return Err(bad());
         }
         Err(e) => return Err(e.into()),
     };
-    let password = login.password.clone();
+    let password = password.to_owned();
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
     if !ok {
         state.limiter.failed(username);
@@ -57,18 +66,22 @@ pub async fn login(State(state): State<AppState>, Json(login): Json<Login>) -> A
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
         state.config.session_hours * 3600
     );
-    let mut response = Json(SessionInfo { user, csrf_token: csrf, expires_ms }).into_response();
-    response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("ASCII cookie"));
-    Ok(response)
+    Ok((SessionInfo { user, csrf_token: csrf, expires_ms }, HeaderValue::from_str(&cookie).expect("ASCII cookie")))
+}
+
+/// Ends the session in the request's cookie, if any; returns the `Set-Cookie` value that clears it.
+pub async fn end_session(state: &AppState, headers: &HeaderMap) -> ApiResult<HeaderValue> {
+    if let Some(token) = cookie(headers, SESSION_COOKIE) {
+        state.db.delete_session(token).await?;
+    }
+    let expired = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    Ok(HeaderValue::from_str(&expired).expect("ASCII cookie"))
 }
 
 pub async fn logout(State(state): State<AppState>, _caller: Caller, headers: HeaderMap) -> ApiResult<Response> {
-    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
-        state.db.delete_session(token).await?;
-    }
+    let cookie = end_session(&state, &headers).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    let expired = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
-    response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&expired).expect("ASCII cookie"));
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
 }
 

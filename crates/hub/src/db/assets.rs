@@ -238,6 +238,21 @@ impl Db {
         if n == 0 { Err(RepoError::Conflict("the asset was already remuxed".into())) } else { Ok(()) }
     }
 
+    /// Every version of the asset named `name` in a bucket, newest first.
+    pub async fn asset_versions(&self, project_id: i64, bucket: BucketKind, name: &str) -> RepoResult<Vec<Asset>> {
+        let sql = format!(
+            "SELECT {ASSET_COLUMNS} FROM assets WHERE project_id = $1 AND bucket = $2 AND name = $3 ORDER BY version DESC LIMIT 100"
+        );
+        with_pool!(self, pool => {
+            let rows = sqlx::query(audited(&sql)).bind(project_id).bind(bucket.slug()).bind(name).fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                out.push(asset_from!(row));
+            }
+            Ok(out)
+        })
+    }
+
     pub async fn delete_asset(&self, id: i64) -> RepoResult<()> {
         let n = with_pool!(self, pool => sqlx::query("DELETE FROM assets WHERE id = $1").bind(id).execute(pool).await?.rows_affected());
         if n == 0 { Err(RepoError::NotFound) } else { Ok(()) }

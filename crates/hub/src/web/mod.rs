@@ -1,0 +1,592 @@
+//! The browser interface: server-rendered pages (askama templates compiled into the binary) and
+//! small static files, on top of the same database and access rules as the API. Pages use the
+//! session cookie; a page that changes something sends the session's CSRF token.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use hub_domain::access::Action;
+use hub_domain::{AssetState, BucketKind, FieldKind, Principal};
+use serde::Deserialize;
+
+use crate::api::AppState;
+use crate::api::auth::{Caller, SESSION_COOKIE, authorize, cookie};
+use crate::api::error::ApiError;
+use crate::api::session::{end_session, start_session};
+use crate::db::{Asset, RepoError, User};
+
+mod format;
+
+use format::{human_bytes, when};
+
+/// The page routes, merged into the service's router.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(projects))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/projects/{id}", get(project))
+        .route("/projects/{id}/buckets/{bucket}", get(bucket))
+        .route("/assets/{id}", get(asset))
+        .route("/static/{file}", get(static_file))
+}
+
+/// The signed-in person looking at a page; without a session, the page sends them to sign in
+/// and brings them back afterwards.
+#[derive(Debug)]
+pub struct Viewer {
+    caller: Caller,
+    csrf: String,
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let here = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let to_login = |expired: bool| {
+            let flag = if expired { "&expired=1" } else { "" };
+            Redirect::to(&format!("/login?next={}{flag}", encode(here))).into_response()
+        };
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Err(to_login(false)) };
+        match state.db.session(token).await {
+            Ok((user, csrf)) => {
+                let principal = Principal { user_id: user.id, site_admin: user.site_admin, via_token: false };
+                Ok(Viewer { caller: Caller { user, principal }, csrf })
+            }
+            Err(RepoError::NotFound) => Err(to_login(true)),
+            Err(e) => Err(PageError(e.into()).into_response()),
+        }
+    }
+}
+
+/// What every page shows around its content.
+#[derive(Debug)]
+pub struct Chrome {
+    user_name: Option<String>,
+    csrf: String,
+    crumbs: Vec<Crumb>,
+}
+
+#[derive(Debug)]
+pub struct Crumb {
+    label: String,
+    href: String,
+}
+
+impl Viewer {
+    fn chrome(&self, crumbs: Vec<Crumb>) -> Chrome {
+        Chrome { user_name: Some(self.caller.user.display_name.clone()), csrf: self.csrf.clone(), crumbs }
+    }
+    fn user(&self) -> &User {
+        &self.caller.user
+    }
+}
+
+fn crumb(label: impl Into<String>, href: impl Into<String>) -> Crumb {
+    Crumb { label: label.into(), href: href.into() }
+}
+
+/// An API error shown as a page: what went wrong and where to go from there. Everything a viewer
+/// may not see is "not found", exactly as in the API.
+#[derive(Debug)]
+pub struct PageError(ApiError);
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        PageError(e)
+    }
+}
+
+impl From<RepoError> for PageError {
+    fn from(e: RepoError) -> Self {
+        PageError(e.into())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    chrome: Chrome,
+    heading: String,
+    message: String,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.0.status;
+        let heading = match status {
+            StatusCode::NOT_FOUND => "Not found".to_owned(),
+            StatusCode::FORBIDDEN => "Not allowed".to_owned(),
+            s if s.is_server_error() => "Something went wrong".to_owned(),
+            s => s.canonical_reason().unwrap_or("Error").to_owned(),
+        };
+        let message = if status == StatusCode::NOT_FOUND {
+            "There is nothing here, or it belongs to a project you are not a member of.".to_owned()
+        } else {
+            self.0.body.message.clone()
+        };
+        let chrome = Chrome { user_name: None, csrf: String::new(), crumbs: Vec::new() };
+        (status, render(&ErrorPage { chrome, heading, message })).into_response()
+    }
+}
+
+type PageResult = Result<Response, PageError>;
+
+fn render(page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a page failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be shown").into_response()
+        }
+    }
+}
+
+/// Percent-encodes a value for a URL query.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Only a path on this site may be a place to come back to after signing in.
+fn local_path(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next } else { "/" }
+}
+
+// ---- sign in and out ----
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    chrome: Chrome,
+    error: Option<String>,
+    expired: bool,
+    next: String,
+    username: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginQuery {
+    #[serde(default)]
+    next: String,
+    #[serde(default)]
+    expired: Option<String>,
+}
+
+async fn login_page(Query(query): Query<LoginQuery>) -> Response {
+    let chrome = Chrome { user_name: None, csrf: String::new(), crumbs: Vec::new() };
+    let next = local_path(&query.next).to_owned();
+    render(&LoginPage { chrome, error: None, expired: query.expired.is_some(), next, username: String::new() })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+    let next = local_path(&form.next).to_owned();
+    match start_session(&state, &form.username, &form.password).await {
+        Ok((_, cookie)) => {
+            let mut response = Redirect::to(&next).into_response();
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+            response
+        }
+        Err(e) => {
+            let chrome = Chrome { user_name: None, csrf: String::new(), crumbs: Vec::new() };
+            let page = LoginPage {
+                chrome,
+                error: Some(e.body.message.clone()),
+                expired: false,
+                next,
+                username: form.username,
+            };
+            (e.status, render(&page)).into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LogoutForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Form(form): Form<LogoutForm>,
+) -> PageResult {
+    if form.csrf != viewer.csrf {
+        return Err(
+            ApiError::forbidden("this sign-out did not come from a contenthub page; reload and try again").into()
+        );
+    }
+    let cookie = end_session(&state, &headers).await?;
+    let mut response = Redirect::to("/login").into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+// ---- projects ----
+
+struct ProjectCard {
+    id: i64,
+    name: String,
+    code: String,
+}
+
+#[derive(Template)]
+#[template(path = "projects.html")]
+struct ProjectsPage {
+    chrome: Chrome,
+    projects: Vec<ProjectCard>,
+}
+
+async fn projects(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+    let projects = state.db.projects_for(viewer.user()).await?;
+    let projects = projects.into_iter().map(|p| ProjectCard { id: p.id, name: p.name, code: p.code }).collect();
+    Ok(render(&ProjectsPage { chrome: viewer.chrome(Vec::new()), projects }))
+}
+
+struct BucketCard {
+    slug: &'static str,
+    title: &'static str,
+    total: i64,
+    request_based: bool,
+    open_requests: i64,
+    /// (state, label, count) for the states that have assets.
+    states: Vec<(&'static str, &'static str, i64)>,
+}
+
+#[derive(Template)]
+#[template(path = "project.html")]
+struct ProjectPage {
+    chrome: Chrome,
+    project_id: i64,
+    name: String,
+    code: String,
+    role: Option<&'static str>,
+    buckets: Vec<BucketCard>,
+}
+
+async fn project(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> PageResult {
+    let member = authorize(&state, &viewer.caller, id, Action::ViewProject).await?;
+    let project = state.db.project(id).await?;
+    let counts = crate::api::projects::visible_counts(&state, id, member.as_ref()).await?;
+    let buckets = counts
+        .into_iter()
+        .map(|c| BucketCard {
+            slug: c.bucket.slug(),
+            title: c.bucket.title(),
+            total: c.counts.values().sum(),
+            request_based: c.bucket.request_based(),
+            open_requests: c.open_requests,
+            states: AssetState::ALL
+                .into_iter()
+                .filter_map(|s| c.counts.get(s.as_str()).filter(|n| **n > 0).map(|n| (s.as_str(), s.label(), *n)))
+                .collect(),
+        })
+        .collect();
+    let chrome = viewer.chrome(vec![crumb(&project.name, format!("/projects/{id}"))]);
+    Ok(render(&ProjectPage {
+        chrome,
+        project_id: id,
+        name: project.name,
+        code: project.code,
+        role: member.map(|m| m.role.as_str()),
+        buckets,
+    }))
+}
+
+// ---- a bucket's assets ----
+
+struct Filter {
+    key: &'static str,
+    label: &'static str,
+    value: String,
+    choices: Vec<&'static str>,
+}
+
+struct Row {
+    id: i64,
+    name: String,
+    version: i64,
+    state: &'static str,
+    state_label: &'static str,
+    size: String,
+    package: bool,
+    cells: Vec<String>,
+    updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "bucket.html")]
+struct BucketPage {
+    chrome: Chrome,
+    title: &'static str,
+    project_name: String,
+    q: String,
+    sort: String,
+    order: String,
+    states: Vec<(&'static str, &'static str, bool)>,
+    filters: Vec<Filter>,
+    columns: Vec<&'static str>,
+    rows: Vec<Row>,
+    next_href: Option<String>,
+    problem: Option<String>,
+}
+
+async fn bucket(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    axum::extract::Path((id, slug)): axum::extract::Path<(i64, String)>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> PageResult {
+    let bucket = BucketKind::from_slug(&slug).ok_or_else(ApiError::not_found)?;
+    authorize(&state, &viewer.caller, id, Action::ViewBucket(bucket)).await?;
+    let project = state.db.project(id).await?;
+    let param = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default();
+    let (query, problem) = match crate::api::assets::asset_query(bucket, params.clone()) {
+        Ok(query) => (query, None),
+        Err(e) => (crate::db::AssetQuery { limit: 100, ..Default::default() }, Some(e.body.message.clone())),
+    };
+    let page = state.db.list_assets(id, bucket, &query).await?;
+    let schema = bucket.schema();
+    let shown: Vec<_> = schema.iter().filter(|f| f.filterable).take(5).collect();
+    let rows = page
+        .items
+        .iter()
+        .map(|a| Row {
+            id: a.id,
+            name: a.name.clone(),
+            version: a.version,
+            state: a.state.as_str(),
+            state_label: a.state.label(),
+            size: human_bytes(a.size),
+            package: a.package_files.is_some(),
+            cells: shown.iter().map(|f| a.metadata.get(f.key).map(display_value).unwrap_or_default()).collect(),
+            updated: when(a.updated_ms),
+        })
+        .collect();
+    let next_href = page.next.map(|after| {
+        let mut pairs: Vec<String> =
+            params.iter().filter(|(k, _)| k != "after").map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+        pairs.push(format!("after={}", encode(&after)));
+        format!("?{}", pairs.join("&"))
+    });
+    let current_state = param("state");
+    let filters = shown
+        .iter()
+        .map(|f| Filter {
+            key: f.key,
+            label: f.label,
+            value: param(&format!("meta.{}", f.key)),
+            choices: match f.kind {
+                FieldKind::Choice { choices } => choices.to_vec(),
+                _ => Vec::new(),
+            },
+        })
+        .collect();
+    let chrome = viewer.chrome(vec![
+        crumb(&project.name, format!("/projects/{id}")),
+        crumb(bucket.title(), format!("/projects/{id}/buckets/{slug}")),
+    ]);
+    Ok(render(&BucketPage {
+        chrome,
+        title: bucket.title(),
+        project_name: project.name,
+        q: param("q"),
+        sort: if param("sort") == "updated" { "updated".into() } else { "name".into() },
+        order: if param("order") == "desc" { "desc".into() } else { "asc".into() },
+        states: AssetState::ALL.into_iter().map(|s| (s.as_str(), s.label(), s.as_str() == current_state)).collect(),
+        filters,
+        columns: shown.iter().map(|f| f.label).collect(),
+        rows,
+        next_href,
+        problem,
+    }))
+}
+
+fn display_value(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+// ---- one asset ----
+
+struct CheckView {
+    check: String,
+    passed: bool,
+    detail: String,
+    files: Vec<(String, String)>,
+}
+
+struct HistoryView {
+    at: String,
+    action: String,
+    who: String,
+    detail: String,
+}
+
+struct VersionView {
+    id: i64,
+    version: i64,
+    state: &'static str,
+    state_label: &'static str,
+    updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "asset.html")]
+struct AssetPage {
+    chrome: Chrome,
+    id: i64,
+    name: String,
+    version: i64,
+    state: &'static str,
+    state_label: &'static str,
+    size: String,
+    bucket_title: &'static str,
+    md5: Option<String>,
+    created: String,
+    metadata: Vec<(String, String)>,
+    checks: Vec<CheckView>,
+    history: Vec<HistoryView>,
+    versions: Vec<VersionView>,
+    downloadable: bool,
+    playable: bool,
+    not_playable: Option<String>,
+}
+
+async fn asset(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> PageResult {
+    let asset = state.db.asset(id).await?;
+    authorize(&state, &viewer.caller, asset.project_id, Action::ViewBucket(asset.bucket)).await?;
+    let project = state.db.project(asset.project_id).await?;
+    let checks = state.db.checks(id).await?;
+    let history = state.db.history(Some(id), None).await?;
+    let versions = state.db.asset_versions(asset.project_id, asset.bucket, &asset.name).await?;
+    let proxy = [".mp4", ".mov", ".m4v"].iter().any(|ext| asset.name.to_ascii_lowercase().ends_with(ext));
+    let proxy_check = checks.iter().rev().find(|c| c.check == "proxy");
+    let (playable, not_playable) = playability(&asset, proxy, proxy_check.map(|c| (c.passed, c.detail.as_str())));
+    let metadata = asset
+        .bucket
+        .schema()
+        .iter()
+        .filter_map(|f| asset.metadata.get(f.key).map(|v| (f.label.to_owned(), display_value(v))))
+        .collect();
+    let chrome = viewer.chrome(vec![
+        crumb(&project.name, format!("/projects/{}", project.id)),
+        crumb(asset.bucket.title(), format!("/projects/{}/buckets/{}", project.id, asset.bucket.slug())),
+        crumb(&asset.name, format!("/assets/{id}")),
+    ]);
+    Ok(render(&AssetPage {
+        chrome,
+        id,
+        name: asset.name.clone(),
+        version: asset.version,
+        state: asset.state.as_str(),
+        state_label: asset.state.label(),
+        size: human_bytes(asset.size),
+        bucket_title: asset.bucket.title(),
+        md5: asset.md5.clone(),
+        created: when(asset.created_ms),
+        metadata,
+        checks: checks
+            .into_iter()
+            .map(|c| CheckView { check: c.check, passed: c.passed, detail: c.detail, files: c.files })
+            .collect(),
+        history: history
+            .into_iter()
+            .map(|h| HistoryView {
+                at: when(h.at_ms),
+                action: h.action.replace('_', " "),
+                who: h.username.unwrap_or_else(|| "contenthub".into()),
+                detail: h.detail,
+            })
+            .collect(),
+        versions: versions
+            .into_iter()
+            .map(|v| VersionView {
+                id: v.id,
+                version: v.version,
+                state: v.state.as_str(),
+                state_label: v.state.label(),
+                updated: when(v.updated_ms),
+            })
+            .collect(),
+        downloadable: asset.blob_key.is_some()
+            && asset.package_files.is_none()
+            && asset.state != AssetState::InProgress,
+        playable,
+        not_playable,
+    }))
+}
+
+/// Whether the page offers the player, or says why not.
+fn playability(asset: &Asset, proxy: bool, check: Option<(bool, &str)>) -> (bool, Option<String>) {
+    if !proxy {
+        return (false, None);
+    }
+    if asset.blob_key.is_none() || asset.state == AssetState::InProgress {
+        return (false, Some("The proxy is still being delivered; it plays once its bytes are here.".into()));
+    }
+    match check {
+        Some((false, detail)) => (false, Some(format!("This proxy cannot be played in the browser: {detail}."))),
+        _ => (true, None),
+    }
+}
+
+// ---- static files ----
+
+async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    let (body, kind): (&'static [u8], &str) = match file.as_str() {
+        "app.css" => (include_bytes!("../../static/app.css"), "text/css; charset=utf-8"),
+        "player.js" => (include_bytes!("../../static/player.js"), "text/javascript; charset=utf-8"),
+        "tus.min.js" => (include_bytes!("../../static/tus.min.js"), "text/javascript; charset=utf-8"),
+        "tus-js-client.LICENSE" => (include_bytes!("../../static/tus-js-client.LICENSE"), "text/plain; charset=utf-8"),
+        _ => return PageError(ApiError::not_found()).into_response(),
+    };
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(kind).expect("ASCII"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_places_to_return_to() {
+        assert_eq!(local_path("/projects/1?state=valid"), "/projects/1?state=valid");
+        for outside in ["//evil.example/x", "https://evil.example/", "/\\evil.example", "", "javascript:alert(1)"] {
+            assert_eq!(local_path(outside), "/", "{outside}");
+        }
+        assert_eq!(encode("/a b?c=d&e"), "%2Fa%20b%3Fc%3Dd%26e");
+    }
+}
