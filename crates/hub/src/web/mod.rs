@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/projects/{id}", get(project))
         .route("/projects/{id}/buckets/{bucket}", get(bucket))
+        .route("/projects/{id}/buckets/{bucket}/upload", get(upload))
         .route("/assets/{id}", get(asset))
         .route("/static/{file}", get(static_file))
 }
@@ -352,6 +353,10 @@ struct BucketPage {
     rows: Vec<Row>,
     next_href: Option<String>,
     problem: Option<String>,
+    /// Where this viewer delivers files into the bucket, if they may.
+    upload_href: Option<String>,
+    /// Just delivered (after the upload page): the delivery's id.
+    delivered: Option<String>,
 }
 
 async fn bucket(
@@ -364,7 +369,8 @@ async fn bucket(
     authorize(&state, &viewer.caller, id, Action::ViewBucket(bucket)).await?;
     let project = state.db.project(id).await?;
     let param = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default();
-    let (query, problem) = match crate::api::assets::asset_query(bucket, params.clone()) {
+    let listing: Vec<(String, String)> = params.iter().filter(|(k, _)| k != "delivered").cloned().collect();
+    let (query, problem) = match crate::api::assets::asset_query(bucket, listing) {
         Ok(query) => (query, None),
         Err(e) => (crate::db::AssetQuery { limit: 100, ..Default::default() }, Some(e.body.message.clone())),
     };
@@ -387,12 +393,17 @@ async fn bucket(
         })
         .collect();
     let next_href = page.next.map(|after| {
-        let mut pairs: Vec<String> =
-            params.iter().filter(|(k, _)| k != "after").map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+        let mut pairs: Vec<String> = params
+            .iter()
+            .filter(|(k, _)| k != "after" && k != "delivered")
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect();
         pairs.push(format!("after={}", encode(&after)));
         format!("?{}", pairs.join("&"))
     });
     let current_state = param("state");
+    let may_deliver = authorize(&state, &viewer.caller, id, Action::Deliver(bucket)).await.is_ok();
+    let upload_href = may_deliver.then(|| format!("/projects/{id}/buckets/{slug}/upload"));
     let filters = shown
         .iter()
         .map(|f| Filter {
@@ -422,6 +433,8 @@ async fn bucket(
         rows,
         next_href,
         problem,
+        upload_href,
+        delivered: Some(param("delivered")).filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())),
     }))
 }
 
@@ -430,6 +443,91 @@ fn display_value(value: &serde_json::Value) -> String {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+// ---- delivering files ----
+
+struct FieldView {
+    key: &'static str,
+    label: &'static str,
+    required: bool,
+    kind: &'static str,
+    choices: Vec<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "upload.html")]
+struct UploadPage {
+    chrome: Chrome,
+    title: &'static str,
+    project_name: String,
+    request_based: bool,
+    fields: Vec<FieldView>,
+    /// The page's settings for upload.js, as JSON safe inside a script element.
+    config_json: String,
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    axum::extract::Path((id, slug)): axum::extract::Path<(i64, String)>,
+) -> PageResult {
+    let bucket = BucketKind::from_slug(&slug).ok_or_else(ApiError::not_found)?;
+    authorize(&state, &viewer.caller, id, Action::Deliver(bucket)).await?;
+    let project = state.db.project(id).await?;
+    let fields: Vec<FieldView> = bucket
+        .schema()
+        .iter()
+        .map(|f| FieldView {
+            key: f.key,
+            label: f.label,
+            required: f.required,
+            kind: match f.kind {
+                FieldKind::Text { .. } => "text",
+                FieldKind::Integer { .. } => "integer",
+                FieldKind::Date => "date",
+                FieldKind::Choice { .. } => "choice",
+            },
+            choices: match f.kind {
+                FieldKind::Choice { choices } => choices.to_vec(),
+                _ => Vec::new(),
+            },
+        })
+        .collect();
+    let requests: Vec<serde_json::Value> = if bucket.request_based() {
+        state
+            .db
+            .list_requests(id, bucket, None)
+            .await?
+            .into_iter()
+            .filter(|r| r.state.accepts_deliveries())
+            .map(|r| serde_json::json!({"id": r.id, "title": r.title, "metadata": r.metadata}))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let config = serde_json::json!({
+        "project": id,
+        "bucket": bucket.slug(),
+        "request_based": bucket.request_based(),
+        "requests": requests,
+        "fields": fields.iter().map(|f| serde_json::json!({"key": f.key, "kind": f.kind})).collect::<Vec<_>>(),
+        "done_url": format!("/projects/{id}/buckets/{slug}"),
+    });
+    let chrome = viewer.chrome(vec![
+        crumb(&project.name, format!("/projects/{id}")),
+        crumb(bucket.title(), format!("/projects/{id}/buckets/{slug}")),
+        crumb("Deliver", format!("/projects/{id}/buckets/{slug}/upload")),
+    ]);
+    Ok(render(&UploadPage {
+        chrome,
+        title: bucket.title(),
+        project_name: project.name,
+        request_based: bucket.request_based(),
+        fields,
+        // `<` escaped so that no text in it can close the script element.
+        config_json: config.to_string().replace('<', "\\u003c"),
+    }))
 }
 
 // ---- one asset ----
@@ -566,6 +664,7 @@ async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> 
     let (body, kind): (&'static [u8], &str) = match file.as_str() {
         "app.css" => (include_bytes!("../../static/app.css"), "text/css; charset=utf-8"),
         "player.js" => (include_bytes!("../../static/player.js"), "text/javascript; charset=utf-8"),
+        "upload.js" => (include_bytes!("../../static/upload.js"), "text/javascript; charset=utf-8"),
         "tus.min.js" => (include_bytes!("../../static/tus.min.js"), "text/javascript; charset=utf-8"),
         "tus-js-client.LICENSE" => (include_bytes!("../../static/tus-js-client.LICENSE"), "text/plain; charset=utf-8"),
         _ => return PageError(ApiError::not_found()).into_response(),

@@ -1,0 +1,319 @@
+// The delivery page: drop files (or frame folders, each one package), tag them with metadata (many
+// rows at once), choose the request each fulfils, press DELIVER. The hub checks the whole
+// declaration before a byte moves; then every file goes up with tus-js-client (resumable, CRC-free
+// but offset-checked), progress follows the offsets the hub acknowledged, and DELIVER completes.
+(function () {
+  'use strict';
+  var config = JSON.parse(document.getElementById('upload-config').textContent);
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var rows = [];
+  var busy = false;
+  // The delivery declared by the first press of DELIVER; a retry continues it.
+  var current = null;
+  var STREAMS = 4;
+  var CHUNK = 8 * 1024 * 1024;
+  var $ = function (id) { return document.getElementById(id); };
+
+  function human(bytes) {
+    var units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    var i = 0;
+    while (bytes >= 1024 && i < units.length - 1) { bytes /= 1024; i++; }
+    return (i === 0 ? bytes : bytes.toFixed(bytes < 10 ? 1 : 0)) + ' ' + units[i];
+  }
+  function text(s) {
+    var d = document.createElement('span');
+    d.textContent = s;
+    return d.innerHTML;
+  }
+  // Yields to the browser so that no task runs long while thousands of files are read.
+  function breathe() { return new Promise(function (r) { setTimeout(r, 0); }); }
+
+  // ---- collecting what was dropped ----
+  function addFile(file) {
+    rows.push({ kind: 'file', name: file.name, size: file.size, file: file, metadata: {}, request: null, selected: true });
+  }
+  function addPackage(name, members) {
+    var row = { kind: 'package', name: name, members: members, metadata: {}, request: null, selected: true };
+    row.size = members.reduce(function (sum, m) { return sum + m.size; }, 0);
+    if (!members.some(function (m) { return m.name === 'checksum.txt'; })) {
+      row.error = 'no checksum.txt beside the frames: make it with `npack checksum -s ' + name + '`';
+    }
+    var nested = members.filter(function (m) { return m.path.indexOf('/') >= 0; });
+    if (nested.length) row.error = 'packages are flat, but ' + nested[0].path + ' is in a subfolder';
+    rows.push(row);
+  }
+  function readBatch(reader) {
+    return new Promise(function (resolve, reject) { reader.readEntries(resolve, reject); });
+  }
+  function entryFile(entry) {
+    return new Promise(function (resolve, reject) { entry.file(resolve, reject); });
+  }
+  // Every file under a dropped folder, in batches (a folder of 30,000 frames stays responsive).
+  async function readFolder(dir, prefix, out) {
+    var reader = dir.createReader();
+    for (;;) {
+      var batch = await readBatch(reader);
+      if (!batch.length) break;
+      var files = batch.filter(function (e) { return e.isFile && e.name.charAt(0) !== '.'; });
+      var found = await Promise.all(files.map(entryFile));
+      for (var i = 0; i < found.length; i++) {
+        out.push({ name: found[i].name, path: prefix + found[i].name, file: found[i], size: found[i].size });
+      }
+      for (var j = 0; j < batch.length; j++) {
+        if (batch[j].isDirectory) await readFolder(batch[j], prefix + batch[j].name + '/', out);
+      }
+      await breathe();
+    }
+    return out;
+  }
+  async function collectDrop(items) {
+    var entries = [];
+    for (var i = 0; i < items.length; i++) {
+      var entry = items[i].webkitGetAsEntry && items[i].webkitGetAsEntry();
+      if (entry) entries.push(entry);
+    }
+    for (var k = 0; k < entries.length; k++) {
+      if (entries[k].isDirectory) addPackage(entries[k].name, await readFolder(entries[k], '', []));
+      else addFile(await entryFile(entries[k]));
+    }
+    render();
+  }
+  async function collectPicked(files) {
+    var folders = {};
+    for (var i = 0; i < files.length; i++) {
+      var f = files[i];
+      var rel = f.webkitRelativePath || '';
+      if (!rel) { addFile(f); continue; }
+      var top = rel.split('/')[0];
+      var inner = rel.slice(top.length + 1);
+      if (inner.split('/').pop().charAt(0) === '.') continue;
+      // Reading a picked file's size may wait on the browser: a few hundred at a time.
+      (folders[top] = folders[top] || []).push({ name: f.name, path: inner, file: f, size: f.size });
+      if (i % 250 === 249) await breathe();
+    }
+    Object.keys(folders).forEach(function (top) { addPackage(top, folders[top]); });
+    render();
+  }
+
+  // ---- the table ----
+  var pending = false;
+  function render() {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(function () { pending = false; draw(); });
+  }
+  function requestOptions(row) {
+    var html = '<option value="">choose…</option>';
+    config.requests.forEach(function (r) {
+      html += '<option value="' + r.id + '"' + (row.request === r.id ? ' selected' : '') + '>' + text(r.title) + '</option>';
+    });
+    return html;
+  }
+  function draw() {
+    $('rows-wrap').hidden = $('actions').hidden = $('tagger').hidden = rows.length === 0;
+    var html = '';
+    rows.forEach(function (row, i) {
+      var meta = Object.keys(row.metadata).map(function (k) { return k + '=' + row.metadata[k]; }).join(', ');
+      var progress = row.total ? '<progress max="' + row.total + '" value="' + (row.sent || 0) + '"></progress> ' : '';
+      html += '<tr data-row="' + i + '">' +
+        '<td><input type="checkbox" class="pick" aria-label="Select ' + text(row.name) + '"' + (row.selected ? ' checked' : '') + (busy ? ' disabled' : '') + '></td>' +
+        '<td>' + text(row.name) + (row.kind === 'package' ? ' <span class="badge">package · ' + row.members.length + ' files</span>' : '') +
+        (row.error ? '<div class="row-error">' + text(row.error) + '</div>' : '') + '</td>' +
+        '<td class="num">' + human(row.size) + '</td>' +
+        (config.request_based ? '<td><select class="req" aria-label="Request for ' + text(row.name) + '"' + (busy ? ' disabled' : '') + '>' + requestOptions(row) + '</select></td>' : '') +
+        '<td class="muted">' + text(meta || '—') + '</td>' +
+        '<td>' + progress + '<span class="muted">' + text(row.status || 'ready') + '</span></td></tr>';
+    });
+    $('rows').innerHTML = html;
+    var total = 0, sent = 0;
+    rows.forEach(function (r) { total += r.size; sent += r.sent || 0; });
+    $('overall').max = total || 1;
+    $('overall').value = sent;
+    $('overall-text').textContent = rows.length + ' to deliver · ' + human(sent) + ' of ' + human(total) + ' acknowledged by the hub';
+    $('deliver').disabled = busy || rows.length === 0;
+  }
+  $('rows').addEventListener('change', function (e) {
+    var tr = e.target.closest('tr');
+    if (!tr) return;
+    var row = rows[Number(tr.dataset.row)];
+    if (e.target.classList.contains('pick')) row.selected = e.target.checked;
+    if (e.target.classList.contains('req')) {
+      row.request = e.target.value ? Number(e.target.value) : null;
+      var request = config.requests.find(function (r) { return r.id === row.request; });
+      // The request's own metadata (e.g. its reel) is where the file's starts.
+      if (request) Object.keys(request.metadata).forEach(function (k) { row.metadata[k] = String(request.metadata[k]); });
+      render();
+    }
+  });
+  $('select-all').addEventListener('change', function (e) {
+    rows.forEach(function (r) { r.selected = e.target.checked; });
+    render();
+  });
+  $('meta-form').addEventListener('submit', function (e) {
+    e.preventDefault();
+    var form = new FormData(e.target);
+    rows.forEach(function (row) {
+      if (!row.selected) return;
+      form.forEach(function (value, key) { if (value !== '') row.metadata[key] = value; });
+    });
+    render();
+  });
+
+  // ---- dropping and picking ----
+  var drop = $('drop');
+  drop.addEventListener('dragover', function (e) { e.preventDefault(); drop.classList.add('over'); });
+  drop.addEventListener('dragleave', function () { drop.classList.remove('over'); });
+  drop.addEventListener('drop', function (e) {
+    e.preventDefault();
+    drop.classList.remove('over');
+    if (!busy) collectDrop(e.dataTransfer.items);
+  });
+  // The FileList is live: it is copied before the input is cleared for the next pick.
+  function picked(e) {
+    performance.mark('contenthub:picked');
+    var files = Array.prototype.slice.call(e.target.files);
+    e.target.value = '';
+    if (!busy) collectPicked(files);
+    // From here on the files are taken in batches between which the page stays responsive.
+    performance.mark('contenthub:yielded');
+  }
+  $('pick-files').addEventListener('change', picked);
+  $('pick-folder').addEventListener('change', picked);
+
+  // ---- DELIVER ----
+  function typed(key, value) {
+    var field = config.fields.find(function (f) { return f.key === key; });
+    return field && field.kind === 'integer' && /^-?\d+$/.test(value) ? Number(value) : value;
+  }
+  function declaration() {
+    return {
+      bucket: config.bucket,
+      files: rows.map(function (row) {
+        var metadata = {};
+        Object.keys(row.metadata).forEach(function (k) { metadata[k] = typed(k, row.metadata[k]); });
+        var file = { name: row.name, metadata: metadata, request_id: row.request };
+        if (row.kind === 'package') file.package = row.members.map(function (m) { return { name: m.path, size: m.size }; });
+        else file.size = row.size;
+        return file;
+      }),
+    };
+  }
+  function problem(message) {
+    $('problem').hidden = !message;
+    $('problem').textContent = message || '';
+  }
+  async function api(method, path, body) {
+    var response = await fetch('/api/v1' + path, {
+      method: method,
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+    });
+    if (response.status === 401) {
+      location.href = '/login?expired=1&next=' + encodeURIComponent(location.pathname + location.search);
+      throw new Error('the session ended');
+    }
+    var data = await response.json().catch(function () { return {}; });
+    return { ok: response.ok, status: response.status, data: data };
+  }
+  function send(file, options, onAcknowledged) {
+    return new Promise(function (resolve, reject) {
+      var upload = new tus.Upload(file, Object.assign({
+        chunkSize: CHUNK,
+        retryDelays: [0, 1000, 3000, 5000, 10000],
+        headers: { 'X-CSRF-Token': csrf },
+        removeFingerprintOnSuccess: true,
+        onChunkComplete: function (_chunk, accepted) { onAcknowledged(accepted); },
+        onSuccess: resolve,
+        onError: reject,
+      }, options));
+      upload.start();
+    });
+  }
+  async function runJobs(jobs) {
+    var next = 0;
+    async function worker() {
+      while (next < jobs.length) await jobs[next++]();
+    }
+    var workers = [];
+    for (var i = 0; i < STREAMS; i++) workers.push(worker());
+    await Promise.all(workers);
+  }
+  $('deliver').addEventListener('click', async function () {
+    problem('');
+    rows.forEach(function (r) { delete r.error; });
+    busy = true;
+    render();
+    var declared = current ? { ok: true, data: current } : await api('POST', '/projects/' + config.project + '/deliveries', declaration());
+    if (!declared.ok) {
+      busy = false;
+      (declared.data.fields || []).forEach(function (f) {
+        var at = /^files\[(\d+)\]\.?(.*)$/.exec(f.field);
+        if (at && rows[Number(at[1])]) {
+          var row = rows[Number(at[1])];
+          row.error = (row.error ? row.error + '; ' : '') + (at[2] ? at[2].replace(/^metadata\./, '') + ': ' : '') + f.message;
+        }
+      });
+      problem((declared.data.message || 'the hub refused the delivery') + ' — nothing was uploaded.');
+      render();
+      return;
+    }
+    var delivery = current = declared.data;
+    var jobs = [];
+    rows.forEach(function (row) {
+      var declaredFile = delivery.files.find(function (f) { return f.name === row.name; });
+      row.total = row.size;
+      row.sent = row.sent || 0;
+      row.status = row.status === 'uploaded' ? 'uploaded' : 'queued';
+      if (row.kind === 'file') {
+        if (row.status === 'uploaded') return;
+        jobs.push(function () {
+          row.status = 'uploading';
+          render();
+          return send(row.file, { uploadUrl: new URL(declaredFile.upload, location.href).href, uploadSize: row.size }, function (accepted) {
+            row.sent = accepted;
+            render();
+          }).then(function () { row.status = 'uploaded'; render(); });
+        });
+      } else {
+        var done = row.sent;
+        row.members.forEach(function (m) {
+          if (m.done) return;
+          jobs.push(function () {
+            row.status = 'uploading';
+            return send(m.file, {
+              endpoint: '/api/v1/uploads',
+              uploadDataDuringCreation: true,
+              metadata: { project: String(config.project), bucket: config.bucket, filename: m.path, package: String(declaredFile.asset_id) },
+            }, function () {}).then(function () {
+              m.done = true;
+              done += m.size;
+              row.sent = done;
+              if (done === row.size) row.status = 'uploaded';
+              render();
+            });
+          });
+        });
+      }
+    });
+    render();
+    try {
+      await runJobs(jobs);
+    } catch (e) {
+      busy = false;
+      problem('An upload stopped: ' + (e && e.message ? e.message : e) + '. Press DELIVER again to retry.');
+      render();
+      return;
+    }
+    var delivered = await api('POST', '/deliveries/' + delivery.id + '/deliver');
+    if (!delivered.ok) {
+      busy = false;
+      problem(delivered.data.message || 'DELIVER failed');
+      render();
+      return;
+    }
+    location.href = config.done_url + (config.done_url.indexOf('?') < 0 ? '?' : '&') + 'delivered=' + delivery.id;
+  });
+
+  render();
+})();
