@@ -282,3 +282,58 @@ test('dropping a folder of 30,000 frames makes one package row and keeps the pag
   assert.ok(timing.longestAfter <= 200, `a main-thread task took ${timing.longestAfter} ms`);
   await page.close();
 });
+
+test('request fulfilment, end to end: requests view → Upload Assets → source delivery → DELIVER → Submitted; the studio accepts or asks again', async () => {
+  const work = mkdtempSync(join(tmpdir(), 'contenthub-ui-request-'));
+  const stems = join(work, 'r4_pm51_en.wav');
+  writeFileSync(stems, Buffer.alloc(300_000, 7));
+  const page = await browser.newPage();
+  // 1–2: the vendor signs in and opens the project.
+  await signIn(page, 'soundhouse', demoPassword(hub, 'soundhouse'));
+  await page.getByRole('link', { name: 'Demo Feature' }).click();
+  // 3: Final Sound's open requests.
+  await page.locator('section.card', { hasText: 'Final Sound' }).getByRole('link', { name: /open requests/ }).click();
+  await page.waitForURL(/\/final-sound\/requests$/);
+  // 4: the filter bar.
+  await page.getByLabel('State').selectOption('open');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.waitForURL(/state=open/);
+  await page.screenshot({ path: join(SHOTS, 'requests.png'), fullPage: true });
+  // 5–6: check the printmaster request, Upload Assets.
+  await page.getByLabel('Select Reel 4 printmaster 5.1 (English)').check();
+  await page.getByRole('button', { name: 'Upload Assets' }).click();
+  await page.waitForURL(/\/final-sound\/upload\?requests=\d+$/);
+  // 7–8: the file takes the request and the metadata the request needs.
+  await page.locator('#pick-files').setInputFiles([stems]);
+  const row = page.locator('#rows tr').first();
+  assert.equal(await row.locator('select.req option:checked').innerText(), 'Reel 4 printmaster 5.1 (English)');
+  const tags = (await row.locator('td:nth-child(5)').innerText()).split(', ').sort();
+  assert.deepEqual(tags, ['format=5.1', 'language=en', 'mix_type=printmaster', 'reel=4']);
+  await page.screenshot({ path: join(SHOTS, 'source-delivery-ready.png'), fullPage: true });
+  // 9: DELIVER.
+  await page.getByRole('button', { name: 'DELIVER' }).click();
+  // 10: back on the requests view, the request is Submitted (or already Processed).
+  await page.waitForURL(/\/final-sound\/requests\?delivered=\d+$/, { timeout: 60000 });
+  const stateOf = async (p, title) => (await p.locator('tr', { hasText: title }).locator('.badge').innerText()).trim();
+  assert.match(await stateOf(page, 'Reel 4 printmaster'), /^(submitted|processed)$/);
+  await page.close();
+
+  // The studio: once validation has made it Processed, accept it; ask for the M&E again.
+  const studio = await browser.newPage();
+  await signIn(studio, 'studio', demoPassword(hub, 'studio'), '/projects/1/buckets/final-sound/requests');
+  await studio.waitForURL(/\/requests$/);
+  const deadline = Date.now() + 60000;
+  while ((await stateOf(studio, 'Reel 4 printmaster')) !== 'processed') {
+    assert.ok(Date.now() < deadline, 'the delivered file was never validated');
+    await studio.waitForTimeout(500);
+    await studio.reload();
+  }
+  await studio.locator('tr', { hasText: 'Reel 4 printmaster' }).getByRole('button', { name: 'Accept' }).click();
+  await studio.waitForLoadState();
+  await studio.locator('tr', { hasText: 'Reel 4 printmaster' }).locator('.badge', { hasText: 'accepted' }).waitFor();
+  studio.once('dialog', (dialog) => dialog.accept('the printmaster clips at 01:02:03; deliver it again'));
+  await studio.locator('tr', { hasText: 'Reel 4 printmaster' }).getByRole('button', { name: 'Ask for redelivery' }).click();
+  await studio.locator('tr', { hasText: 'Reel 4 printmaster' }).locator('.badge', { hasText: 'redelivery' }).waitFor();
+  assert.match(await studio.locator('tr', { hasText: 'Reel 4 printmaster' }).innerText(), /clips at 01:02:03/);
+  await studio.close();
+});

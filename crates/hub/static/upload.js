@@ -29,8 +29,19 @@
   function breathe() { return new Promise(function (r) { setTimeout(r, 0); }); }
 
   // ---- collecting what was dropped ----
+  // The request a new row fulfils: the one chosen on the requests page, if just one was.
+  function fulfils(row) {
+    if (config.chosen && config.requests.length === 1) setRequest(row, config.requests[0].id);
+    return row;
+  }
+  function setRequest(row, id) {
+    row.request = id;
+    var request = config.requests.find(function (r) { return r.id === id; });
+    // The request's own metadata (e.g. its reel) is where the file's starts.
+    if (request) Object.keys(request.metadata).forEach(function (k) { row.metadata[k] = String(request.metadata[k]); });
+  }
   function addFile(file) {
-    rows.push({ kind: 'file', name: file.name, size: file.size, file: file, metadata: {}, request: null, selected: true });
+    rows.push(fulfils({ kind: 'file', name: file.name, size: file.size, file: file, metadata: {}, request: null, selected: true }));
   }
   function addPackage(name, members) {
     var row = { kind: 'package', name: name, members: members, metadata: {}, request: null, selected: true };
@@ -40,7 +51,7 @@
     }
     var nested = members.filter(function (m) { return m.path.indexOf('/') >= 0; });
     if (nested.length) row.error = 'packages are flat, but ' + nested[0].path + ' is in a subfolder';
-    rows.push(row);
+    rows.push(fulfils(row));
   }
   function readBatch(reader) {
     return new Promise(function (resolve, reject) { reader.readEntries(resolve, reject); });
@@ -138,10 +149,7 @@
     var row = rows[Number(tr.dataset.row)];
     if (e.target.classList.contains('pick')) row.selected = e.target.checked;
     if (e.target.classList.contains('req')) {
-      row.request = e.target.value ? Number(e.target.value) : null;
-      var request = config.requests.find(function (r) { return r.id === row.request; });
-      // The request's own metadata (e.g. its reel) is where the file's starts.
-      if (request) Object.keys(request.metadata).forEach(function (k) { row.metadata[k] = String(request.metadata[k]); });
+      setRequest(row, e.target.value ? Number(e.target.value) : null);
       render();
     }
   });

@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/projects/{id}", get(project))
         .route("/projects/{id}/buckets/{bucket}", get(bucket))
         .route("/projects/{id}/buckets/{bucket}/upload", get(upload))
+        .route("/projects/{id}/buckets/{bucket}/requests", get(requests))
         .route("/assets/{id}", get(asset))
         .route("/static/{file}", get(static_file))
 }
@@ -357,6 +358,7 @@ struct BucketPage {
     upload_href: Option<String>,
     /// Just delivered (after the upload page): the delivery's id.
     delivered: Option<String>,
+    requests_href: Option<String>,
 }
 
 async fn bucket(
@@ -434,6 +436,7 @@ async fn bucket(
         next_href,
         problem,
         upload_href,
+        requests_href: bucket.request_based().then(|| format!("/projects/{id}/buckets/{slug}/requests")),
         delivered: Some(param("delivered")).filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())),
     }))
 }
@@ -455,27 +458,9 @@ struct FieldView {
     choices: Vec<&'static str>,
 }
 
-#[derive(Template)]
-#[template(path = "upload.html")]
-struct UploadPage {
-    chrome: Chrome,
-    title: &'static str,
-    project_name: String,
-    request_based: bool,
-    fields: Vec<FieldView>,
-    /// The page's settings for upload.js, as JSON safe inside a script element.
-    config_json: String,
-}
-
-async fn upload(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    axum::extract::Path((id, slug)): axum::extract::Path<(i64, String)>,
-) -> PageResult {
-    let bucket = BucketKind::from_slug(&slug).ok_or_else(ApiError::not_found)?;
-    authorize(&state, &viewer.caller, id, Action::Deliver(bucket)).await?;
-    let project = state.db.project(id).await?;
-    let fields: Vec<FieldView> = bucket
+/// The bucket's metadata fields as the forms show them.
+fn field_views(bucket: BucketKind) -> Vec<FieldView> {
+    bucket
         .schema()
         .iter()
         .map(|f| FieldView {
@@ -493,14 +478,46 @@ async fn upload(
                 _ => Vec::new(),
             },
         })
-        .collect();
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "upload.html")]
+struct UploadPage {
+    chrome: Chrome,
+    title: &'static str,
+    project_name: String,
+    request_based: bool,
+    fields: Vec<FieldView>,
+    /// The page's settings for upload.js, as JSON safe inside a script element.
+    config_json: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct UploadQuery {
+    /// Requests chosen on the requests page, comma-separated.
+    #[serde(default)]
+    requests: String,
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    axum::extract::Path((id, slug)): axum::extract::Path<(i64, String)>,
+    Query(query): Query<UploadQuery>,
+) -> PageResult {
+    let bucket = BucketKind::from_slug(&slug).ok_or_else(ApiError::not_found)?;
+    authorize(&state, &viewer.caller, id, Action::Deliver(bucket)).await?;
+    let project = state.db.project(id).await?;
+    let fields = field_views(bucket);
+    let chosen: Vec<i64> = query.requests.split(',').filter_map(|r| r.trim().parse().ok()).collect();
     let requests: Vec<serde_json::Value> = if bucket.request_based() {
         state
             .db
             .list_requests(id, bucket, None)
             .await?
             .into_iter()
-            .filter(|r| r.state.accepts_deliveries())
+            .filter(|r| r.state.accepts_deliveries() && (chosen.is_empty() || chosen.contains(&r.id)))
             .map(|r| serde_json::json!({"id": r.id, "title": r.title, "metadata": r.metadata}))
             .collect()
     } else {
@@ -511,8 +528,13 @@ async fn upload(
         "bucket": bucket.slug(),
         "request_based": bucket.request_based(),
         "requests": requests,
+        "chosen": !chosen.is_empty(),
         "fields": fields.iter().map(|f| serde_json::json!({"key": f.key, "kind": f.kind})).collect::<Vec<_>>(),
-        "done_url": format!("/projects/{id}/buckets/{slug}"),
+        "done_url": if bucket.request_based() {
+            format!("/projects/{id}/buckets/{slug}/requests")
+        } else {
+            format!("/projects/{id}/buckets/{slug}")
+        },
     });
     let chrome = viewer.chrome(vec![
         crumb(&project.name, format!("/projects/{id}")),
@@ -527,6 +549,108 @@ async fn upload(
         fields,
         // `<` escaped so that no text in it can close the script element.
         config_json: config.to_string().replace('<', "\\u003c"),
+    }))
+}
+
+// ---- requests ----
+
+struct RequestRow {
+    id: i64,
+    title: String,
+    state: &'static str,
+    reason: Option<String>,
+    needs: String,
+    updated: String,
+    /// Vendors can still deliver against it.
+    open: bool,
+    /// (event, label) a manager may do now.
+    actions: Vec<(&'static str, &'static str)>,
+}
+
+#[derive(Template)]
+#[template(path = "requests.html")]
+struct RequestsPage {
+    chrome: Chrome,
+    project_id: i64,
+    slug: &'static str,
+    title: &'static str,
+    project_name: String,
+    q: String,
+    states: Vec<(&'static str, bool)>,
+    requests: Vec<RequestRow>,
+    manager: bool,
+    may_deliver: bool,
+    fields: Vec<FieldView>,
+    delivered: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RequestsQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    delivered: String,
+}
+
+async fn requests(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    axum::extract::Path((id, slug)): axum::extract::Path<(i64, String)>,
+    Query(query): Query<RequestsQuery>,
+) -> PageResult {
+    let bucket = BucketKind::from_slug(&slug).filter(|b| b.request_based()).ok_or_else(ApiError::not_found)?;
+    authorize(&state, &viewer.caller, id, Action::ViewBucket(bucket)).await?;
+    let project = state.db.project(id).await?;
+    let manager = authorize(&state, &viewer.caller, id, Action::ManageBucket(bucket)).await.is_ok();
+    let may_deliver = authorize(&state, &viewer.caller, id, Action::Deliver(bucket)).await.is_ok();
+    let wanted = hub_domain::RequestState::parse(&query.state);
+    let needle = query.q.trim().to_lowercase();
+    let decisions: [(hub_domain::RequestEvent, &str, &str); 4] = [
+        (hub_domain::RequestEvent::Accept, "accept", "Accept"),
+        (hub_domain::RequestEvent::AskRedelivery, "ask_redelivery", "Ask for redelivery"),
+        (hub_domain::RequestEvent::Reject, "reject", "Reject"),
+        (hub_domain::RequestEvent::Reopen, "reopen", "Reopen"),
+    ];
+    let rows = state
+        .db
+        .list_requests(id, bucket, wanted)
+        .await?
+        .into_iter()
+        .filter(|r| needle.is_empty() || r.title.to_lowercase().contains(&needle))
+        .map(|r| RequestRow {
+            id: r.id,
+            needs: r.metadata.iter().map(|(k, v)| format!("{k}={}", display_value(v))).collect::<Vec<_>>().join(", "),
+            title: r.title,
+            state: r.state.as_str(),
+            reason: r.reason,
+            updated: when(r.updated_ms),
+            open: r.state.accepts_deliveries(),
+            actions: decisions
+                .iter()
+                .filter(|(event, _, _)| r.state.next(*event).is_ok())
+                .map(|(_, event, label)| (*event, *label))
+                .collect(),
+        })
+        .collect();
+    let chrome = viewer.chrome(vec![
+        crumb(&project.name, format!("/projects/{id}")),
+        crumb(bucket.title(), format!("/projects/{id}/buckets/{slug}/requests")),
+    ]);
+    Ok(render(&RequestsPage {
+        chrome,
+        project_id: id,
+        slug: bucket.slug(),
+        title: bucket.title(),
+        project_name: project.name,
+        q: query.q.clone(),
+        states: hub_domain::RequestState::ALL.into_iter().map(|s| (s.as_str(), Some(s) == wanted)).collect(),
+        requests: rows,
+        manager,
+        may_deliver,
+        fields: field_views(bucket),
+        delivered: Some(query.delivered).filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())),
     }))
 }
 
