@@ -163,8 +163,8 @@ async function waitForStates(page, url, names, wanted, seconds = 60) {
     await page.goto(url);
     const states = {};
     for (const row of await page.locator('tbody tr').all()) {
-      const cells = await row.locator('td').allInnerTexts();
-      states[cells[0].replace(/\s*package$/, '').trim()] = cells[2].trim();
+      const name = await row.locator('a[href^="/assets/"]').innerText();
+      states[name.trim()] = (await row.locator('td.state').innerText()).trim();
     }
     if (names.every((n) => states[n] === wanted)) return states;
     if (Date.now() > deadline) throw new Error(`not all ${wanted}: ${JSON.stringify(states)}`);
@@ -336,4 +336,33 @@ test('request fulfilment, end to end: requests view → Upload Assets → source
   await studio.locator('tr', { hasText: 'Reel 4 printmaster' }).locator('.badge', { hasText: 'redelivery' }).waitFor();
   assert.match(await studio.locator('tr', { hasText: 'Reel 4 printmaster' }).innerText(), /clips at 01:02:03/);
   await studio.close();
+});
+
+test('browse: select many assets, Bulk actions → edit metadata for all of them; a bad value changes nothing', async () => {
+  const page = await browser.newPage();
+  await signIn(page, 'studio', demoPassword(hub, 'studio'), '/projects/1/buckets/final-sound?q=DEMO_R');
+  await page.waitForURL(/final-sound\?q=DEMO_R/);
+  await page.getByLabel('Select DEMO_R1_PM51_EN.wav').check();
+  await page.getByLabel('Select DEMO_R2_PM51_EN.wav').check();
+  await page.locator('#bulk summary').click();
+  assert.equal(await page.locator('#selected-count').innerText(), '2');
+  await page.locator('#bulk-form').getByLabel('Language').fill('fr');
+  await page.screenshot({ path: join(SHOTS, 'bulk-edit.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Apply to selected' }).click();
+  await page.waitForLoadState('load');
+  await page.locator('tr', { hasText: 'DEMO_R2_PM51_EN.wav' }).getByText('fr', { exact: true }).waitFor();
+  const languages = await page.locator('tbody tr').evaluateAll((rows) =>
+    rows.map((r) => [r.cells[1].innerText.trim(), r.cells[8].innerText.trim()]));
+  assert.deepEqual(
+    languages.filter(([name]) => name.startsWith('DEMO_R1') || name.startsWith('DEMO_R2')).map(([, l]) => l),
+    ['fr', 'fr'],
+  );
+
+  await page.getByLabel('Select DEMO_R1_PM51_EN.wav').check();
+  await page.locator('#bulk summary').click();
+  await page.locator('#bulk-form').getByLabel('Reel').fill('400');
+  await page.getByRole('button', { name: 'Apply to selected' }).click();
+  await page.getByText(/Nothing changed/).waitFor();
+  assert.match(await page.locator('#bulk-result').innerText(), /reel/i);
+  await page.close();
 });

@@ -27,6 +27,13 @@
   }
   // Yields to the browser so that no task runs long while thousands of files are read.
   function breathe() { return new Promise(function (r) { setTimeout(r, 0); }); }
+  // Work in slices of about 25 ms: yields only when the current slice is used up.
+  var sliceStart = performance.now();
+  async function slice() {
+    if (performance.now() - sliceStart < 25) return;
+    await breathe();
+    sliceStart = performance.now();
+  }
 
   // ---- collecting what was dropped ----
   // The request a new row fulfils: the one chosen on the requests page, if just one was.
@@ -91,6 +98,7 @@
   }
   async function collectPicked(files) {
     var folders = {};
+    sliceStart = performance.now();
     for (var i = 0; i < files.length; i++) {
       var f = files[i];
       var rel = f.webkitRelativePath || '';
@@ -98,9 +106,9 @@
       var top = rel.split('/')[0];
       var inner = rel.slice(top.length + 1);
       if (inner.split('/').pop().charAt(0) === '.') continue;
-      // Reading a picked file's size may wait on the browser: a few hundred at a time.
+      // Reading a picked file's size may wait on the browser: a slice at a time.
       (folders[top] = folders[top] || []).push({ name: f.name, path: inner, file: f, size: f.size });
-      if (i % 250 === 249) await breathe();
+      if (i % 16 === 15) await slice();
     }
     Object.keys(folders).forEach(function (top) { addPackage(top, folders[top]); });
     render();

@@ -359,6 +359,11 @@ struct BucketPage {
     /// Just delivered (after the upload page): the delivery's id.
     delivered: Option<String>,
     requests_href: Option<String>,
+    /// The viewer may edit metadata here: rows can be selected for bulk actions.
+    editable: bool,
+    fields: Vec<FieldView>,
+    project_id: i64,
+    slug: &'static str,
 }
 
 async fn bucket(
@@ -437,6 +442,10 @@ async fn bucket(
         problem,
         upload_href,
         requests_href: bucket.request_based().then(|| format!("/projects/{id}/buckets/{slug}/requests")),
+        editable: may_deliver,
+        fields: field_views(bucket),
+        project_id: id,
+        slug: bucket.slug(),
         delivered: Some(param("delivered")).filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())),
     }))
 }
@@ -788,6 +797,7 @@ async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> 
     let (body, kind): (&'static [u8], &str) = match file.as_str() {
         "app.css" => (include_bytes!("../../static/app.css"), "text/css; charset=utf-8"),
         "player.js" => (include_bytes!("../../static/player.js"), "text/javascript; charset=utf-8"),
+        "browse.js" => (include_bytes!("../../static/browse.js"), "text/javascript; charset=utf-8"),
         "upload.js" => (include_bytes!("../../static/upload.js"), "text/javascript; charset=utf-8"),
         "tus.min.js" => (include_bytes!("../../static/tus.min.js"), "text/javascript; charset=utf-8"),
         "tus-js-client.LICENSE" => (include_bytes!("../../static/tus-js-client.LICENSE"), "text/plain; charset=utf-8"),
