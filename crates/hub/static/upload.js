@@ -47,8 +47,18 @@
     // The request's own metadata (e.g. its reel) is where the file's starts.
     if (request) Object.keys(request.metadata).forEach(function (k) { row.metadata[k] = String(request.metadata[k]); });
   }
+  // A new row, or — when continuing a delivery — the file for one of its rows.
+  function place(row) {
+    if (!config.resume) { rows.push(fulfils(row)); return; }
+    var waiting = rows.find(function (r) { return r.name === row.name && r.kind === row.kind; });
+    if (!waiting) { problem(row.name + ' is not part of delivery ' + config.resume.id + '.'); return; }
+    if (waiting.size !== row.size) { problem(row.name + ' is not the same file: it has ' + human(row.size) + ', the delivery ' + human(waiting.size) + '.'); return; }
+    waiting.file = row.file;
+    waiting.members = row.members;
+    if (waiting.status !== 'uploaded') waiting.status = 'ready to continue';
+  }
   function addFile(file) {
-    rows.push(fulfils({ kind: 'file', name: file.name, size: file.size, file: file, metadata: {}, request: null, selected: true }));
+    place({ kind: 'file', name: file.name, size: file.size, file: file, metadata: {}, request: null, selected: true });
   }
   function addPackage(name, members) {
     var row = { kind: 'package', name: name, members: members, metadata: {}, request: null, selected: true };
@@ -58,7 +68,8 @@
     }
     var nested = members.filter(function (m) { return m.path.indexOf('/') >= 0; });
     if (nested.length) row.error = 'packages are flat, but ' + nested[0].path + ' is in a subfolder';
-    rows.push(fulfils(row));
+    if (config.resume && row.error) { problem(row.name + ': ' + row.error); return; }
+    place(row);
   }
   function readBatch(reader) {
     return new Promise(function (resolve, reject) { reader.readEntries(resolve, reject); });
@@ -136,7 +147,7 @@
       var progress = row.total ? '<progress max="' + row.total + '" value="' + (row.sent || 0) + '"></progress> ' : '';
       html += '<tr data-row="' + i + '">' +
         '<td><input type="checkbox" class="pick" aria-label="Select ' + text(row.name) + '"' + (row.selected ? ' checked' : '') + (busy ? ' disabled' : '') + '></td>' +
-        '<td>' + text(row.name) + (row.kind === 'package' ? ' <span class="badge">package · ' + row.members.length + ' files</span>' : '') +
+        '<td>' + text(row.name) + (row.kind === 'package' ? ' <span class="badge">package' + (row.members ? ' · ' + row.members.length + ' files' : '') + '</span>' : '') +
         (row.error ? '<div class="row-error">' + text(row.error) + '</div>' : '') + '</td>' +
         '<td class="num">' + human(row.size) + '</td>' +
         (config.request_based ? '<td><select class="req" aria-label="Request for ' + text(row.name) + '"' + (busy ? ' disabled' : '') + '>' + requestOptions(row) + '</select></td>' : '') +
@@ -257,6 +268,11 @@
   }
   $('deliver').addEventListener('click', async function () {
     problem('');
+    var missing = rows.filter(function (r) { return r.status !== 'uploaded' && !r.file && !r.members; });
+    if (missing.length) {
+      problem('Choose ' + missing.map(function (r) { return r.name; }).join(', ') + ' again to continue: the browser cannot reopen a file by itself.');
+      return;
+    }
     rows.forEach(function (r) { delete r.error; });
     busy = true;
     render();
@@ -275,6 +291,21 @@
       return;
     }
     var delivery = current = declared.data;
+    if (config.resume) {
+      for (var p = 0; p < rows.length; p++) {
+        if (rows[p].kind !== 'package' || rows[p].status === 'uploaded') continue;
+        var asset = delivery.files.find(function (f) { return f.name === rows[p].name; }).asset_id;
+        rows[p].open = {};
+        for (var after = ''; ;) {
+          var page = await api('GET', '/assets/' + asset + '/members?incomplete=true&limit=5000&after=' + encodeURIComponent(after));
+          if (!page.ok || !page.data.length) break;
+          page.data.forEach(function (m) { rows[p].open[m.name] = m; });
+          after = page.data[page.data.length - 1].name;
+        }
+        var left = Object.keys(rows[p].open).reduce(function (sum, k) { return sum + rows[p].open[k].size; }, 0);
+        rows[p].sent = rows[p].size - left;
+      }
+    }
     var jobs = [];
     rows.forEach(function (row) {
       var declaredFile = delivery.files.find(function (f) { return f.name === row.name; });
@@ -292,16 +323,22 @@
           }).then(function () { row.status = 'uploaded'; render(); });
         });
       } else {
+        if (row.status === 'uploaded') return;
         var done = row.sent;
         row.members.forEach(function (m) {
           if (m.done) return;
+          var known = row.open && row.open[m.path];
+          if (row.open && !known) { m.done = true; return; } // the hub has this one whole
           jobs.push(function () {
             row.status = 'uploading';
-            return send(m.file, {
-              endpoint: '/api/v1/uploads',
-              uploadDataDuringCreation: true,
-              metadata: { project: String(config.project), bucket: config.bucket, filename: m.path, package: String(declaredFile.asset_id) },
-            }, function () {}).then(function () {
+            var where = known && known.upload
+              ? { uploadUrl: new URL(known.upload, location.href).href, uploadSize: m.size }
+              : {
+                endpoint: '/api/v1/uploads',
+                uploadDataDuringCreation: true,
+                metadata: { project: String(config.project), bucket: config.bucket, filename: m.path, package: String(declaredFile.asset_id) },
+              };
+            return send(m.file, where, function () {}).then(function () {
               m.done = true;
               done += m.size;
               row.sent = done;
@@ -331,5 +368,17 @@
     location.href = config.done_url + (config.done_url.indexOf('?') < 0 ? '?' : '&') + 'delivered=' + delivery.id;
   });
 
+  // Continuing a delivery: its files are listed, waiting for the person to choose them again.
+  if (config.resume) {
+    current = config.resume;
+    config.resume.files.forEach(function (f) {
+      rows.push({
+        kind: f.package ? 'package' : 'file', name: f.name, size: f.size, file: null, members: null,
+        metadata: {}, request: null, selected: true, total: f.size,
+        sent: f.complete ? f.size : f.offset,
+        status: f.complete ? 'uploaded' : 'choose it again to continue',
+      });
+    });
+  }
   render();
 })();

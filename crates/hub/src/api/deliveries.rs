@@ -225,7 +225,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view(&state, delivery).await?)))
 }
 
-async fn view(state: &AppState, delivery: Delivery) -> ApiResult<DeliveryView> {
+pub(crate) async fn view(state: &AppState, delivery: Delivery) -> ApiResult<DeliveryView> {
     let mut files = Vec::new();
     for file in state.db.delivery_files(delivery.id).await? {
         let asset = state.db.asset(file.asset_id).await?;

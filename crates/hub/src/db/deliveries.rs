@@ -51,6 +51,13 @@ impl Db {
         })
     }
 
+    /// The deliveries `user_id` made, newest first.
+    pub async fn deliveries_by(&self, user_id: i64, limit: i64) -> RepoResult<Vec<i64>> {
+        Ok(with_pool!(self, pool => sqlx::query_scalar(
+            "SELECT id FROM deliveries WHERE created_by = $1 ORDER BY id DESC LIMIT $2",
+        ).bind(user_id).bind(limit).fetch_all(pool).await?))
+    }
+
     pub async fn add_delivery_file(&self, delivery_id: i64, asset_id: i64, upload_id: &str) -> RepoResult<()> {
         with_pool!(self, pool => sqlx::query("INSERT INTO delivery_files (delivery_id, asset_id, upload_id) VALUES ($1, $2, $3)")
             .bind(delivery_id).bind(asset_id).bind(upload_id).execute(pool).await.map(|_| ())?);

@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/projects/{id}/buckets/{bucket}", get(bucket))
         .route("/projects/{id}/buckets/{bucket}/upload", get(upload))
         .route("/projects/{id}/buckets/{bucket}/requests", get(requests))
+        .route("/transfers", get(transfers))
         .route("/assets/{id}", get(asset))
         .route("/static/{file}", get(static_file))
 }
@@ -507,6 +508,8 @@ struct UploadQuery {
     /// Requests chosen on the requests page, comma-separated.
     #[serde(default)]
     requests: String,
+    /// An open delivery of the viewer's to continue (from the transfers page).
+    delivery: Option<i64>,
 }
 
 async fn upload(
@@ -532,7 +535,23 @@ async fn upload(
     } else {
         Vec::new()
     };
+    let resume = match query.delivery {
+        Some(delivery_id) => {
+            let delivery = state.db.delivery(delivery_id).await?;
+            let mine = delivery.created_by == Some(viewer.user().id);
+            if !mine || delivery.project_id != id || delivery.bucket != bucket {
+                return Err(ApiError::not_found().into());
+            }
+            if delivery.state != "open" {
+                return Err(ApiError::conflict(format!("delivery {delivery_id} was delivered already")).into());
+            }
+            let view = crate::api::deliveries::view(&state, delivery).await?;
+            serde_json::to_value(&view).map_err(|_| ApiError::internal())?
+        }
+        None => serde_json::Value::Null,
+    };
     let config = serde_json::json!({
+        "resume": resume,
         "project": id,
         "bucket": bucket.slug(),
         "request_based": bucket.request_based(),
@@ -559,6 +578,99 @@ async fn upload(
         // `<` escaped so that no text in it can close the script element.
         config_json: config.to_string().replace('<', "\\u003c"),
     }))
+}
+
+// ---- transfers ----
+
+struct TransferFile {
+    asset_id: i64,
+    name: String,
+    state: &'static str,
+    state_label: &'static str,
+    size: i64,
+    offset: i64,
+    progress: String,
+    note: String,
+}
+
+struct TransferView {
+    id: i64,
+    project: String,
+    bucket: &'static str,
+    state: &'static str,
+    state_class: &'static str,
+    when: String,
+    done: String,
+    total: String,
+    files: Vec<TransferFile>,
+    resume_href: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "transfers.html")]
+struct TransfersPage {
+    chrome: Chrome,
+    deliveries: Vec<TransferView>,
+}
+
+async fn transfers(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+    let mut deliveries = Vec::new();
+    for id in state.db.deliveries_by(viewer.user().id, 50).await? {
+        let delivery = state.db.delivery(id).await?;
+        // Only what the viewer may still see (a membership may have ended).
+        if authorize(&state, &viewer.caller, delivery.project_id, Action::ViewBucket(delivery.bucket)).await.is_err() {
+            continue;
+        }
+        let project = state.db.project(delivery.project_id).await?;
+        let view = crate::api::deliveries::view(&state, delivery).await?;
+        let open = view.delivery.state == "open";
+        let mut files = Vec::new();
+        for f in &view.files {
+            let offset = if f.complete { f.size } else { f.offset };
+            let note = match (f.state, &f.package) {
+                (AssetState::FailedDelivery | AssetState::Invalid, _) => {
+                    state.db.history(Some(f.asset_id), None).await?.last().map(|h| h.detail.clone()).unwrap_or_default()
+                }
+                (_, Some(p)) if p.incomplete > 0 => format!("{} of {} files still to upload", p.incomplete, p.files),
+                (AssetState::InProgress, _) if !f.complete => "waiting for the rest of the file".into(),
+                (AssetState::InProgress, _) => "uploaded; waiting for DELIVER".into(),
+                _ => String::new(),
+            };
+            files.push(TransferFile {
+                asset_id: f.asset_id,
+                name: f.name.clone(),
+                state: f.state.as_str(),
+                state_label: f.state.label(),
+                size: f.size.max(1),
+                offset,
+                progress: format!("{} of {}", human_bytes(offset), human_bytes(f.size)),
+                note,
+            });
+        }
+        let total: i64 = files.iter().map(|f| f.size).sum();
+        let done: i64 = files.iter().map(|f| f.offset).sum();
+        deliveries.push(TransferView {
+            id: view.delivery.id,
+            project: project.name,
+            bucket: view.delivery.bucket.title(),
+            state: if open { "open" } else { "delivered" },
+            state_class: if open { "in_progress" } else { "valid" },
+            when: when(view.delivery.created_ms),
+            done: human_bytes(done),
+            total: human_bytes(total),
+            files,
+            resume_href: open.then(|| {
+                format!(
+                    "/projects/{}/buckets/{}/upload?delivery={}",
+                    view.delivery.project_id,
+                    view.delivery.bucket.slug(),
+                    view.delivery.id
+                )
+            }),
+        });
+    }
+    let chrome = viewer.chrome(vec![crumb("Transfers", "/transfers")]);
+    Ok(render(&TransfersPage { chrome, deliveries }))
 }
 
 // ---- requests ----
