@@ -405,3 +405,34 @@ test('transfers: an upload cut short by a reload resumes from the hub offset onc
   assert.match(await page.locator('section[data-delivery]').first().innerText(), /delivered/);
   await page.close();
 });
+
+test('managers: add a member scoped to a bucket, change their role, remove them; a vendor may not', async () => {
+  execFileSync(BIN, ['admin', 'create-user', 'freelancer', '--data-dir', dataDir]);
+  const page = await browser.newPage();
+  await signIn(page, 'studio', demoPassword(hub, 'studio'), '/projects/1');
+  await page.getByRole('link', { name: 'Members' }).click();
+  await page.waitForURL(/\/projects\/1\/members$/);
+  const form = page.locator('#add-member');
+  await form.getByLabel('User name').fill('freelancer');
+  await form.getByLabel('Music').check();
+  await form.getByRole('button', { name: 'Add' }).click();
+  const row = page.locator('tr', { hasText: 'freelancer' });
+  await row.waitFor();
+  assert.match(await row.innerText(), /Music/);
+  assert.equal(await row.locator('select.role').inputValue(), 'contributor');
+  await page.screenshot({ path: join(SHOTS, 'members.png'), fullPage: true });
+  await row.locator('select.role').selectOption('viewer');
+  await page.waitForLoadState('load');
+  await page.waitForFunction(() => [...document.querySelectorAll('tr')].some((tr) =>
+    tr.innerText.includes('freelancer') && tr.querySelector('select.role').value === 'viewer'));
+  page.once('dialog', (dialog) => dialog.accept());
+  await page.locator('tr', { hasText: 'freelancer' }).getByRole('button', { name: 'Remove' }).click();
+  await page.waitForFunction(() => ![...document.querySelectorAll('tr')].some((tr) => tr.innerText.includes('freelancer')));
+  await page.close();
+
+  const vendor = await browser.newPage();
+  await signIn(vendor, 'soundhouse', demoPassword(hub, 'soundhouse'), '/projects/1/members');
+  await vendor.waitForURL(/\/projects\/1\/members$/);
+  assert.equal(await vendor.locator('h1').innerText(), 'Not allowed');
+  await vendor.close();
+});

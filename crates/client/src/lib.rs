@@ -253,10 +253,21 @@ pub fn upload_metadata(pairs: &[(&str, &str)]) -> String {
 impl Client {
     /// Declares a delivery (`files` as the API takes them) and returns it with an upload URL per file.
     pub async fn create_delivery(&self, project: i64, bucket: &str, files: Value) -> ClientResult<Value> {
+        self.create_delivery_once(project, bucket, files, None).await
+    }
+    /// Declares a delivery under the client's own key: the same key again returns the same
+    /// delivery, so the call can be retried when its answer was lost.
+    pub async fn create_delivery_once(
+        &self,
+        project: i64,
+        bucket: &str,
+        files: Value,
+        client_key: Option<&str>,
+    ) -> ClientResult<Value> {
         self.send(
             Method::POST,
             &format!("/projects/{project}/deliveries"),
-            Some(&json!({"bucket": bucket, "files": files})),
+            Some(&json!({"bucket": bucket, "files": files, "client_key": client_key})),
         )
         .await
     }

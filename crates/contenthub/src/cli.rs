@@ -225,7 +225,9 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
             })
             .collect();
         let files = Value::Array(files);
-        let delivery = retry_connect(|| client.create_delivery(args.project, &args.bucket, files.clone()))
+        // Our own key for the declaration: retried after a lost answer, it finds the same delivery.
+        let once = hub::secrets::random_token("cli_", 24);
+        let delivery = retry(|| client.create_delivery_once(args.project, &args.bucket, files.clone(), Some(&once)))
             .await
             .map_err(explain)?;
         let id = delivery["id"].as_i64().context("no delivery id")?;

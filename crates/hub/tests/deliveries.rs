@@ -152,6 +152,23 @@ async fn declare_upload_deliver() {
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(second["files"][0]["version"], 2);
 
+    // A declaration retried with the same client key (its answer was lost) finds the same delivery.
+    let keyed = json!({"bucket": "final-sound", "client_key": "cli_retry_1", "files": [
+        {"name": "r1_pm_atmos.wav", "size": 10, "metadata": {"reel": 1, "mix_type": "printmaster", "format": "Atmos"}, "request_id": request.id}
+    ]});
+    let (status, first) = call(&app, Method::POST, &path, &tokens["vendor"], &[JSON], json_body(keyed.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (status, again) = call(&app, Method::POST, &path, &tokens["vendor"], &[JSON], json_body(keyed)).await;
+    assert_eq!(
+        (status, &again["id"], &again["files"][0]["upload"]),
+        (StatusCode::OK, &first["id"], &first["files"][0]["upload"])
+    );
+    let elsewhere = json!({"bucket": "sound-materials", "client_key": "cli_retry_1", "files": [
+        {"name": "fx.wav", "size": 1, "metadata": {"type": "effects"}}
+    ]});
+    let (status, error) = call(&app, Method::POST, &path, &tokens["vendor"], &[JSON], json_body(elsewhere)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{error}");
+
     // A delivery left half uploaded until its upload expires: the reaper frees the bytes and the
     // asset becomes Failed Delivery, with the reason in its history.
     let stalled = json!({"bucket": "final-sound", "files": [
@@ -163,7 +180,7 @@ async fn declare_upload_deliver() {
         call(&app, Method::PATCH, upload, &tokens["vendor"], &tus, Body::from(data[..1000].to_vec())).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     db.execute_for_bench("UPDATE uploads SET expires_ms = 1 WHERE completed = 0").await.unwrap();
-    assert_eq!(hub::api::tus::reap_expired(&state).await.unwrap(), 1);
+    assert_eq!(hub::api::tus::reap_expired(&state).await.unwrap(), 2, "this one and the keyed one above");
     let asset_id = stalled["files"][0]["asset_id"].as_i64().unwrap();
     assert_eq!(db.asset(asset_id).await.unwrap().state, hub_domain::AssetState::FailedDelivery);
     let history = db.history(Some(asset_id), None).await.unwrap();

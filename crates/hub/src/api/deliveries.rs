@@ -53,6 +53,9 @@ pub struct NewMember {
 #[derive(Debug, Deserialize)]
 pub struct NewDelivery {
     pub bucket: String,
+    /// The client's own key for this declaration (up to 100 characters): declaring again with the
+    /// same key returns the delivery made the first time, so a retry after a lost answer is safe.
+    pub client_key: Option<String>,
     pub files: Vec<NewFile>,
 }
 
@@ -98,6 +101,18 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<DeliveryView>)> {
     let bucket = bucket(&new.bucket)?;
     authorize(&state, &caller, project_id, Action::Deliver(bucket)).await?;
+    let key = new.client_key.as_deref().map(str::trim).filter(|k| !k.is_empty());
+    if key.is_some_and(|k| k.len() > 100) {
+        return Err(ApiError::bad_request("client_key has at most 100 characters"));
+    }
+    if let Some(key) = key
+        && let Some(made) = state.db.delivery_by_key(caller.user.id, key).await?
+    {
+        if made.project_id != project_id || made.bucket != bucket {
+            return Err(ApiError::conflict("this client_key was used for another delivery; use a new one"));
+        }
+        return Ok((StatusCode::OK, Json(view(&state, made).await?)));
+    }
     if new.files.is_empty() {
         return Err(ApiError::bad_request("a delivery needs at least one file"));
     }
@@ -169,6 +184,8 @@ pub async fn create(
         return Err(ApiError::invalid("nothing was created: some files are not acceptable", errors));
     }
 
+    // The key is recorded only once every file is declared: a declaration cut short by a crash
+    // is not found by a retry, which declares afresh.
     let delivery = state.db.create_delivery(project_id, bucket, caller.user.id).await?;
     for (file, metadata) in new.files.iter().zip(planned) {
         let asset = state
@@ -221,6 +238,9 @@ pub async fn create(
             .db
             .add_history(project_id, Some(asset.id), None, Some(caller.user.id), "delivery_created", &detail)
             .await?;
+    }
+    if let Some(key) = key {
+        state.db.set_delivery_key(delivery.id, key).await?;
     }
     Ok((StatusCode::CREATED, Json(view(&state, delivery).await?)))
 }

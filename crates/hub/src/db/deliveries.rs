@@ -33,6 +33,24 @@ impl Db {
         self.delivery(id).await
     }
 
+    /// Records the client's key of a fully declared delivery.
+    pub async fn set_delivery_key(&self, id: i64, client_key: &str) -> RepoResult<()> {
+        with_pool!(self, pool => sqlx::query("UPDATE deliveries SET client_key = $1 WHERE id = $2")
+            .bind(client_key).bind(id).execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    /// The delivery `user_id` declared with `client_key`, if any.
+    pub async fn delivery_by_key(&self, user_id: i64, client_key: &str) -> RepoResult<Option<Delivery>> {
+        let id: Option<i64> = with_pool!(self, pool => sqlx::query_scalar(
+            "SELECT id FROM deliveries WHERE created_by = $1 AND client_key = $2",
+        ).bind(user_id).bind(client_key).fetch_optional(pool).await?);
+        match id {
+            Some(id) => Ok(Some(self.delivery(id).await?)),
+            None => Ok(None),
+        }
+    }
+
     pub async fn delivery(&self, id: i64) -> RepoResult<Delivery> {
         with_pool!(self, pool => {
             let row = sqlx::query(

@@ -135,6 +135,7 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
     ("0006_upload_concat", include_str!("../../migrations/sqlite/0006_upload_concat.sql")),
     ("0007_remux_and_reaper", include_str!("../../migrations/sqlite/0007_remux_and_reaper.sql")),
     ("0008_packages", include_str!("../../migrations/sqlite/0008_packages.sql")),
+    ("0009_delivery_key", include_str!("../../migrations/sqlite/0009_delivery_key.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../migrations/postgres/0001_initial.sql")),
@@ -145,6 +146,7 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0006_upload_concat", include_str!("../../migrations/postgres/0006_upload_concat.sql")),
     ("0007_remux_and_reaper", include_str!("../../migrations/postgres/0007_remux_and_reaper.sql")),
     ("0008_packages", include_str!("../../migrations/postgres/0008_packages.sql")),
+    ("0009_delivery_key", include_str!("../../migrations/postgres/0009_delivery_key.sql")),
 ];
 
 impl Db {

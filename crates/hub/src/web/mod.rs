@@ -34,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/projects/{id}/buckets/{bucket}/upload", get(upload))
         .route("/projects/{id}/buckets/{bucket}/requests", get(requests))
         .route("/transfers", get(transfers))
+        .route("/projects/{id}/members", get(members))
         .route("/assets/{id}", get(asset))
         .route("/static/{file}", get(static_file))
 }
@@ -284,6 +285,8 @@ struct ProjectPage {
     code: String,
     role: Option<&'static str>,
     buckets: Vec<BucketCard>,
+    /// Managers (and site admins) manage the members.
+    manages: bool,
 }
 
 async fn project(
@@ -294,6 +297,7 @@ async fn project(
     let member = authorize(&state, &viewer.caller, id, Action::ViewProject).await?;
     let project = state.db.project(id).await?;
     let counts = crate::api::projects::visible_counts(&state, id, member.as_ref()).await?;
+    let manages = authorize(&state, &viewer.caller, id, Action::ManageMembers).await.is_ok();
     let buckets = counts
         .into_iter()
         .map(|c| BucketCard {
@@ -316,6 +320,7 @@ async fn project(
         code: project.code,
         role: member.map(|m| m.role.as_str()),
         buckets,
+        manages,
     }))
 }
 
@@ -577,6 +582,69 @@ async fn upload(
         fields,
         // `<` escaped so that no text in it can close the script element.
         config_json: config.to_string().replace('<', "\\u003c"),
+    }))
+}
+
+// ---- members (managers) ----
+
+struct MemberRow {
+    user_id: i64,
+    username: String,
+    display_name: String,
+    role: &'static str,
+    buckets: String,
+    bucket_slugs: String,
+}
+
+#[derive(Template)]
+#[template(path = "members.html")]
+struct MembersPage {
+    chrome: Chrome,
+    project_id: i64,
+    name: String,
+    members: Vec<MemberRow>,
+    roles: Vec<&'static str>,
+    buckets: Vec<(&'static str, &'static str)>,
+}
+
+async fn members(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> PageResult {
+    authorize(&state, &viewer.caller, id, Action::ManageMembers).await?;
+    let project = state.db.project(id).await?;
+    let members = state
+        .db
+        .members(id)
+        .await?
+        .into_iter()
+        .map(|m| MemberRow {
+            user_id: m.user.id,
+            username: m.user.username,
+            display_name: m.user.display_name,
+            role: m.role.as_str(),
+            buckets: m
+                .buckets
+                .as_ref()
+                .map_or_else(|| "all".to_owned(), |b| b.iter().map(|b| b.title()).collect::<Vec<_>>().join(", ")),
+            bucket_slugs: m
+                .buckets
+                .as_ref()
+                .map_or_else(String::new, |b| b.iter().map(|b| b.slug()).collect::<Vec<_>>().join(",")),
+        })
+        .collect();
+    let chrome = viewer.chrome(vec![
+        crumb(&project.name, format!("/projects/{id}")),
+        crumb("Members", format!("/projects/{id}/members")),
+    ]);
+    Ok(render(&MembersPage {
+        chrome,
+        project_id: id,
+        name: project.name,
+        members,
+        roles: vec!["manager", "contributor", "viewer"],
+        buckets: BucketKind::ALL.into_iter().map(|b| (b.slug(), b.title())).collect(),
     }))
 }
 
