@@ -436,3 +436,16 @@ test('managers: add a member scoped to a bucket, change their role, remove them;
   assert.equal(await vendor.locator('h1').innerText(), 'Not allowed');
   await vendor.close();
 });
+
+test('browse as a grid: a tile per asset, with a frame of each valid proxy', async () => {
+  const page = await browser.newPage();
+  await signIn(page, 'studio', demoPassword(hub, 'studio'), '/projects/1/buckets/vfx');
+  await page.waitForURL(/\/buckets\/vfx$/);
+  await page.getByRole('link', { name: 'grid', exact: true }).click();
+  await page.waitForURL(/view=grid/);
+  assert.ok((await page.locator('#asset-grid .tile').count()) >= 3);
+  const proxy = page.locator('#asset-grid .tile', { hasText: 'sh010_proxy_v001.mp4' });
+  assert.match(await proxy.locator('video').getAttribute('src'), /^\/api\/v1\/assets\/\d+\/content/);
+  await page.screenshot({ path: join(SHOTS, 'browse-grid.png'), fullPage: true });
+  await page.close();
+});

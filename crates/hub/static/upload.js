@@ -174,7 +174,8 @@
   });
   $('select-all').addEventListener('change', function (e) {
     rows.forEach(function (r) { r.selected = e.target.checked; });
-    render();
+    // The boxes are set in place: redrawing the table under the pointer would lose clicks.
+    document.querySelectorAll('#rows input.pick').forEach(function (box) { box.checked = e.target.checked; });
   });
   $('meta-form').addEventListener('submit', function (e) {
     e.preventDefault();

@@ -341,6 +341,8 @@ struct Row {
     state_label: &'static str,
     size: String,
     package: bool,
+    /// A proxy (MP4/MOV) that the grid can show a frame of.
+    proxy: bool,
     cells: Vec<String>,
     updated: String,
 }
@@ -367,6 +369,10 @@ struct BucketPage {
     requests_href: Option<String>,
     /// The viewer may edit metadata here: rows can be selected for bulk actions.
     editable: bool,
+    /// Tiles (with a frame of each proxy) instead of the table.
+    grid: bool,
+    grid_href: String,
+    table_href: String,
     fields: Vec<FieldView>,
     project_id: i64,
     slug: &'static str,
@@ -382,7 +388,8 @@ async fn bucket(
     authorize(&state, &viewer.caller, id, Action::ViewBucket(bucket)).await?;
     let project = state.db.project(id).await?;
     let param = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default();
-    let listing: Vec<(String, String)> = params.iter().filter(|(k, _)| k != "delivered").cloned().collect();
+    let listing: Vec<(String, String)> =
+        params.iter().filter(|(k, _)| k != "delivered" && k != "view").cloned().collect();
     let (query, problem) = match crate::api::assets::asset_query(bucket, listing) {
         Ok(query) => (query, None),
         Err(e) => (crate::db::AssetQuery { limit: 100, ..Default::default() }, Some(e.body.message.clone())),
@@ -401,6 +408,7 @@ async fn bucket(
             state_label: a.state.label(),
             size: human_bytes(a.size),
             package: a.package_files.is_some(),
+            proxy: [".mp4", ".mov", ".m4v"].iter().any(|ext| a.name.to_ascii_lowercase().ends_with(ext)),
             cells: shown.iter().map(|f| a.metadata.get(f.key).map(display_value).unwrap_or_default()).collect(),
             updated: when(a.updated_ms),
         })
@@ -415,6 +423,16 @@ async fn bucket(
         format!("?{}", pairs.join("&"))
     });
     let current_state = param("state");
+    let grid = param("view") == "grid";
+    let with_view = |view: &str| {
+        let mut pairs: Vec<String> = params
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "view" | "after" | "delivered"))
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect();
+        pairs.push(format!("view={view}"));
+        format!("?{}", pairs.join("&"))
+    };
     let may_deliver = authorize(&state, &viewer.caller, id, Action::Deliver(bucket)).await.is_ok();
     let upload_href = may_deliver.then(|| format!("/projects/{id}/buckets/{slug}/upload"));
     let filters = shown
@@ -448,7 +466,10 @@ async fn bucket(
         problem,
         upload_href,
         requests_href: bucket.request_based().then(|| format!("/projects/{id}/buckets/{slug}/requests")),
-        editable: may_deliver,
+        editable: may_deliver && !grid,
+        grid,
+        grid_href: with_view("grid"),
+        table_href: with_view("table"),
         fields: field_views(bucket),
         project_id: id,
         slug: bucket.slug(),
