@@ -402,6 +402,22 @@ async fn zipless_package(hub: Hub) {
         }
     };
     let (first, data) = &files[0];
+    // Another contributor of the same bucket cannot put files into this vendor's package.
+    let other =
+        hub.db.create_user(&format!("other{}", hub.project), "Other", &hash_password("x"), false).await.unwrap();
+    hub.db.set_member(hub.project, other.id, Role::Contributor, None).await.unwrap();
+    let other_token = format!("cht_other_{}", other.id);
+    hub.db.create_token(other.id, "t", &other_token).await.unwrap();
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/uploads")
+        .header("authorization", format!("Bearer {other_token}"))
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", data.len().to_string())
+        .header("upload-metadata", meta(&good, first))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(hub.app.clone().oneshot(request).await.unwrap().status(), StatusCode::BAD_REQUEST);
     assert_eq!(send(good.clone(), first.clone(), data.clone(), data.len() + 1).await, StatusCode::BAD_REQUEST);
     assert_eq!(send(good.clone(), "r2.0099999.dpx".into(), vec![1], 1).await, StatusCode::BAD_REQUEST);
     for (name, data) in &files {

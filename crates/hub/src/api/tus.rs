@@ -318,7 +318,9 @@ async fn package_member<'a>(
     length: Option<i64>,
 ) -> ApiResult<MemberOf<'a>> {
     let not_ours = || {
-        ApiError::bad_request(format!("package {package:?} is not a package in progress in this project and bucket"))
+        ApiError::bad_request(format!(
+            "package {package:?} is not a package of yours in progress in this project and bucket"
+        ))
     };
     let asset_id: i64 = package.parse().map_err(|_| not_ours())?;
     let asset = state.db.asset(asset_id).await.map_err(|_| not_ours())?;
@@ -326,6 +328,7 @@ async fn package_member<'a>(
         (Some(prefix), Some(_))
             if asset.project_id == place.project_id
                 && asset.bucket == place.bucket
+                && asset.created_by == Some(place.user_id)
                 && asset.state == hub_domain::AssetState::InProgress =>
         {
             prefix.clone()
