@@ -383,6 +383,7 @@ test('transfers: an upload cut short by a reload resumes from the hub offset onc
   await page.locator('#pick-files').setInputFiles([file]);
   await page.getByRole('button', { name: 'DELIVER' }).click();
   await page.waitForFunction(() => document.querySelector('#overall').value >= 8 * 1024 * 1024, null, { timeout: 30000 });
+  assert.match(await page.locator('#overall-text').innerText(), /acknowledged by the hub · [\d.]+ [KMG]iB\/s · about .* left/);
   await page.unroute('**/api/v1/uploads/**');
   await page.reload();
 

@@ -10,6 +10,8 @@
   var busy = false;
   // The delivery declared by the first press of DELIVER; a retry continues it.
   var current = null;
+  // When the bytes started to move, and how many the hub had then: the rate and time left.
+  var started = null;
   var STREAMS = 4;
   var CHUNK = 8 * 1024 * 1024;
   var $ = function (id) { return document.getElementById(id); };
@@ -159,7 +161,13 @@
     rows.forEach(function (r) { total += r.size; sent += r.sent || 0; });
     $('overall').max = total || 1;
     $('overall').value = sent;
-    $('overall-text').textContent = rows.length + ' to deliver · ' + human(sent) + ' of ' + human(total) + ' acknowledged by the hub';
+    var pace = '';
+    if (started && sent > started.sent && sent < total) {
+      var rate = (sent - started.sent) / ((performance.now() - started.at) / 1000);
+      var left = Math.round((total - sent) / rate);
+      pace = ' · ' + human(rate) + '/s · about ' + (left >= 60 ? Math.floor(left / 60) + ' min ' : '') + (left % 60) + ' s left';
+    }
+    $('overall-text').textContent = rows.length + ' to deliver · ' + human(sent) + ' of ' + human(total) + ' acknowledged by the hub' + pace;
     $('deliver').disabled = busy || rows.length === 0;
   }
   $('rows').addEventListener('change', function (e) {
@@ -350,6 +358,7 @@
         });
       }
     });
+    started = { at: performance.now(), sent: rows.reduce(function (sum, r) { return sum + (r.sent || 0); }, 0) };
     render();
     try {
       await runJobs(jobs);
