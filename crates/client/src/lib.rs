@@ -277,9 +277,10 @@ impl Client {
     pub async fn deliver(&self, id: i64) -> ClientResult<Value> {
         self.send(Method::POST, &format!("/deliveries/{id}/deliver"), None::<&()>).await
     }
-    /// Any GET below `/api/v1` (`path` with its query), as JSON.
-    pub async fn get(&self, path: &str) -> ClientResult<Value> {
-        self.send(Method::GET, path, None::<&()>).await
+    /// A page of a package's files that are not fully uploaded yet, by name after `after`.
+    pub async fn incomplete_members(&self, asset: i64, after: &str) -> ClientResult<Vec<Value>> {
+        let query = [("incomplete", "true"), ("limit", "5000"), ("after", after)].map(|(k, v)| (k.into(), v.into()));
+        self.send_query(Method::GET, &format!("/assets/{asset}/members"), &query, None::<&()>).await
     }
     pub async fn request(&self, id: i64) -> ClientResult<Value> {
         self.send(Method::GET, &format!("/requests/{id}"), None::<&()>).await

@@ -231,7 +231,7 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
             .await
             .map_err(explain)?;
         let id = delivery["id"].as_i64().context("no delivery id")?;
-        let started_ms = now_ms();
+        let started_ms = hub::db::now_ms();
         let mut transfers = Vec::new();
         for f in &sources {
             let declared = delivery["files"]
@@ -262,8 +262,7 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
     // Files the server already has whole need nothing more (e.g. their parts were joined just
     // before an interruption).
     let view = retry(|| client.delivery(delivery_id)).await.map_err(explain)?;
-    let complete =
-        |name: &str| view["files"].as_array().into_iter().flatten().any(|f| f["name"] == name && f["complete"] == true);
+    let complete = |name: &str| has_whole(&view, name);
     // Big files go as parallel partial uploads, joined by the server once all have arrived.
     for (source, transfer) in sources.iter().zip(transfers.iter_mut()) {
         if transfer.parts.is_empty()
@@ -404,10 +403,6 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
 /// A frame folder to deliver as one zipless package: every file in it (flat), its checksum.txt
 /// among them. The source's size is the sum; its mtime is checksum.txt's.
 fn package_source(dir: &Path) -> anyhow::Result<(npack::SourceFile, Vec<npack::SourceFile>)> {
@@ -458,8 +453,7 @@ async fn send_package(
     let mut open = Vec::new();
     let mut after = String::new();
     loop {
-        let path = format!("/assets/{asset}/members?incomplete=true&limit=5000&after={}", percent(&after));
-        let page: Vec<Value> = serde_json::from_value(retry(|| client.get(&path)).await.map_err(explain)?)?;
+        let page = retry(|| client.incomplete_members(asset, &after)).await.map_err(explain)?;
         let Some(last) = page.last() else { break };
         after = last["name"].as_str().unwrap_or_default().to_owned();
         open.extend(page);
@@ -497,16 +491,6 @@ async fn send_package(
         sent.expect("a send task panicked")?;
     }
     Ok(())
-}
-
-/// Percent-encodes a query value.
-fn percent(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"._-".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
-        })
-        .collect()
 }
 
 /// `size` bytes in up to `streams` pieces of at least [`MIN_PIECE`], MiB-aligned: (start, length).
@@ -626,9 +610,12 @@ fn unreachable(e: &client::ClientError) -> bool {
 }
 
 async fn file_complete(client: &Client, delivery: i64, name: &str) -> bool {
-    retry(|| client.delivery(delivery)).await.is_ok_and(|view| {
-        view["files"].as_array().into_iter().flatten().any(|f| f["name"] == name && f["complete"] == true)
-    })
+    retry(|| client.delivery(delivery)).await.is_ok_and(|view| has_whole(&view, name))
+}
+
+/// Whether the delivery (as the hub shows it) has the file of that name whole.
+fn has_whole(delivery: &Value, name: &str) -> bool {
+    delivery["files"].as_array().into_iter().flatten().any(|f| f["name"] == name && f["complete"] == true)
 }
 
 /// Reads the chunk at `at` of a piece (one read straight into the buffer that is sent) and its

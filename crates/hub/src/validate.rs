@@ -22,10 +22,9 @@ pub async fn run_checks(store: Arc<dyn BlobStore>, asset: &Asset, remux: bool) -
         return Ok(Checked { results: vec![folder_check(store, key).await?], remuxed: None });
     }
     let mut checked = Checked { results: vec![md5_check(store.as_ref(), &key, asset).await?], remuxed: None };
-    let lower = asset.name.to_ascii_lowercase();
-    if lower.ends_with(".zip") {
+    if asset.name.to_ascii_lowercase().ends_with(".zip") {
         checked.results.push(zip_check(store, key).await?);
-    } else if [".mp4", ".mov", ".m4v"].iter().any(|ext| lower.ends_with(ext)) {
+    } else if is_proxy(&asset.name) {
         let (result, remuxed) = proxy_check(store, key, remux).await?;
         checked.results.push(result);
         checked.remuxed = remuxed;
@@ -41,12 +40,15 @@ pub struct Checked {
     pub remuxed: Option<BlobKey>,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Whether a file is a proxy by its name (MP4 or MOV): checked for H.264 and fast start, played
+/// in the browser.
+pub fn is_proxy(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    [".mp4", ".mov", ".m4v"].iter().any(|ext| lower.ends_with(ext))
 }
 
-async fn md5_check(store: &dyn BlobStore, key: &BlobKey, asset: &Asset) -> Result<CheckResult, StoreError> {
-    let size = store.size(key).await?;
+/// The md5 of a stored blob of `size` bytes, read a chunk at a time.
+async fn md5_of(store: &dyn BlobStore, key: &BlobKey, size: u64) -> Result<[u8; 16], StoreError> {
     let mut md5 = md5_many::Md5State::new();
     let mut at = 0;
     while at < size {
@@ -54,7 +56,16 @@ async fn md5_check(store: &dyn BlobStore, key: &BlobKey, asset: &Asset) -> Resul
         md5.update(&store.get_range(key, at..end).await?);
         at = end;
     }
-    let computed = hex(&md5.finalize());
+    Ok(md5.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn md5_check(store: &dyn BlobStore, key: &BlobKey, asset: &Asset) -> Result<CheckResult, StoreError> {
+    let size = store.size(key).await?;
+    let computed = hex(&md5_of(store, key, size).await?);
     let (passed, detail) = if size != asset.size as u64 {
         (false, format!("{size} bytes were stored but {} were declared", asset.size))
     } else {
@@ -157,17 +168,9 @@ async fn folder_check(store: Arc<dyn BlobStore>, prefix: BlobKey) -> Result<Chec
         Some(_) => None,
         None => {
             let mut hashes = std::collections::HashMap::new();
-            for (name, _) in &present {
+            for (name, size) in &present {
                 let key = BlobKey::new(format!("{base}{name}"))?;
-                let size = store.size(&key).await?;
-                let mut md5 = md5_many::Md5State::new();
-                let mut at = 0;
-                while at < size {
-                    let end = (at + READ_CHUNK).min(size);
-                    md5.update(&store.get_range(&key, at..end).await?);
-                    at = end;
-                }
-                hashes.insert(name.clone(), md5.finalize());
+                hashes.insert(name.clone(), md5_of(store.as_ref(), &key, *size).await?);
             }
             Some(hashes)
         }

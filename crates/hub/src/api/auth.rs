@@ -51,7 +51,7 @@ impl FromRequestParts<AppState> for Caller {
             return Ok(Caller { user, principal });
         }
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(ApiError::unauthenticated)?;
-        let (user, csrf) = state.db.session(token).await.map_err(unknown_is_unauthenticated)?;
+        let (caller, csrf) = session_caller(state, token).await.map_err(unknown_is_unauthenticated)?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if !safe {
             let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
@@ -61,9 +61,15 @@ impl FromRequestParts<AppState> for Caller {
                 ));
             }
         }
-        let principal = Principal { user_id: user.id, site_admin: user.site_admin, via_token: false };
-        Ok(Caller { user, principal })
+        Ok(caller)
     }
+}
+
+/// The caller behind a session cookie's token, and the session's CSRF token.
+pub async fn session_caller(state: &AppState, token: &str) -> Result<(Caller, String), RepoError> {
+    let (user, csrf) = state.db.session(token).await?;
+    let principal = Principal { user_id: user.id, site_admin: user.site_admin, via_token: false };
+    Ok((Caller { user, principal }, csrf))
 }
 
 fn unknown_is_unauthenticated(e: RepoError) -> ApiError {
@@ -75,6 +81,12 @@ fn unknown_is_unauthenticated(e: RepoError) -> ApiError {
         }
         other => other.into(),
     }
+}
+
+/// Whether the caller may also do `action` in a project where `authorize` found this membership
+/// (no second look at the database).
+pub fn allows(caller: &Caller, member: Option<&Member>, action: Action) -> bool {
+    decide(&caller.principal, member.map(Member::membership).as_ref(), action) == Decision::Allow
 }
 
 /// Checks `action` in `project_id` for the caller; returns their membership (none for site admins

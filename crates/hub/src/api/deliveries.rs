@@ -299,25 +299,22 @@ pub async fn deliver(
     }
     let files = state.db.delivery_files(id).await?;
     let mut incomplete = Vec::new();
-    let mut keys = Vec::with_capacity(files.len());
+    // Each file's asset and where its bytes are.
+    let mut delivered = Vec::with_capacity(files.len());
     for file in &files {
         let asset = state.db.asset(file.asset_id).await?;
-        if asset.package_files.is_some() {
+        if let Some(count) = asset.package_files {
             let missing = state.db.incomplete_members(asset.id).await?;
             if missing > 0 {
-                incomplete.push(format!(
-                    "{} ({missing} of {} files not fully uploaded)",
-                    asset.name,
-                    asset.package_files.unwrap_or(0)
-                ));
+                incomplete.push(format!("{} ({missing} of {count} files not fully uploaded)", asset.name));
             }
-            keys.push(asset.blob_key.unwrap_or_default());
+            let prefix = asset.blob_key.clone().unwrap_or_default();
+            delivered.push((asset, prefix));
             continue;
         }
         let upload = match state.db.upload(&file.upload_id).await {
             Ok(upload) => upload,
             Err(crate::db::RepoError::NotFound) => {
-                let asset = state.db.asset(file.asset_id).await?;
                 return Err(ApiError::conflict(format!(
                     "{} is {}: its upload expired before it was complete; declare it again in a new delivery",
                     asset.name, asset.state
@@ -328,7 +325,7 @@ pub async fn deliver(
         if !upload.completed {
             incomplete.push(format!("{} ({} of {} bytes)", asset.name, upload.offset, asset.size));
         }
-        keys.push(upload.blob_key);
+        delivered.push((asset, upload.blob_key));
     }
     if !incomplete.is_empty() {
         return Err(ApiError::conflict(format!(
@@ -346,8 +343,7 @@ pub async fn deliver(
         requests: Vec::new(),
     };
     let mut requests = BTreeSet::new();
-    for (file, blob_key) in files.iter().zip(keys) {
-        let asset = state.db.asset(file.asset_id).await?;
+    for (asset, blob_key) in delivered {
         let next = asset.state.next(AssetEvent::TransferCompleted)?;
         plan.assets.push(PlannedAsset { id: asset.id, blob_key, from: asset.state, to: next });
         requests.extend(asset.request_id);

@@ -10,14 +10,15 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use hub_domain::access::Action;
-use hub_domain::{AssetState, BucketKind, FieldKind, Principal};
+use hub_domain::{AssetState, BucketKind, FieldDef, FieldKind};
 use serde::Deserialize;
 
 use crate::api::AppState;
-use crate::api::auth::{Caller, SESSION_COOKIE, authorize, cookie};
+use crate::api::auth::{Caller, SESSION_COOKIE, allows, authorize, cookie, session_caller};
 use crate::api::error::ApiError;
 use crate::api::session::{end_session, start_session};
-use crate::db::{Asset, RepoError, User};
+use crate::db::{Asset, CheckResult, RepoError, User};
+use crate::validate::is_proxy;
 
 mod format;
 
@@ -54,14 +55,11 @@ impl FromRequestParts<AppState> for Viewer {
         let here = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let to_login = |expired: bool| {
             let flag = if expired { "&expired=1" } else { "" };
-            Redirect::to(&format!("/login?next={}{flag}", encode(here))).into_response()
+            Redirect::to(&format!("/login?{}{flag}", query_string(&[("next", here)]))).into_response()
         };
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Err(to_login(false)) };
-        match state.db.session(token).await {
-            Ok((user, csrf)) => {
-                let principal = Principal { user_id: user.id, site_admin: user.site_admin, via_token: false };
-                Ok(Viewer { caller: Caller { user, principal }, csrf })
-            }
+        match session_caller(state, token).await {
+            Ok((caller, csrf)) => Ok(Viewer { caller, csrf }),
             Err(RepoError::NotFound) => Err(to_login(true)),
             Err(e) => Err(PageError(e.into()).into_response()),
         }
@@ -80,6 +78,13 @@ pub struct Chrome {
 pub struct Crumb {
     label: String,
     href: String,
+}
+
+impl Chrome {
+    /// Around a page for someone not signed in.
+    fn anonymous() -> Chrome {
+        Chrome { user_name: None, csrf: String::new(), crumbs: Vec::new() }
+    }
 }
 
 impl Viewer {
@@ -134,8 +139,7 @@ impl IntoResponse for PageError {
         } else {
             self.0.body.message.clone()
         };
-        let chrome = Chrome { user_name: None, csrf: String::new(), crumbs: Vec::new() };
-        (status, render(&ErrorPage { chrome, heading, message })).into_response()
+        (status, render(&ErrorPage { chrome: Chrome::anonymous(), heading, message })).into_response()
     }
 }
 
@@ -151,15 +155,24 @@ fn render(page: &impl Template) -> Response {
     }
 }
 
-/// Percent-encodes a value for a URL query.
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// A URL query string (without `?`) of these pairs.
+fn query_string<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> String {
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+    serde_urlencoded::to_string(pairs).unwrap_or_default()
+}
+
+/// This page's query with the `drop` keys removed and `set` added (links to the next page, or to
+/// another view of the same listing).
+fn requery(params: &[(String, String)], drop: &[&str], set: (&str, &str)) -> String {
+    let mut pairs: Vec<(&str, &str)> =
+        params.iter().filter(|(k, _)| !drop.contains(&k.as_str())).map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    pairs.push(set);
+    format!("?{}", query_string(&pairs))
+}
+
+/// A delivery id passed back to a page after DELIVER, if it is one.
+fn delivered_id(value: &str) -> Option<String> {
+    Some(value.to_owned()).filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Only a path on this site may be a place to come back to after signing in.
@@ -188,8 +201,8 @@ struct LoginQuery {
 }
 
 async fn login_page(Query(query): Query<LoginQuery>) -> Response {
-    let chrome = Chrome { user_name: None, csrf: String::new(), crumbs: Vec::new() };
     let next = local_path(&query.next).to_owned();
+    let chrome = Chrome::anonymous();
     render(&LoginPage { chrome, error: None, expired: query.expired.is_some(), next, username: String::new() })
 }
 
@@ -210,7 +223,7 @@ async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Re
             response
         }
         Err(e) => {
-            let chrome = Chrome { user_name: None, csrf: String::new(), crumbs: Vec::new() };
+            let chrome = Chrome::anonymous();
             let page = LoginPage {
                 chrome,
                 error: Some(e.body.message.clone()),
@@ -297,7 +310,7 @@ async fn project(
     let member = authorize(&state, &viewer.caller, id, Action::ViewProject).await?;
     let project = state.db.project(id).await?;
     let counts = crate::api::projects::visible_counts(&state, id, member.as_ref()).await?;
-    let manages = authorize(&state, &viewer.caller, id, Action::ManageMembers).await.is_ok();
+    let manages = allows(&viewer.caller, member.as_ref(), Action::ManageMembers);
     let buckets = counts
         .into_iter()
         .map(|c| BucketCard {
@@ -327,10 +340,8 @@ async fn project(
 // ---- a bucket's assets ----
 
 struct Filter {
-    key: &'static str,
-    label: &'static str,
+    field: FieldView,
     value: String,
-    choices: Vec<&'static str>,
 }
 
 struct Row {
@@ -385,7 +396,7 @@ async fn bucket(
     Query(params): Query<Vec<(String, String)>>,
 ) -> PageResult {
     let bucket = BucketKind::from_slug(&slug).ok_or_else(ApiError::not_found)?;
-    authorize(&state, &viewer.caller, id, Action::ViewBucket(bucket)).await?;
+    let member = authorize(&state, &viewer.caller, id, Action::ViewBucket(bucket)).await?;
     let project = state.db.project(id).await?;
     let param = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default();
     let listing: Vec<(String, String)> =
@@ -408,45 +419,19 @@ async fn bucket(
             state_label: a.state.label(),
             size: human_bytes(a.size),
             package: a.package_files.is_some(),
-            proxy: [".mp4", ".mov", ".m4v"].iter().any(|ext| a.name.to_ascii_lowercase().ends_with(ext)),
+            proxy: is_proxy(&a.name),
             cells: shown.iter().map(|f| a.metadata.get(f.key).map(display_value).unwrap_or_default()).collect(),
             updated: when(a.updated_ms),
         })
         .collect();
-    let next_href = page.next.map(|after| {
-        let mut pairs: Vec<String> = params
-            .iter()
-            .filter(|(k, _)| k != "after" && k != "delivered")
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-            .collect();
-        pairs.push(format!("after={}", encode(&after)));
-        format!("?{}", pairs.join("&"))
-    });
+    let next_href = page.next.map(|after| requery(&params, &["after", "delivered"], ("after", &after)));
     let current_state = param("state");
     let grid = param("view") == "grid";
-    let with_view = |view: &str| {
-        let mut pairs: Vec<String> = params
-            .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "view" | "after" | "delivered"))
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-            .collect();
-        pairs.push(format!("view={view}"));
-        format!("?{}", pairs.join("&"))
-    };
-    let may_deliver = authorize(&state, &viewer.caller, id, Action::Deliver(bucket)).await.is_ok();
+    let with_view = |view: &str| requery(&params, &["view", "after", "delivered"], ("view", view));
+    let may_deliver = allows(&viewer.caller, member.as_ref(), Action::Deliver(bucket));
     let upload_href = may_deliver.then(|| format!("/projects/{id}/buckets/{slug}/upload"));
-    let filters = shown
-        .iter()
-        .map(|f| Filter {
-            key: f.key,
-            label: f.label,
-            value: param(&format!("meta.{}", f.key)),
-            choices: match f.kind {
-                FieldKind::Choice { choices } => choices.to_vec(),
-                _ => Vec::new(),
-            },
-        })
-        .collect();
+    let filters =
+        shown.iter().map(|f| Filter { field: field_view(f), value: param(&format!("meta.{}", f.key)) }).collect();
     let chrome = viewer.chrome(vec![
         crumb(&project.name, format!("/projects/{id}")),
         crumb(bucket.title(), format!("/projects/{id}/buckets/{slug}")),
@@ -473,7 +458,7 @@ async fn bucket(
         fields: field_views(bucket),
         project_id: id,
         slug: bucket.slug(),
-        delivered: Some(param("delivered")).filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())),
+        delivered: delivered_id(&param("delivered")),
     }))
 }
 
@@ -496,25 +481,17 @@ struct FieldView {
 
 /// The bucket's metadata fields as the forms show them.
 fn field_views(bucket: BucketKind) -> Vec<FieldView> {
-    bucket
-        .schema()
-        .iter()
-        .map(|f| FieldView {
-            key: f.key,
-            label: f.label,
-            required: f.required,
-            kind: match f.kind {
-                FieldKind::Text { .. } => "text",
-                FieldKind::Integer { .. } => "integer",
-                FieldKind::Date => "date",
-                FieldKind::Choice { .. } => "choice",
-            },
-            choices: match f.kind {
-                FieldKind::Choice { choices } => choices.to_vec(),
-                _ => Vec::new(),
-            },
-        })
-        .collect()
+    bucket.schema().iter().map(field_view).collect()
+}
+
+fn field_view(f: &FieldDef) -> FieldView {
+    let (kind, choices) = match f.kind {
+        FieldKind::Text { .. } => ("text", Vec::new()),
+        FieldKind::Integer { .. } => ("integer", Vec::new()),
+        FieldKind::Date => ("date", Vec::new()),
+        FieldKind::Choice { choices } => ("choice", choices.to_vec()),
+    };
+    FieldView { key: f.key, label: f.label, required: f.required, kind, choices }
 }
 
 #[derive(Template)]
@@ -686,8 +663,8 @@ struct TransferView {
     id: i64,
     project: String,
     bucket: &'static str,
-    state: &'static str,
-    state_class: &'static str,
+    /// Still taking files (else delivered).
+    open: bool,
     when: String,
     done: String,
     total: String,
@@ -704,13 +681,17 @@ struct TransfersPage {
 
 async fn transfers(State(state): State<AppState>, viewer: Viewer) -> PageResult {
     let mut deliveries = Vec::new();
+    let mut projects = std::collections::HashMap::new();
     for id in state.db.deliveries_by(viewer.user().id, 50).await? {
         let delivery = state.db.delivery(id).await?;
         // Only what the viewer may still see (a membership may have ended).
         if authorize(&state, &viewer.caller, delivery.project_id, Action::ViewBucket(delivery.bucket)).await.is_err() {
             continue;
         }
-        let project = state.db.project(delivery.project_id).await?;
+        if let std::collections::hash_map::Entry::Vacant(slot) = projects.entry(delivery.project_id) {
+            slot.insert(state.db.project(delivery.project_id).await?.name);
+        }
+        let project = projects[&delivery.project_id].clone();
         let view = crate::api::deliveries::view(&state, delivery).await?;
         let open = view.delivery.state == "open";
         let mut files = Vec::new();
@@ -730,7 +711,7 @@ async fn transfers(State(state): State<AppState>, viewer: Viewer) -> PageResult 
                 name: f.name.clone(),
                 state: f.state.as_str(),
                 state_label: f.state.label(),
-                size: f.size.max(1),
+                size: f.size,
                 offset,
                 progress: format!("{} of {}", human_bytes(offset), human_bytes(f.size)),
                 note,
@@ -740,10 +721,9 @@ async fn transfers(State(state): State<AppState>, viewer: Viewer) -> PageResult 
         let done: i64 = files.iter().map(|f| f.offset).sum();
         deliveries.push(TransferView {
             id: view.delivery.id,
-            project: project.name,
+            project,
             bucket: view.delivery.bucket.title(),
-            state: if open { "open" } else { "delivered" },
-            state_class: if open { "in_progress" } else { "valid" },
+            open,
             when: when(view.delivery.created_ms),
             done: human_bytes(done),
             total: human_bytes(total),
@@ -811,10 +791,10 @@ async fn requests(
     Query(query): Query<RequestsQuery>,
 ) -> PageResult {
     let bucket = BucketKind::from_slug(&slug).filter(|b| b.request_based()).ok_or_else(ApiError::not_found)?;
-    authorize(&state, &viewer.caller, id, Action::ViewBucket(bucket)).await?;
+    let member = authorize(&state, &viewer.caller, id, Action::ViewBucket(bucket)).await?;
     let project = state.db.project(id).await?;
-    let manager = authorize(&state, &viewer.caller, id, Action::ManageBucket(bucket)).await.is_ok();
-    let may_deliver = authorize(&state, &viewer.caller, id, Action::Deliver(bucket)).await.is_ok();
+    let manager = allows(&viewer.caller, member.as_ref(), Action::ManageBucket(bucket));
+    let may_deliver = allows(&viewer.caller, member.as_ref(), Action::Deliver(bucket));
     let wanted = hub_domain::RequestState::parse(&query.state);
     let needle = query.q.trim().to_lowercase();
     let decisions: [(hub_domain::RequestEvent, &str, &str); 4] = [
@@ -860,18 +840,11 @@ async fn requests(
         manager,
         may_deliver,
         fields: field_views(bucket),
-        delivered: Some(query.delivered).filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())),
+        delivered: delivered_id(&query.delivered),
     }))
 }
 
 // ---- one asset ----
-
-struct CheckView {
-    check: String,
-    passed: bool,
-    detail: String,
-    files: Vec<(String, String)>,
-}
 
 struct HistoryView {
     at: String,
@@ -902,7 +875,7 @@ struct AssetPage {
     md5: Option<String>,
     created: String,
     metadata: Vec<(String, String)>,
-    checks: Vec<CheckView>,
+    checks: Vec<CheckResult>,
     history: Vec<HistoryView>,
     versions: Vec<VersionView>,
     downloadable: bool,
@@ -921,9 +894,9 @@ async fn asset(
     let checks = state.db.checks(id).await?;
     let history = state.db.history(Some(id), None).await?;
     let versions = state.db.asset_versions(asset.project_id, asset.bucket, &asset.name).await?;
-    let proxy = [".mp4", ".mov", ".m4v"].iter().any(|ext| asset.name.to_ascii_lowercase().ends_with(ext));
     let proxy_check = checks.iter().rev().find(|c| c.check == "proxy");
-    let (playable, not_playable) = playability(&asset, proxy, proxy_check.map(|c| (c.passed, c.detail.as_str())));
+    let (playable, not_playable) =
+        playability(&asset, is_proxy(&asset.name), proxy_check.map(|c| (c.passed, c.detail.as_str())));
     let metadata = asset
         .bucket
         .schema()
@@ -947,10 +920,7 @@ async fn asset(
         md5: asset.md5.clone(),
         created: when(asset.created_ms),
         metadata,
-        checks: checks
-            .into_iter()
-            .map(|c| CheckView { check: c.check, passed: c.passed, detail: c.detail, files: c.files })
-            .collect(),
+        checks,
         history: history
             .into_iter()
             .map(|h| HistoryView {
@@ -1021,6 +991,6 @@ mod tests {
         for outside in ["//evil.example/x", "https://evil.example/", "/\\evil.example", "", "javascript:alert(1)"] {
             assert_eq!(local_path(outside), "/", "{outside}");
         }
-        assert_eq!(encode("/a b?c=d&e"), "%2Fa%20b%3Fc%3Dd%26e");
+        assert_eq!(query_string(&[("next", "/a b?c=d&e")]), "next=%2Fa+b%3Fc%3Dd%26e");
     }
 }
