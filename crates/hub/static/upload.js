@@ -5,7 +5,6 @@
 (function () {
   'use strict';
   var config = JSON.parse(document.getElementById('upload-config').textContent);
-  var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var rows = [];
   var busy = false;
   // The delivery declared by the first press of DELIVER; a retry continues it.
@@ -219,7 +218,7 @@
   // ---- DELIVER ----
   function typed(key, value) {
     var field = config.fields.find(function (f) { return f.key === key; });
-    return field && field.kind === 'integer' && /^-?\d+$/.test(value) ? Number(value) : value;
+    return hub.typed(value, field && field.kind);
   }
   function declaration() {
     return {
@@ -238,26 +237,13 @@
     $('problem').hidden = !message;
     $('problem').textContent = message || '';
   }
-  async function api(method, path, body) {
-    var response = await fetch('/api/v1' + path, {
-      method: method,
-      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: 'same-origin',
-    });
-    if (response.status === 401) {
-      location.href = '/login?expired=1&next=' + encodeURIComponent(location.pathname + location.search);
-      throw new Error('the session ended');
-    }
-    var data = await response.json().catch(function () { return {}; });
-    return { ok: response.ok, status: response.status, data: data };
-  }
+  var api = hub.api;
   function send(file, options, onAcknowledged) {
     return new Promise(function (resolve, reject) {
       var upload = new tus.Upload(file, Object.assign({
         chunkSize: CHUNK,
         retryDelays: [0, 1000, 3000, 5000, 10000],
-        headers: { 'X-CSRF-Token': csrf },
+        headers: { 'X-CSRF-Token': hub.csrf },
         removeFingerprintOnSuccess: true,
         onChunkComplete: function (_chunk, accepted) { onAcknowledged(accepted); },
         onSuccess: resolve,

@@ -968,6 +968,7 @@ async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> 
     let (body, kind): (&'static [u8], &str) = match file.as_str() {
         "app.css" => (include_bytes!("../../static/app.css"), "text/css; charset=utf-8"),
         "player.js" => (include_bytes!("../../static/player.js"), "text/javascript; charset=utf-8"),
+        "hub.js" => (include_bytes!("../../static/hub.js"), "text/javascript; charset=utf-8"),
         "browse.js" => (include_bytes!("../../static/browse.js"), "text/javascript; charset=utf-8"),
         "upload.js" => (include_bytes!("../../static/upload.js"), "text/javascript; charset=utf-8"),
         "tus.min.js" => (include_bytes!("../../static/tus.min.js"), "text/javascript; charset=utf-8"),
