@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what the tests need, builds, runs everything.
 #   bash scripts/test.sh
-# Installs (when missing): Info-ZIP unzip/zip and Chromium (Debian); a Python virtualenv with the original
+# Installs (when missing): Info-ZIP unzip/zip, Chromium, Firefox ESR and libavcodec (Debian); a Python virtualenv with the original
 # npack 0.8.0, pytest, openapi-spec-validator and tuspy (PyPI); s3s-fs (crates.io), started on
-# 127.0.0.1; tus-js-client, @tus/server and playwright-core (npm). Set CARGO_TARGET_DIR to share build output between clones.
+# 127.0.0.1; tus-js-client, @tus/server, playwright-core and puppeteer-core (npm). Set CARGO_TARGET_DIR to share build output between clones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -15,12 +15,20 @@ need_debs=()
 command -v unzip >/dev/null || need_debs+=(unzip)
 command -v zip >/dev/null || need_debs+=(zip)
 [ -x /usr/bin/chromium ] || need_debs+=(chromium)
+[ -x /usr/bin/firefox-esr ] || need_debs+=(firefox-esr)
+# Firefox plays H.264 through the system's libavcodec (whichever version this Debian has).
+ldconfig -p | grep -q 'libavcodec\.so\.' || need_debs+=(libavcodec)
 if ((${#need_debs[@]})); then
   say "installing ${need_debs[*]} from Debian"
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_debs[@]}" >/dev/null
+  for i in "${!need_debs[@]}"; do
+    if [ "${need_debs[$i]}" = libavcodec ]; then
+      need_debs[$i]=$(apt-cache search --names-only '^libavcodec[0-9]+$' | awk '$1 ~ /^libavcodec[0-9]+$/ {print $1}' | sort -V | tail -1)
+    fi
+  done
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need_debs[@]}" >/dev/null
 fi
 
 venv="$CARGO_TARGET_DIR/test-venv"
@@ -79,7 +87,7 @@ say "interoperability tests: the original npack, Python's zipfile, Info-ZIP unzi
 NPACK_BIN="$CARGO_TARGET_DIR/release/npack" ORIGINAL_NPACK="$venv/bin/npack" \
   CONTENTHUB_TEST_BIN="$CARGO_TARGET_DIR/debug/contenthub" "$venv/bin/python" -m pytest -q tests/interop
 
-say "tus-js-client (npm) and the browser interface in Debian's Chromium (playwright-core) against the real server"
+say "tus-js-client (npm) and the browser interface in Debian's Chromium (playwright-core) and Firefox ESR (puppeteer-core, WebDriver BiDi) against the real server"
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error && \
   CONTENTHUB_TEST_BIN="$CARGO_TARGET_DIR/debug/contenthub" node --test)
 echo "screenshots of the pages: artifacts/screenshots/"

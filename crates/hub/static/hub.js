@@ -1,4 +1,4 @@
-// What the pages share: calling the JSON API with the session's CSRF token (and sending the person
+// What the pages share: sizes and times left as people read them, calling the JSON API with the session's CSRF token (and sending the person
 // to sign in again when the session has ended), the hub's reasons for a refusal, and metadata read
 // from a form by each field's kind.
 window.hub = (function () {
@@ -35,5 +35,17 @@ window.hub = (function () {
     });
     return metadata;
   }
-  return { csrf: csrf, api: api, refusal: refusal, typed: typed, metadataOf: metadataOf };
+  // 950 B, 1.5 KiB, 12 MiB, 3.0 GiB (as the pages' own sizes read).
+  function human(bytes) {
+    var units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    var i = 0;
+    while (bytes >= 1024 && i < units.length - 1) { bytes /= 1024; i++; }
+    return (i === 0 ? Math.round(bytes) : bytes.toFixed(bytes < 10 ? 1 : 0)) + ' ' + units[i];
+  }
+  // "about 1 min 5 s left".
+  function timeLeft(seconds) {
+    var s = Math.max(0, Math.round(seconds));
+    return 'about ' + (s >= 3600 ? Math.floor(s / 3600) + ' h ' : '') + (s >= 60 ? Math.floor(s % 3600 / 60) + ' min ' : '') + (s % 60) + ' s left';
+  }
+  return { csrf: csrf, api: api, refusal: refusal, typed: typed, metadataOf: metadataOf, human: human, timeLeft: timeLeft };
 })();

@@ -140,6 +140,8 @@ async fn declare_upload_deliver() {
     assert_eq!(db.request(request.id).await.unwrap().state, hub_domain::RequestState::Submitted);
     let asset = db.asset(big["asset_id"].as_i64().unwrap()).await.unwrap();
     assert_eq!(asset.md5.as_deref(), Some("0123456789abcdef0123456789abcdef"));
+    let history = db.history(Some(asset.id), None).await.unwrap();
+    assert!(history.iter().any(|h| h.action == "transfer_complete" && h.detail == "all 3000 bytes received"));
     let blob = std::fs::read(dir.path().join("blobs").join(asset.blob_key.unwrap())).unwrap();
     assert_eq!(blob, data);
     assert_eq!(call(&app, Method::POST, &deliver, &tokens["vendor"], &[], Body::empty()).await.0, StatusCode::CONFLICT);
@@ -176,12 +178,46 @@ async fn declare_upload_deliver() {
     ]});
     let (_, stalled) = call(&app, Method::POST, &path, &tokens["vendor"], &[JSON], json_body(stalled)).await;
     let upload = stalled["files"][0]["upload"].as_str().unwrap();
+    let asset_id = stalled["files"][0]["asset_id"].as_i64().unwrap();
+    // What went wrong on the way is in the file's history (the transfers page's log): a chunk
+    // refused for its checksum, and a connection that dropped midway (the hub keeps what arrived).
+    let wrong = ("upload-checksum", "crc32 AAAAAA==");
+    let refused = [tus[0], tus[1], tus[2], wrong];
     let (status, _) =
-        call(&app, Method::PATCH, upload, &tokens["vendor"], &tus, Body::from(data[..1000].to_vec())).await;
+        call(&app, Method::PATCH, upload, &tokens["vendor"], &refused, Body::from(data[..1000].to_vec())).await;
+    assert_eq!(status.as_u16(), 460);
+    let half: Vec<Result<bytes::Bytes, std::io::Error>> =
+        vec![Ok(bytes::Bytes::copy_from_slice(&data[..500])), Err(std::io::Error::other("connection reset"))];
+    let dropped = [tus[0], tus[1], tus[2], ("content-length", "1000")];
+    let body = Body::from_stream(futures_util::stream::iter(half));
+    let (status, _) = call(&app, Method::PATCH, upload, &tokens["vendor"], &dropped, body).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+    let rest = [tus[0], tus[1], ("upload-offset", "500")];
+    let (status, _) =
+        call(&app, Method::PATCH, upload, &tokens["vendor"], &rest, Body::from(data[500..1000].to_vec())).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let log: Vec<(String, String)> =
+        db.history(Some(asset_id), None).await.unwrap().into_iter().map(|h| (h.action, h.detail)).collect();
+    assert!(
+        log.iter().any(|(action, detail)| action == "transfer_error"
+            && detail.contains("chunk at byte 0 was refused (460)")
+            && detail.contains("does not match its Upload-Checksum")),
+        "{log:?}"
+    );
+    assert!(
+        log.iter().any(|(action, detail)| action == "transfer_interrupted"
+            && detail.contains("dropped after 500 of the chunk's 1000 bytes")
+            && detail.contains("continues from byte 500")),
+        "{log:?}"
+    );
+    // A client that keeps sending bad chunks cannot flood the history.
+    for _ in 0..25 {
+        let at = [tus[0], tus[1], ("upload-offset", "1000"), wrong];
+        call(&app, Method::PATCH, upload, &tokens["vendor"], &at, Body::from(vec![0u8; 10])).await;
+    }
+    assert_eq!(db.count_history(asset_id, "transfer_error").await.unwrap(), 20);
     db.execute_for_bench("UPDATE uploads SET expires_ms = 1 WHERE completed = 0").await.unwrap();
     assert_eq!(hub::api::tus::reap_expired(&state).await.unwrap(), 2, "this one and the keyed one above");
-    let asset_id = stalled["files"][0]["asset_id"].as_i64().unwrap();
     assert_eq!(db.asset(asset_id).await.unwrap().state, hub_domain::AssetState::FailedDelivery);
     let history = db.history(Some(asset_id), None).await.unwrap();
     let last = history.last().unwrap();

@@ -69,6 +69,7 @@ pub struct FileView {
     /// The tus upload URL for this file; none for a package, whose files each get their own
     /// (`GET /api/v1/assets/{id}/members`).
     pub upload: Option<String>,
+    /// Bytes the hub holds (for a package: of all its files).
     pub offset: i64,
     pub complete: bool,
     /// A package: how many files it holds, and how many are not fully uploaded yet.
@@ -252,7 +253,8 @@ pub(crate) async fn view(state: &AppState, delivery: Delivery) -> ApiResult<Deli
         let (upload, offset, complete, package) = match asset.package_files {
             Some(count) => {
                 let incomplete = state.db.incomplete_members(asset.id).await?;
-                (None, 0, incomplete == 0, Some(PackageProgress { files: count, incomplete }))
+                let received = state.db.package_received(asset.id).await?;
+                (None, received, incomplete == 0, Some(PackageProgress { files: count, incomplete }))
             }
             None => {
                 let upload = state.db.upload(&file.upload_id).await.ok();

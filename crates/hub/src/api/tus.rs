@@ -554,6 +554,8 @@ pub async fn patch(
     let result = append(&state, upload.clone(), &headers, body).await;
     // Released before answering: the client may go on (or this process may die) right after.
     lease.release().await;
+    let sent = header_i64(&headers, "content-length").ok().flatten();
+    note_transfer(&state, &caller, &upload, &result, sent).await;
     let upload = result?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     let out = response.headers_mut();
@@ -563,6 +565,64 @@ pub async fn patch(
         out.insert(h("upload-expires"), expires_header(&upload));
     }
     Ok(response)
+}
+
+/// Problems a client may log into one asset's history (per kind): enough to explain a failure, too
+/// few for a misbehaving client to flood it.
+const MAX_TRANSFER_NOTES: i64 = 20;
+
+/// Tells the asset's history what a PATCH did when it is worth telling: the file is now whole, the
+/// connection dropped midway, or a chunk was refused and why. These are the log lines the
+/// transfers page shows beside a file that stopped.
+async fn note_transfer(
+    state: &AppState,
+    caller: &Caller,
+    before: &Upload,
+    result: &ApiResult<Upload>,
+    sent: Option<i64>,
+) {
+    let (action, detail) = match result {
+        Ok(after) if after.completed && !before.completed => {
+            ("transfer_complete", format!("all {} bytes received", after.offset))
+        }
+        Ok(after) if sent.is_some_and(|n| after.offset - before.offset < n) => (
+            "transfer_interrupted",
+            format!(
+                "the connection dropped after {} of the chunk's {} bytes; the hub kept them and the upload continues from byte {}",
+                after.offset - before.offset,
+                sent.unwrap_or_default(),
+                after.offset
+            ),
+        ),
+        Err(e) => (
+            "transfer_error",
+            format!("a chunk at byte {} was refused ({}): {}", before.offset, e.status.as_u16(), e.body.message),
+        ),
+        Ok(_) => return,
+    };
+    let target = match state.db.transfer_target(&before.id).await {
+        Ok(Some(target)) => target,
+        Ok(None) => return, // an upload outside any delivery: its client has the answer
+        Err(e) => return tracing::warn!(upload = %before.id, error = %e, "transfer note not written"),
+    };
+    let detail = match &target.member {
+        // A package's files complete by the thousand; its check tells the story.
+        Some(_) if action == "transfer_complete" => return,
+        Some(member) => format!("{member}: {detail}"),
+        None => detail,
+    };
+    if action != "transfer_complete"
+        && state.db.count_history(target.asset_id, action).await.is_ok_and(|n| n >= MAX_TRANSFER_NOTES)
+    {
+        return;
+    }
+    let written = state
+        .db
+        .add_history(target.project_id, Some(target.asset_id), None, Some(caller.user.id), action, &detail)
+        .await;
+    if let Err(e) = written {
+        tracing::warn!(upload = %before.id, error = %e, "transfer note not written");
+    }
 }
 
 pub async fn delete(
@@ -734,10 +794,15 @@ async fn receive(body: Body, room: i64, mut checksum: Option<Checksum>, out: &mu
             Checksum::Crc32(s, wanted) => (s.finalize().to_be_bytes().to_vec(), wanted),
         };
         if interrupted || computed != wanted {
+            let why = if interrupted {
+                "the connection dropped midway through a checksummed chunk"
+            } else {
+                "the chunk does not match its Upload-Checksum"
+            };
             return Err(tus_error(
                 StatusCode::from_u16(460).expect("460 is a valid status"),
                 "checksum_mismatch",
-                "the chunk does not match its Upload-Checksum; it was discarded and the offset is unchanged",
+                format!("{why}; it was discarded and the offset is unchanged"),
             ));
         }
     }

@@ -299,29 +299,65 @@ impl Db {
         Ok(())
     }
 
+    /// How many history lines of `action` an asset has (to bound what a noisy upload may log).
+    pub async fn count_history(&self, asset_id: i64, action: &str) -> RepoResult<i64> {
+        Ok(with_pool!(self, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM history WHERE asset_id = $1 AND action = $2",
+        ).bind(asset_id).bind(action).fetch_one(pool).await?))
+    }
+
     /// An asset's or a request's history, oldest first.
     pub async fn history(&self, asset_id: Option<i64>, request_id: Option<i64>) -> RepoResult<Vec<HistoryEntry>> {
-        let sql = "SELECT h.id, h.asset_id, h.request_id, h.user_id, u.username, h.action, h.detail, h.at_ms \
-                   FROM history h LEFT JOIN users u ON u.id = h.user_id \
-                   WHERE h.asset_id = $1 OR h.request_id = $2 ORDER BY h.id";
+        let sql = format!("{HISTORY_SELECT} WHERE h.asset_id = $1 OR h.request_id = $2 ORDER BY h.id");
         with_pool!(self, pool => {
-            let rows = sqlx::query(audited(sql)).bind(asset_id.unwrap_or(-1)).bind(request_id.unwrap_or(-1)).fetch_all(pool).await?;
-            let mut entries = Vec::with_capacity(rows.len());
-            for row in &rows {
-                entries.push(HistoryEntry {
-                    id: row.try_get("id")?,
-                    asset_id: row.try_get("asset_id")?,
-                    request_id: row.try_get("request_id")?,
-                    user_id: row.try_get("user_id")?,
-                    username: row.try_get("username")?,
-                    action: row.try_get("action")?,
-                    detail: row.try_get("detail")?,
-                    at_ms: row.try_get("at_ms")?,
-                });
-            }
-            Ok(entries)
+            let rows = sqlx::query(audited(&sql)).bind(asset_id.unwrap_or(-1)).bind(request_id.unwrap_or(-1)).fetch_all(pool).await?;
+            rows.iter().map(history_entry).collect()
         })
     }
+
+    /// The histories of many assets at once, oldest first (each entry names its asset).
+    pub async fn assets_history(&self, asset_ids: &[i64]) -> RepoResult<Vec<HistoryEntry>> {
+        let mut entries = Vec::new();
+        // Well under the bound-value limits of SQLite and PostgreSQL.
+        for batch in asset_ids.chunks(500) {
+            let marks: Vec<String> = (1..=batch.len()).map(|i| format!("${i}")).collect();
+            let sql = format!("{HISTORY_SELECT} WHERE h.asset_id IN ({}) ORDER BY h.id", marks.join(", "));
+            with_pool!(self, pool => {
+                let mut query = sqlx::query(audited(&sql));
+                for id in batch {
+                    query = query.bind(*id);
+                }
+                for row in &query.fetch_all(pool).await? {
+                    entries.push(history_entry(row)?);
+                }
+            });
+        }
+        entries.sort_by_key(|e| e.id);
+        Ok(entries)
+    }
+}
+
+const HISTORY_SELECT: &str = "SELECT h.id, h.asset_id, h.request_id, h.user_id, u.username, h.action, h.detail, h.at_ms \
+                              FROM history h LEFT JOIN users u ON u.id = h.user_id";
+
+fn history_entry<R: Row>(row: &R) -> RepoResult<HistoryEntry>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(HistoryEntry {
+        id: row.try_get("id")?,
+        asset_id: row.try_get("asset_id")?,
+        request_id: row.try_get("request_id")?,
+        user_id: row.try_get("user_id")?,
+        username: row.try_get("username")?,
+        action: row.try_get("action")?,
+        detail: row.try_get("detail")?,
+        at_ms: row.try_get("at_ms")?,
+    })
 }
 
 #[cfg(test)]

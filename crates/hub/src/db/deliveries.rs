@@ -25,6 +25,15 @@ pub struct DeliveryFile {
     pub upload_id: String,
 }
 
+/// Where an upload's bytes go: see [`Db::transfer_target`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferTarget {
+    pub asset_id: i64,
+    pub project_id: i64,
+    /// The package file the upload carries, if it carries one.
+    pub member: Option<String>,
+}
+
 impl Db {
     pub async fn create_delivery(&self, project_id: i64, bucket: BucketKind, created_by: i64) -> RepoResult<Delivery> {
         let id: i64 = with_pool!(self, pool => sqlx::query(
@@ -69,10 +78,12 @@ impl Db {
         })
     }
 
-    /// The deliveries `user_id` made, newest first.
-    pub async fn deliveries_by(&self, user_id: i64, limit: i64) -> RepoResult<Vec<i64>> {
+    /// The deliveries `user_id` made, and everyone's in the projects they manage, newest first.
+    pub async fn deliveries_seen_by(&self, user_id: i64, limit: i64) -> RepoResult<Vec<i64>> {
         Ok(with_pool!(self, pool => sqlx::query_scalar(
-            "SELECT id FROM deliveries WHERE created_by = $1 ORDER BY id DESC LIMIT $2",
+            "SELECT id FROM deliveries WHERE created_by = $1 \
+             OR project_id IN (SELECT project_id FROM members WHERE user_id = $1 AND role = 'manager') \
+             ORDER BY id DESC LIMIT $2",
         ).bind(user_id).bind(limit).fetch_all(pool).await?))
     }
 
@@ -106,6 +117,17 @@ impl Db {
     pub async fn asset_of_upload(&self, upload_id: &str) -> RepoResult<Option<i64>> {
         Ok(with_pool!(self, pool => sqlx::query_scalar("SELECT asset_id FROM delivery_files WHERE upload_id = $1")
             .bind(upload_id).fetch_optional(pool).await?))
+    }
+
+    /// The asset an upload's bytes go to — a delivered file's, or the package's one of its files
+    /// belongs to (with that file's name) — and the asset's project.
+    pub async fn transfer_target(&self, upload_id: &str) -> RepoResult<Option<TransferTarget>> {
+        let row: Option<(i64, i64, Option<String>)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT a.id, a.project_id, NULL FROM delivery_files f JOIN assets a ON a.id = f.asset_id WHERE f.upload_id = $1 \
+             UNION ALL \
+             SELECT a.id, a.project_id, m.name FROM package_members m JOIN assets a ON a.id = m.asset_id WHERE m.upload_id = $1",
+        ).bind(upload_id).fetch_optional(pool).await?);
+        Ok(row.map(|(asset_id, project_id, member)| TransferTarget { asset_id, project_id, member }))
     }
 
     /// DELIVER, all or nothing in one transaction: the delivery open → delivered (once; a second

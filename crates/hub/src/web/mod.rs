@@ -2,6 +2,8 @@
 //! small static files, on top of the same database and access rules as the API. Pages use the
 //! session cookie; a page that changes something sends the session's CSRF token.
 
+use std::collections::BTreeMap;
+
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, FromRequestParts, Query, State};
@@ -22,7 +24,7 @@ use crate::validate::is_proxy;
 
 mod format;
 
-use format::{human_bytes, when};
+use format::{human_bytes, when, when_exact};
 
 /// The page routes, merged into the service's router.
 pub fn routes() -> Router<AppState> {
@@ -656,18 +658,26 @@ struct TransferFile {
     size: i64,
     offset: i64,
     progress: String,
+    /// What to do next, or why it stopped.
     note: String,
+    /// The transfer's log: every history line of the file's asset.
+    log: Vec<HistoryView>,
+    failed: bool,
+    redeliver_href: Option<String>,
 }
 
 struct TransferView {
     id: i64,
     project: String,
     bucket: &'static str,
+    /// Who declared it, when it is not the viewer (a manager sees the project's deliveries).
+    by: Option<String>,
     /// Still taking files (else delivered).
     open: bool,
     when: String,
     done: String,
     total: String,
+    size: i64,
     files: Vec<TransferFile>,
     resume_href: Option<String>,
 }
@@ -679,10 +689,14 @@ struct TransfersPage {
     deliveries: Vec<TransferView>,
 }
 
+/// The latest deliveries the transfers page lists.
+const TRANSFERS_SHOWN: i64 = 50;
+
 async fn transfers(State(state): State<AppState>, viewer: Viewer) -> PageResult {
     let mut deliveries = Vec::new();
     let mut projects = std::collections::HashMap::new();
-    for id in state.db.deliveries_by(viewer.user().id, 50).await? {
+    let mut people = std::collections::HashMap::new();
+    for id in state.db.deliveries_seen_by(viewer.user().id, TRANSFERS_SHOWN).await? {
         let delivery = state.db.delivery(id).await?;
         // Only what the viewer may still see (a membership may have ended).
         if authorize(&state, &viewer.caller, delivery.project_id, Action::ViewBucket(delivery.bucket)).await.is_err() {
@@ -692,14 +706,34 @@ async fn transfers(State(state): State<AppState>, viewer: Viewer) -> PageResult 
             slot.insert(state.db.project(delivery.project_id).await?.name);
         }
         let project = projects[&delivery.project_id].clone();
+        let by = match delivery.created_by {
+            Some(user) if user != viewer.user().id => {
+                if let std::collections::hash_map::Entry::Vacant(slot) = people.entry(user) {
+                    slot.insert(
+                        state.db.user(user).await.map(|u| u.display_name).unwrap_or_else(|_| format!("user {user}")),
+                    );
+                }
+                Some(people[&user].clone())
+            }
+            _ => None,
+        };
         let view = crate::api::deliveries::view(&state, delivery).await?;
         let open = view.delivery.state == "open";
+        let ids: Vec<i64> = view.files.iter().map(|f| f.asset_id).collect();
+        let mut logs: std::collections::HashMap<i64, Vec<HistoryView>> = std::collections::HashMap::new();
+        for entry in state.db.assets_history(&ids).await? {
+            logs.entry(entry.asset_id.unwrap_or_default()).or_default().push(HistoryView::exact(entry));
+        }
+        let upload_href =
+            format!("/projects/{}/buckets/{}/upload", view.delivery.project_id, view.delivery.bucket.slug());
         let mut files = Vec::new();
         for f in &view.files {
             let offset = if f.complete { f.size } else { f.offset };
+            let log = logs.remove(&f.asset_id).unwrap_or_default();
+            let failed = matches!(f.state, AssetState::FailedDelivery | AssetState::Invalid);
             let note = match (f.state, &f.package) {
                 (AssetState::FailedDelivery | AssetState::Invalid, _) => {
-                    state.db.history(Some(f.asset_id), None).await?.last().map(|h| h.detail.clone()).unwrap_or_default()
+                    log.last().map(|h| h.detail.clone()).unwrap_or_default()
                 }
                 (_, Some(p)) if p.incomplete > 0 => format!("{} of {} files still to upload", p.incomplete, p.files),
                 (AssetState::InProgress, _) if !f.complete => "waiting for the rest of the file".into(),
@@ -715,27 +749,25 @@ async fn transfers(State(state): State<AppState>, viewer: Viewer) -> PageResult 
                 offset,
                 progress: format!("{} of {}", human_bytes(offset), human_bytes(f.size)),
                 note,
+                log,
+                failed,
+                redeliver_href: (f.state == AssetState::FailedDelivery).then(|| upload_href.clone()),
             });
         }
-        let total: i64 = files.iter().map(|f| f.size).sum();
-        let done: i64 = files.iter().map(|f| f.offset).sum();
+        let size: i64 = files.iter().map(|f| f.size).sum();
+        let received: i64 = files.iter().map(|f| f.offset).sum();
         deliveries.push(TransferView {
             id: view.delivery.id,
             project,
             bucket: view.delivery.bucket.title(),
+            by,
             open,
             when: when(view.delivery.created_ms),
-            done: human_bytes(done),
-            total: human_bytes(total),
+            done: human_bytes(received),
+            total: human_bytes(size),
+            size,
             files,
-            resume_href: open.then(|| {
-                format!(
-                    "/projects/{}/buckets/{}/upload?delivery={}",
-                    view.delivery.project_id,
-                    view.delivery.bucket.slug(),
-                    view.delivery.id
-                )
-            }),
+            resume_href: open.then(|| format!("{upload_href}?delivery={}", view.delivery.id)),
         });
     }
     let chrome = viewer.chrome(vec![crumb("Transfers", "/transfers")]);
@@ -755,6 +787,8 @@ struct RequestRow {
     open: bool,
     /// (event, label) a manager may do now.
     actions: Vec<(&'static str, &'static str)>,
+    /// Its metadata as the edit form's fields take it (a JSON object of strings).
+    metadata_json: String,
 }
 
 #[derive(Template)]
@@ -811,6 +845,10 @@ async fn requests(
         .filter(|r| needle.is_empty() || r.title.to_lowercase().contains(&needle))
         .map(|r| RequestRow {
             id: r.id,
+            metadata_json: serde_json::to_string(
+                &r.metadata.iter().map(|(k, v)| (k.as_str(), display_value(v))).collect::<BTreeMap<_, _>>(),
+            )
+            .unwrap_or_default(),
             needs: r.metadata.iter().map(|(k, v)| format!("{k}={}", display_value(v))).collect::<Vec<_>>().join(", "),
             title: r.title,
             state: r.state.as_str(),
@@ -851,6 +889,21 @@ struct HistoryView {
     action: String,
     who: String,
     detail: String,
+}
+
+impl HistoryView {
+    fn new(h: crate::db::HistoryEntry, at: fn(i64) -> String) -> Self {
+        HistoryView {
+            at: at(h.at_ms),
+            action: h.action.replace('_', " "),
+            who: h.username.unwrap_or_else(|| "contenthub".into()),
+            detail: h.detail,
+        }
+    }
+    /// To the second: a transfer's log lines are often seconds apart.
+    fn exact(h: crate::db::HistoryEntry) -> Self {
+        Self::new(h, when_exact)
+    }
 }
 
 struct VersionView {
@@ -921,15 +974,7 @@ async fn asset(
         created: when(asset.created_ms),
         metadata,
         checks,
-        history: history
-            .into_iter()
-            .map(|h| HistoryView {
-                at: when(h.at_ms),
-                action: h.action.replace('_', " "),
-                who: h.username.unwrap_or_else(|| "contenthub".into()),
-                detail: h.detail,
-            })
-            .collect(),
+        history: history.into_iter().map(|h| HistoryView::new(h, when)).collect(),
         versions: versions
             .into_iter()
             .map(|v| VersionView {
@@ -971,6 +1016,7 @@ async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> 
         "hub.js" => (include_bytes!("../../static/hub.js"), "text/javascript; charset=utf-8"),
         "browse.js" => (include_bytes!("../../static/browse.js"), "text/javascript; charset=utf-8"),
         "upload.js" => (include_bytes!("../../static/upload.js"), "text/javascript; charset=utf-8"),
+        "transfers.js" => (include_bytes!("../../static/transfers.js"), "text/javascript; charset=utf-8"),
         "tus.min.js" => (include_bytes!("../../static/tus.min.js"), "text/javascript; charset=utf-8"),
         "tus-js-client.LICENSE" => (include_bytes!("../../static/tus-js-client.LICENSE"), "text/plain; charset=utf-8"),
         _ => return PageError(ApiError::not_found()).into_response(),

@@ -1,0 +1,153 @@
+// The same interface in Firefox (Debian's firefox-esr, driven over WebDriver BiDi by puppeteer-core):
+// signing in with the keyboard alone, my projects only, a bulk upload of a proxy and a text file with
+// tus-js-client ending Valid, the proxy playing and seeking in Firefox's own player, a dropped file
+// (the page's drop handler, fed a real DataTransfer), and the transfers page with each file's log.
+// Screenshots go to artifacts/screenshots/firefox-*.png. Run by scripts/test.sh.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import puppeteer from 'puppeteer-core';
+import { startHub, stopHub, demoPassword } from './hub.mjs';
+
+const BIN = process.env.CONTENTHUB_TEST_BIN;
+assert.ok(BIN, 'set CONTENTHUB_TEST_BIN to the contenthub binary');
+const FIREFOX = process.env.FIREFOX || '/usr/bin/firefox-esr';
+const SHOTS = new URL('../../artifacts/screenshots/', import.meta.url).pathname;
+mkdirSync(SHOTS, { recursive: true });
+
+let hub;
+let browser;
+
+before(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'contenthub-firefox-'));
+  hub = await startHub(BIN, join(dir, 'hub'));
+  browser = await puppeteer.launch({
+    browser: 'firefox',
+    executablePath: FIREFOX,
+    headless: true,
+    userDataDir: join(dir, 'profile'),
+    defaultViewport: { width: 1280, height: 800 },
+    extraPrefsFirefox: {
+      // Nothing leaves the machine: no updates, no remote settings, no captive-portal probes.
+      'app.update.enabled': false,
+      'network.captive-portal-service.enabled': false,
+      'network.connectivity-service.enabled': false,
+      'services.settings.server': 'http://127.0.0.1:9/',
+    },
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  if (hub) await stopHub(hub);
+});
+
+async function signIn(page, user, password, next = '/') {
+  await page.goto(`${hub.base}/login?next=${encodeURIComponent(next)}`);
+  await page.locator('input[name="username"]').fill(user);
+  await page.locator('input[name="password"]').fill(password);
+  await Promise.all([page.waitForNavigation(), page.click('button[type="submit"]')]);
+}
+
+async function waitForText(page, selector, pattern, ms = 30000) {
+  await page.waitForFunction(
+    (sel, source) => [...document.querySelectorAll(sel)].some((e) => new RegExp(source).test(e.textContent)),
+    { timeout: ms },
+    selector,
+    pattern.source,
+  );
+}
+
+test('Firefox: sign in with the keyboard alone; a wrong password says so; only my projects', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${hub.base}/login`);
+  // The name field has focus; Tab, type, Enter — no mouse.
+  await page.keyboard.type('soundhouse');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('not-the-password');
+  await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+  assert.match(await page.$eval('[role="alert"]', (e) => e.textContent), /wrong user name or password/);
+  await page.screenshot({ path: join(SHOTS, 'firefox-login.png') });
+
+  await page.locator('input[name="password"]').fill(demoPassword(hub, 'soundhouse'));
+  await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+  assert.equal(new URL(page.url()).pathname, '/');
+  const projects = await page.$$eval('.grid .card h3', (hs) => hs.map((h) => h.textContent.trim()));
+  assert.deepEqual(projects, ['Demo Feature']);
+  await page.close();
+});
+
+test('Firefox: bulk upload with tus-js-client ends Valid; the proxy plays and seeks; transfers show the log', async () => {
+  const work = mkdtempSync(join(tmpdir(), 'contenthub-firefox-upload-'));
+  const notes = join(work, 'sh050_notes.txt');
+  writeFileSync(notes, 'notes for sh050\n'.repeat(1000));
+  const proxy = new URL('../fixtures/sh010_proxy_v001.mp4', import.meta.url).pathname;
+  const page = await browser.newPage();
+  await signIn(page, 'studio', demoPassword(hub, 'studio'), '/projects/1/buckets/vfx/upload');
+  assert.match(page.url(), /\/buckets\/vfx\/upload$/);
+  const input = await page.$('#pick-files');
+  await input.uploadFile(proxy, notes);
+  await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 2);
+
+  // A third file arrives by drop: the page's drop handler with a DataTransfer like a real drop's.
+  await page.evaluate(() => {
+    const data = new DataTransfer();
+    data.items.add(new File(['dropped notes\n'], 'sh051_notes.txt', { type: 'text/plain' }));
+    const zone = document.getElementById('drop');
+    zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: data, bubbles: true, cancelable: true }));
+    zone.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+  });
+  await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 3);
+
+  await page.locator('#meta-form input[name="shot"]').fill('sh050');
+  await page.locator('#meta-form input[name="version"]').fill('1');
+  await page.click('#meta-form button[type="submit"]');
+  await waitForText(page, '#rows', /shot=sh050, version=1[\s\S]*shot=sh050, version=1[\s\S]*shot=sh050, version=1/);
+  await page.screenshot({ path: join(SHOTS, 'firefox-upload.png'), fullPage: true });
+  await Promise.all([page.waitForNavigation({ timeout: 60000 }), page.click('#deliver')]);
+  assert.match(page.url(), /\/buckets\/vfx\?delivered=\d+$/);
+
+  // Every file Valid (the hub validates in the background).
+  const names = ['sh010_proxy_v001.mp4', 'sh050_notes.txt', 'sh051_notes.txt'];
+  const deadline = Date.now() + 60000;
+  let states;
+  for (;;) {
+    await page.goto(`${hub.base}/projects/1/buckets/vfx?sort=updated&order=desc`);
+    states = await page.$$eval('tbody tr', (rows) => Object.fromEntries(rows.map((r) => [
+      r.querySelector('a[href^="/assets/"]').textContent.trim(), r.querySelector('td.state').textContent.trim(),
+    ])));
+    if (names.every((n) => states[n] === 'Valid') || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.ok(names.every((n) => states[n] === 'Valid'), JSON.stringify(states));
+
+  // Firefox's own player: canplay, then a seek lands where asked (Range requests).
+  const link = await page.$$eval('tbody tr a[href^="/assets/"]', (as) =>
+    as.find((a) => a.textContent.trim() === 'sh010_proxy_v001.mp4').getAttribute('href'));
+  await page.goto(`${hub.base}${link}`);
+  const seeked = await page.evaluate(() => new Promise((resolve, reject) => {
+    const v = document.querySelector('#player');
+    const fail = () => reject(new Error('video error ' + (v.error && v.error.code) + ' ' + (v.error && v.error.message)));
+    v.addEventListener('error', fail, { once: true });
+    const seek = () => {
+      v.addEventListener('seeked', () => resolve(v.currentTime), { once: true });
+      v.currentTime = 2.5;
+    };
+    if (v.readyState >= 3) seek(); else v.addEventListener('canplay', seek, { once: true });
+  }));
+  assert.ok(Math.abs(seeked - 2.5) < 0.6, `seeked to ${seeked}`);
+  await page.screenshot({ path: join(SHOTS, 'firefox-asset-player.png'), fullPage: true });
+
+  // The transfers page: the delivery, delivered, and each file's log.
+  await page.goto(`${hub.base}/transfers`);
+  const text = await page.$eval('section.transfer', (s) => {
+    s.querySelectorAll('details').forEach((d) => { d.open = true; });
+    return s.textContent.replace(/\s+/g, ' ');
+  });
+  assert.match(text, /delivered/);
+  assert.match(text, /transfer complete .*all \d+ bytes received/);
+  await page.screenshot({ path: join(SHOTS, 'firefox-transfers.png'), fullPage: true });
+  await page.close();
+});
