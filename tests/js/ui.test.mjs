@@ -271,7 +271,7 @@ test('source delivery into a request-based bucket: problems are shown per row be
 test('dropping a folder of 30,000 frames makes one package row and keeps the page responsive', async () => {
   const work = mkdtempSync(join(tmpdir(), 'contenthub-ui-30k-'));
   const folder = frameFolder(work, 'r1_frames', 30000, 16);
-  const page = await browser.newPage();
+  let page = await browser.newPage();
   await page.addInitScript(() => {
     window.__longTasks = [];
     new PerformanceObserver((list) => {
@@ -302,8 +302,12 @@ test('dropping a folder of 30,000 frames makes one package row and keeps the pag
   assert.ok(timing.longestAfter <= 200, `a main-thread task took ${timing.longestAfter} ms`);
 
   // The same folder dragged onto the page, through Chromium's own drag-and-drop input (what a file
-  // manager hands over): the page reads the folder with the entries API, a batch at a time.
-  await page.reload();
+  // manager hands over): the page reads the folder with the entries API, a batch at a time. A new
+  // tab, so that nothing of the 30,001 files picked above is still being collected.
+  const url = page.url();
+  await page.close();
+  page = await browser.newPage();
+  await page.goto(url);
   await page.evaluate(() => { window.__longTasks = []; performance.mark('contenthub:drop'); });
   const droppedAt = Date.now();
   await dropPaths(page, '#drop', [folder]);
@@ -311,10 +315,12 @@ test('dropping a folder of 30,000 frames makes one package row and keeps the pag
   await page.getByText('package · 30001 files').waitFor({ timeout: 120000 });
   const readIn = (Date.now() - droppedAt) / 1000;
   assert.equal(await page.locator('#rows tr').count(), 1, 'one package row, not 30,001');
-  const dropped = await page.evaluate(() => {
+  const { dropped, tasks } = await page.evaluate(() => {
     const at = performance.getEntriesByName('contenthub:drop')[0].startTime;
-    return Math.max(0, ...window.__longTasks.filter((t) => t.start >= at).map((t) => t.duration));
+    const tasks = window.__longTasks.filter((t) => t.start >= at);
+    return { dropped: Math.max(0, ...tasks.map((t) => t.duration)), tasks: tasks.map((t) => [Math.round(t.start - at), Math.round(t.duration)]) };
   });
+  if (dropped > 200) console.log(`long tasks after the drop (start ms, duration ms): ${JSON.stringify(tasks)}`);
   console.log(`30,001 files dropped: read in ${readIn.toFixed(1)} s, longest main-thread task ${dropped.toFixed(0)} ms`);
   assert.ok(dropped <= 200, `a main-thread task took ${dropped} ms after the drop`);
   await page.close();

@@ -210,6 +210,53 @@ async fn suite(db: Db) {
     let checks = db.checks(first.id).await.unwrap();
     assert_eq!((checks.len(), checks[0].passed, checks[0].files.clone()), (1, false, check.files.clone()));
 
+    // A delivery's progress in one query: a file half uploaded, and a package with one of its two
+    // files whole and the other under way; its uploads find their assets for the transfer log.
+    let delivery = db.create_delivery(film.id, sound, bob.id).await.unwrap();
+    let upload = |id: &str, length: i64, offset: i64| hub::db::Upload {
+        id: id.into(),
+        project_id: film.id,
+        bucket: sound,
+        created_by: Some(bob.id),
+        length: Some(length),
+        offset,
+        metadata: String::new(),
+        part_size: 8 << 20,
+        multipart_id: None,
+        parts: Vec::new(),
+        pending_key: None,
+        pending_size: 0,
+        blob_key: format!("uploads/{id}"),
+        completed: offset == length,
+        created_ms: 0,
+        expires_ms: far,
+        concat: None,
+    };
+    db.create_upload(&upload("up_file", 10, 4)).await.unwrap();
+    db.add_delivery_file(delivery.id, second.id, "up_file").await.unwrap();
+    let package = db.create_asset(&new_asset(film.id, sound, "r1_frames", Metadata::new())).await.unwrap();
+    db.make_package(package.id, "packages/r1", &[("a.dpx".into(), 100), ("b.dpx".into(), 50)]).await.unwrap();
+    db.add_delivery_file(delivery.id, package.id, "").await.unwrap();
+    for (name, id, offset) in [("a.dpx", "up_a", 100), ("b.dpx", "up_b", 20)] {
+        db.create_upload(&upload(id, if name == "a.dpx" { 100 } else { 50 }, offset)).await.unwrap();
+        db.bind_member_upload(package.id, name, id).await.unwrap();
+    }
+    db.complete_member("up_a").await.unwrap();
+    let progress = db.delivery_progress(delivery.id).await.unwrap();
+    let summary: Vec<_> = progress.iter().map(|f| (f.asset_id, f.received, f.complete, f.package)).collect();
+    assert_eq!(summary, vec![(second.id, 4, false, None), (package.id, 120, false, Some((2, 1)))]);
+    assert_eq!(db.transfer_target("up_b").await.unwrap().unwrap().member.as_deref(), Some("b.dpx"));
+    assert_eq!(db.transfer_target("up_file").await.unwrap().unwrap().asset_id, second.id);
+    assert!(db.transfer_target("up_none").await.unwrap().is_none());
+    assert_eq!(db.deliveries_seen_by(bob.id, 10).await.unwrap(), vec![delivery.id], "its maker");
+    assert_eq!(db.deliveries_seen_by(alice.id, 10).await.unwrap(), vec![delivery.id], "a manager of the project");
+    assert!(db.deliveries_seen_by(admin.id, 10).await.unwrap().is_empty());
+    db.add_history(film.id, Some(package.id), None, None, "transfer_error", "b.dpx: refused").await.unwrap();
+    let both = db.assets_history(&[first.id, package.id]).await.unwrap();
+    assert_eq!(both.len(), 3);
+    assert!(both.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
+    assert_eq!(db.count_history(package.id, "transfer_error").await.unwrap(), 1);
+
     db.delete_asset(first.id).await.unwrap();
     assert!(matches!(db.asset(first.id).await, Err(RepoError::NotFound)));
     assert!(db.history(Some(first.id), None).await.unwrap().is_empty(), "history goes with the asset");

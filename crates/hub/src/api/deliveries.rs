@@ -247,33 +247,23 @@ pub async fn create(
 }
 
 pub(crate) async fn view(state: &AppState, delivery: Delivery) -> ApiResult<DeliveryView> {
-    let mut files = Vec::new();
-    for file in state.db.delivery_files(delivery.id).await? {
-        let asset = state.db.asset(file.asset_id).await?;
-        let (upload, offset, complete, package) = match asset.package_files {
-            Some(count) => {
-                let incomplete = state.db.incomplete_members(asset.id).await?;
-                let received = state.db.package_received(asset.id).await?;
-                (None, received, incomplete == 0, Some(PackageProgress { files: count, incomplete }))
-            }
-            None => {
-                let upload = state.db.upload(&file.upload_id).await.ok();
-                let url = format!("/api/v1/uploads/{}", file.upload_id);
-                (Some(url), upload.as_ref().map_or(0, |u| u.offset), upload.is_some_and(|u| u.completed), None)
-            }
-        };
-        files.push(FileView {
-            asset_id: asset.id,
-            name: asset.name,
-            version: asset.version,
-            size: asset.size,
-            state: asset.state,
-            upload,
-            offset,
-            complete,
-            package,
-        });
-    }
+    let files = state
+        .db
+        .delivery_progress(delivery.id)
+        .await?
+        .into_iter()
+        .map(|f| FileView {
+            asset_id: f.asset_id,
+            name: f.name,
+            version: f.version,
+            size: f.size,
+            state: f.state,
+            upload: f.package.is_none().then(|| format!("/api/v1/uploads/{}", f.upload_id)),
+            offset: f.received,
+            complete: f.complete,
+            package: f.package.map(|(files, incomplete)| PackageProgress { files, incomplete }),
+        })
+        .collect();
     Ok(DeliveryView { delivery, files })
 }
 

@@ -45,7 +45,7 @@ macro_rules! asset_from {
 pub(crate) fn parse_bucket(text: &str) -> RepoResult<BucketKind> {
     BucketKind::from_slug(text).ok_or_else(|| RepoError::Corrupt(format!("unknown bucket {text:?}")))
 }
-fn parse_state(text: &str) -> RepoResult<AssetState> {
+pub(super) fn parse_state(text: &str) -> RepoResult<AssetState> {
     AssetState::parse(text).ok_or_else(|| RepoError::Corrupt(format!("unknown asset state {text:?}")))
 }
 pub(crate) fn parse_metadata(text: &str) -> RepoResult<Metadata> {

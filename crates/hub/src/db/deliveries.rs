@@ -25,6 +25,23 @@ pub struct DeliveryFile {
     pub upload_id: String,
 }
 
+/// Where one file of a delivery stands: see [`Db::delivery_progress`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileProgress {
+    pub asset_id: i64,
+    pub name: String,
+    pub version: i64,
+    pub size: i64,
+    pub state: AssetState,
+    pub upload_id: String,
+    /// A package: how many files it holds, and how many are not whole yet.
+    pub package: Option<(i64, i64)>,
+    /// Bytes the hub holds (a package: its whole files plus what its unfinished uploads received).
+    pub received: i64,
+    /// The upload finished (a package: every file of it).
+    pub complete: bool,
+}
+
 /// Where an upload's bytes go: see [`Db::transfer_target`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransferTarget {
@@ -98,6 +115,47 @@ impl Db {
             "SELECT asset_id, upload_id FROM delivery_files WHERE delivery_id = $1 ORDER BY asset_id",
         ).bind(delivery_id).fetch_all(pool).await?);
         Ok(rows.into_iter().map(|(asset_id, upload_id)| DeliveryFile { asset_id, upload_id }).collect())
+    }
+
+    /// Every file of a delivery with its progress, in one query (the transfers page asks every
+    /// two seconds).
+    pub async fn delivery_progress(&self, delivery_id: i64) -> RepoResult<Vec<FileProgress>> {
+        let sql = "SELECT a.id, a.name, a.version, a.size, a.state, a.package_files, f.upload_id, \
+                   COALESCE(u.upload_offset, 0) AS upload_offset, \
+                   CAST(CASE WHEN u.completed THEN 1 ELSE 0 END AS BIGINT) AS completed, \
+                   CASE WHEN a.package_files IS NULL THEN 0 ELSE \
+                     (SELECT COUNT(*) FROM package_members m WHERE m.asset_id = a.id AND m.complete = 0) END AS incomplete, \
+                   CASE WHEN a.package_files IS NULL THEN 0 ELSE \
+                     (SELECT CAST(COALESCE(SUM(CASE WHEN m.complete = 1 THEN m.size ELSE COALESCE(mu.upload_offset, 0) END), 0) AS BIGINT) \
+                      FROM package_members m LEFT JOIN uploads mu ON mu.id = m.upload_id WHERE m.asset_id = a.id) END AS package_received \
+                   FROM delivery_files f JOIN assets a ON a.id = f.asset_id LEFT JOIN uploads u ON u.id = f.upload_id \
+                   WHERE f.delivery_id = $1 ORDER BY a.id";
+        with_pool!(self, pool => {
+            let rows = sqlx::query(sql).bind(delivery_id).fetch_all(pool).await?;
+            let mut files = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let state: String = row.try_get("state")?;
+                let size: i64 = row.try_get("size")?;
+                let package_files: Option<i64> = row.try_get("package_files")?;
+                let incomplete: i64 = row.try_get("incomplete")?;
+                let (received, complete) = match package_files {
+                    Some(_) => (row.try_get("package_received")?, incomplete == 0),
+                    None => (row.try_get("upload_offset")?, row.try_get::<i64, _>("completed")? != 0),
+                };
+                files.push(FileProgress {
+                    asset_id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    version: row.try_get("version")?,
+                    size,
+                    state: super::assets::parse_state(&state)?,
+                    upload_id: row.try_get("upload_id")?,
+                    package: package_files.map(|n| (n, incomplete)),
+                    received,
+                    complete,
+                });
+            }
+            Ok(files)
+        })
     }
 
     /// Points a file of an open delivery at another upload (a concatenated one that replaces it).

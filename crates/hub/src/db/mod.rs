@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-pub use deliveries::{DeliverPlan, Delivery, DeliveryFile, PlannedAsset, PlannedRequest, TransferTarget};
+pub use deliveries::{DeliverPlan, Delivery, DeliveryFile, FileProgress, PlannedAsset, PlannedRequest, TransferTarget};
 pub use jobs::{CheckResult, Job};
 pub use models::*;
 pub use packages::PackageMember;

@@ -79,15 +79,6 @@ impl Db {
         ).bind(asset_id).fetch_one(pool).await?))
     }
 
-    /// How many bytes of a package the hub holds: whole files, plus what the unfinished uploads
-    /// received so far.
-    pub async fn package_received(&self, asset_id: i64) -> RepoResult<i64> {
-        Ok(with_pool!(self, pool => sqlx::query_scalar(
-            "SELECT CAST(COALESCE(SUM(CASE WHEN m.complete = 1 THEN m.size ELSE COALESCE(u.upload_offset, 0) END), 0) AS BIGINT) \
-             FROM package_members m LEFT JOIN uploads u ON u.id = m.upload_id WHERE m.asset_id = $1",
-        ).bind(asset_id).fetch_one(pool).await?))
-    }
-
     /// A page of a package's files by name, after `after`; only the incomplete ones if asked.
     pub async fn package_members(
         &self,
