@@ -2,11 +2,12 @@
 import { spawn } from 'node:child_process';
 
 /// `contenthub serve --demo` on a free loopback port; resolves to { proc, base, banner } once it
-/// prints its URL (the banner holds the first start's passwords).
-export function startHub(bin, dataDir, extraArgs = []) {
+/// prints its URL (the banner holds the first start's passwords). `env`: settings, as
+/// CONTENTHUB_* variables.
+export function startHub(bin, dataDir, extraArgs = [], env = {}) {
   return new Promise((resolve, reject) => {
     const proc = spawn(bin, ['serve', '--demo', '--bind', '127.0.0.1:0', '--data-dir', dataDir, ...extraArgs], {
-      env: { ...process.env, CONTENTHUB_LOG: 'warn' },
+      env: { ...process.env, CONTENTHUB_LOG: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';

@@ -29,7 +29,12 @@ before(async () => {
   hub = await startHub(BIN, dataDir);
   // A second project the demo vendor is not a member of.
   execFileSync(BIN, ['admin', 'create-project', 'Secret Documentary', '--data-dir', dataDir]);
-  browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
+  browser = await launch(join(dir, 'profile'));
+});
+
+/// Debian's Chromium with a fresh profile in `profileDir`.
+function launch(profileDir) {
+  return chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1280, height: 800 },
@@ -38,15 +43,15 @@ before(async () => {
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
     ],
   });
-});
+}
 
 after(async () => {
   await browser?.close();
   if (hub) await stopHub(hub);
 });
 
-async function signIn(page, user, password, next = '/') {
-  await page.goto(`${hub.base}/login?next=${encodeURIComponent(next)}`);
+async function signIn(page, user, password, next = '/', at = hub) {
+  await page.goto(`${at.base}/login?next=${encodeURIComponent(next)}`);
   await page.getByLabel('User name').fill(user);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -249,15 +254,23 @@ test('source delivery into a request-based bucket: problems are shown per row be
   await signIn(page, 'soundhouse', demoPassword(hub, 'soundhouse'), '/projects/1/buckets/final-sound/upload');
   await page.waitForURL(/\/final-sound\/upload$/);
   // From the keyboard: Tab reaches "choose files", Enter opens the chooser, and DELIVER is pressed
-  // with Enter too.
+  // with Enter too. The chooser is awaited before the first key goes out: Playwright intercepts
+  // file choosers only once the listener has reached the browser, and a chooser opened before
+  // that is cancelled unseen (this raced on a loaded CI machine).
+  const choosing = page.waitForEvent('filechooser');
+  await page.evaluate(() => document.readyState);
   let tabs = 0;
   while (!(await page.evaluate(() => document.activeElement?.textContent === 'choose files'))) {
     assert.ok(++tabs < 30, 'Tab never reached "choose files"');
     await page.keyboard.press('Tab');
   }
-  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+  await page.keyboard.press('Enter');
+  const chooser = await choosing;
   await chooser.setFiles([bad]);
-  await page.getByRole('button', { name: 'DELIVER' }).focus();
+  // The picked files become rows a batch at a time; DELIVER is enabled once there is one (focus()
+  // does not wait for that, and Enter would then go to "choose files" again).
+  await page.locator('#rows tr', { hasText: 'r4 printmaster.wav' }).waitFor();
+  await page.getByRole('button', { name: 'DELIVER', disabled: false }).focus();
   await page.keyboard.press('Enter');
   await page.getByRole('alert').waitFor();
   assert.match(await page.getByRole('alert').innerText(), /nothing was uploaded/);
@@ -616,4 +629,70 @@ test('browse as a grid: a tile per asset, with a frame of each valid proxy', asy
   assert.match(await proxy.locator('video').getAttribute('src'), /^\/api\/v1\/assets\/\d+\/content/);
   await page.screenshot({ path: join(SHOTS, 'browse-grid.png'), fullPage: true });
   await page.close();
+});
+
+test('transfers: an upload left unfinished expires as Failed Delivery with the reason; "Deliver it again" fulfils the same request and ends Valid', async () => {
+  // A hub of its own whose unfinished uploads live two seconds, in a browser profile of its own
+  // (cookies do not tell ports apart).
+  const dir = mkdtempSync(join(tmpdir(), 'contenthub-ui-expiry-'));
+  const brief = await startHub(BIN, join(dir, 'hub'), [], { CONTENTHUB_UPLOAD_LIFETIME_SECONDS: '2' });
+  const context = await launch(join(dir, 'profile'));
+  try {
+    const file = join(dir, 'r4_me51.wav');
+    writeFileSync(file, Buffer.alloc(20 * 1024 * 1024 + 7, 5));
+    const page = await context.newPage();
+    await signIn(page, 'soundhouse', demoPassword(brief, 'soundhouse'), '/projects/1/buckets/final-sound/upload?requests=2', brief);
+    await page.waitForURL(/upload\?requests=2$/);
+    // The first chunk arrives; the rest never leaves this browser (a laptop closed mid-upload).
+    let patches = 0;
+    await page.route('**/api/v1/uploads/**', (route) => {
+      if (route.request().method() === 'PATCH' && ++patches > 1) return;
+      return route.continue();
+    });
+    await page.locator('#pick-files').setInputFiles([file]);
+    const wanted = await page.locator('#rows tr select.req option:checked').innerText();
+    await page.getByRole('button', { name: 'DELIVER' }).click();
+    await page.waitForFunction(() => document.querySelector('#overall').value >= 8 * 1024 * 1024, null, { timeout: 30000 });
+    await page.close();
+
+    // The hub gives up on it: Failed Delivery, and the transfers page says why and what to do.
+    const transfers = await context.newPage();
+    await transfers.goto(`${brief.base}/transfers`);
+    const row = transfers.locator('section[data-delivery] tr', { hasText: 'r4_me51.wav' }).first();
+    const deadline = Date.now() + 30000;
+    while (!/Failed Delivery/.test(await row.innerText())) {
+      assert.ok(Date.now() < deadline, `never failed: ${await row.innerText()}`);
+      await transfers.waitForTimeout(500);
+      await transfers.reload();
+    }
+    const told = await row.innerText();
+    // At least the first chunk; maybe part of the one cut short (the hub keeps what arrived).
+    const at = /the upload expired at (\d+) of 20971527 bytes; deliver the file again/.exec(told);
+    assert.ok(at && Number(at[1]) >= 8 * 1024 * 1024 && Number(at[1]) < 20971527, told);
+    assert.match(await row.locator('details.log').innerText(), /transfer failed contenthub the upload expired/);
+    const stopped = transfers.locator('section[data-delivery]').first();
+    assert.match(await stopped.locator('.head').innerText(), /\bfailed\b/, 'the delivery says it stopped');
+    assert.equal(await stopped.getByRole('link', { name: 'Resume' }).count(), 0, 'nothing left to resume');
+    await transfers.screenshot({ path: join(SHOTS, 'transfers-failed.png'), fullPage: true });
+
+    // Deliver it again: the same request is already chosen; the new version ends Valid.
+    await row.getByRole('link', { name: 'Deliver it again' }).click();
+    await transfers.waitForURL(/\/final-sound\/upload\?requests=2$/);
+    await transfers.locator('#pick-files').setInputFiles([file]);
+    assert.equal(await transfers.locator('#rows tr select.req option:checked').innerText(), wanted);
+    await transfers.getByRole('button', { name: 'DELIVER' }).click();
+    await transfers.waitForURL(/\/requests\?delivered=\d+$/, { timeout: 60000 });
+    await transfers.goto(`${brief.base}/transfers`);
+    const again = transfers.locator('section[data-delivery]').first();
+    const until = Date.now() + 60000;
+    while (!/\bValid\b/.test(await again.innerText())) {
+      assert.ok(Date.now() < until, `the new version never became Valid: ${await again.innerText()}`);
+      await transfers.waitForTimeout(500);
+      await transfers.reload();
+    }
+    assert.match(await transfers.locator('section[data-delivery]').nth(1).innerText(), /Failed Delivery/, 'the failed one stays on record');
+  } finally {
+    await context.close();
+    await stopHub(brief);
+  }
 });

@@ -30,6 +30,9 @@ pub struct Config {
     pub session_hours: u32,
     /// The largest file one upload may carry, in bytes (announced as tus `Tus-Max-Size`).
     pub max_upload_bytes: i64,
+    /// How long an unfinished upload is kept after its last chunk before its storage is freed
+    /// and its asset marked Failed Delivery.
+    pub upload_lifetime_seconds: u32,
     /// Mark session cookies Secure; set when the hub is served over HTTPS.
     pub secure_cookies: bool,
     /// Log filter, e.g. `info` or `hub=debug,info`.
@@ -50,6 +53,7 @@ impl Default for Config {
             s3_path_style: false,
             session_hours: 12,
             max_upload_bytes: 1 << 40,
+            upload_lifetime_seconds: 24 * 3600,
             secure_cookies: false,
             log: "info".into(),
         }
@@ -130,6 +134,9 @@ impl Config {
         }
         if !(1 << 20..=5 << 40).contains(&self.max_upload_bytes) {
             bail!("max_upload_bytes must be between 1 MiB (1048576) and 5 TiB (5497558138880)");
+        }
+        if self.upload_lifetime_seconds == 0 || self.upload_lifetime_seconds > 30 * 24 * 3600 {
+            bail!("upload_lifetime_seconds must be between 1 and 2592000 (30 days)");
         }
         Ok(())
     }
@@ -217,6 +224,10 @@ mod tests {
         assert!(format!("{:#}", c.unwrap_err()).contains("bindd"));
         let (c, _) = load(None, &[], &[("bind", "localhost")]);
         assert!(c.unwrap_err().to_string().contains("ADDRESS:PORT"));
+        let (c, _) = load(None, &[("CONTENTHUB_UPLOAD_LIFETIME_SECONDS", "0")], &[]);
+        assert!(c.unwrap_err().to_string().contains("upload_lifetime_seconds must be between 1 and"));
+        let (c, _) = load(None, &[("CONTENTHUB_UPLOAD_LIFETIME_SECONDS", "90")], &[]);
+        assert_eq!(c.unwrap().upload_lifetime_seconds, 90);
     }
 
     #[test]

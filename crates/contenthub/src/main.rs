@@ -358,6 +358,7 @@ async fn serve(config: Config, demo: bool, workers: usize) -> anyhow::Result<()>
         secure_cookies: config.secure_cookies,
         spool_dir,
         max_upload: config.max_upload_bytes,
+        upload_lifetime: std::time::Duration::from_secs(config.upload_lifetime_seconds.into()),
     };
     let state = AppState::new(db, store, api);
     tokio::spawn(reap_uploads(state.clone()));
@@ -375,9 +376,12 @@ async fn serve(config: Config, demo: bool, workers: usize) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Frees the storage of expired, unfinished uploads, once a minute.
+/// Frees the storage of expired, unfinished uploads: once a minute, or four times per lifetime
+/// when uploads live less than four minutes.
 async fn reap_uploads(state: AppState) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    let period =
+        (state.config.upload_lifetime / 4).clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(60));
+    let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;
         if let Err(e) = hub::api::tus::reap_expired(&state).await {

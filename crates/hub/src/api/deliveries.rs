@@ -66,6 +66,9 @@ pub struct FileView {
     pub version: i64,
     pub size: i64,
     pub state: AssetState,
+    /// The request the file fulfils (request-based buckets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<i64>,
     /// The tus upload URL for this file; none for a package, whose files each get their own
     /// (`GET /api/v1/assets/{id}/members`).
     pub upload: Option<String>,
@@ -258,6 +261,7 @@ pub(crate) async fn view(state: &AppState, delivery: Delivery) -> ApiResult<Deli
             version: f.version,
             size: f.size,
             state: f.state,
+            request_id: f.request_id,
             upload: f.package.is_none().then(|| format!("/api/v1/uploads/{}", f.upload_id)),
             offset: f.received,
             complete: f.complete,

@@ -34,11 +34,20 @@ pub struct ApiConfig {
     pub spool_dir: std::path::PathBuf,
     /// The largest upload accepted, in bytes (`Tus-Max-Size`).
     pub max_upload: i64,
+    /// How long an unfinished upload is kept after its last chunk (`Upload-Expires`); then its
+    /// storage is freed and its asset becomes Failed Delivery.
+    pub upload_lifetime: std::time::Duration,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { session_hours: 12, secure_cookies: false, spool_dir: std::env::temp_dir(), max_upload: 1 << 40 }
+        ApiConfig {
+            session_hours: 12,
+            secure_cookies: false,
+            spool_dir: std::env::temp_dir(),
+            max_upload: 1 << 40,
+            upload_lifetime: std::time::Duration::from_secs(24 * 3600),
+        }
     }
 }
 

@@ -168,8 +168,10 @@ impl Drop for Lease {
         });
     }
 }
-/// How long an unfinished upload lives after its last PATCH.
-const LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// When an unfinished upload touched now expires.
+fn expiry(state: &AppState) -> i64 {
+    now_ms() + state.config.upload_lifetime.as_millis() as i64
+}
 
 pub async fn create(
     State(state): State<AppState>,
@@ -295,7 +297,7 @@ pub(crate) async fn open_upload(
         pending_size: 0,
         completed: false,
         created_ms: now,
-        expires_ms: now + LIFETIME.as_millis() as i64,
+        expires_ms: now + state.config.upload_lifetime.as_millis() as i64,
         concat,
     };
     state.db.create_upload(&upload).await?;
@@ -585,15 +587,15 @@ async fn note_transfer(
         Ok(after) if after.completed && !before.completed => {
             ("transfer_complete", format!("all {} bytes received", after.offset))
         }
-        Ok(after) if sent.is_some_and(|n| after.offset - before.offset < n) => (
-            "transfer_interrupted",
-            format!(
-                "the connection dropped after {} of the chunk's {} bytes; the hub kept them and the upload continues from byte {}",
-                after.offset - before.offset,
-                sent.unwrap_or_default(),
-                after.offset
-            ),
-        ),
+        Ok(after) if sent.is_some_and(|n| after.offset - before.offset < n) => {
+            let (kept, sent) = (after.offset - before.offset, sent.unwrap_or_default());
+            let what = if kept == 0 {
+                format!("the connection dropped before any of the chunk's {sent} bytes arrived")
+            } else {
+                format!("the connection dropped after {kept} of the chunk's {sent} bytes; the hub kept them")
+            };
+            ("transfer_interrupted", format!("{what}, and the upload continues from byte {}", after.offset))
+        }
         Err(e) => (
             "transfer_error",
             format!("a chunk at byte {} was refused ({}): {}", before.offset, e.status.as_u16(), e.body.message),
@@ -745,7 +747,7 @@ async fn append(state: &AppState, upload: Upload, headers: &HeaderMap, body: Bod
     let finished = next.length == Some(next.offset);
     store_chunk(state, &upload, &mut next, &spool_path, received, finished).await?;
     next.completed = finished;
-    next.expires_ms = now_ms() + LIFETIME.as_millis() as i64;
+    next.expires_ms = expiry(state);
     record(state, &next, upload.offset).await?;
     // The old pending chunk is superseded only once the new state is recorded.
     if let Some(old) = upload.pending_key.as_deref().filter(|k| Some(*k) != next.pending_key.as_deref())
@@ -837,6 +839,9 @@ async fn append_in_place(
         while let Some(chunk) = chunks.blocking_recv() {
             file.write_all(&chunk)?;
         }
+        // On disk before the offset is acknowledged: a power cut must not leave an acknowledged
+        // offset past the bytes that survived it.
+        file.sync_data()?;
         Ok(file)
     });
     let received = receive(body, room, checksum, &mut ChannelWriter(sender)).await;
@@ -856,7 +861,7 @@ async fn append_in_place(
     }
     next.offset = upload.offset + received;
     next.completed = next.length == Some(next.offset);
-    next.expires_ms = now_ms() + LIFETIME.as_millis() as i64;
+    next.expires_ms = expiry(state);
     record(state, &next, upload.offset).await?;
     Ok(next)
 }

@@ -33,6 +33,8 @@ pub struct FileProgress {
     pub version: i64,
     pub size: i64,
     pub state: AssetState,
+    /// The request the file fulfils, if any.
+    pub request_id: Option<i64>,
     pub upload_id: String,
     /// A package: how many files it holds, and how many are not whole yet.
     pub package: Option<(i64, i64)>,
@@ -120,7 +122,7 @@ impl Db {
     /// Every file of a delivery with its progress, in one query (the transfers page asks every
     /// two seconds).
     pub async fn delivery_progress(&self, delivery_id: i64) -> RepoResult<Vec<FileProgress>> {
-        let sql = "SELECT a.id, a.name, a.version, a.size, a.state, a.package_files, f.upload_id, \
+        let sql = "SELECT a.id, a.name, a.version, a.size, a.state, a.request_id, a.package_files, f.upload_id, \
                    COALESCE(u.upload_offset, 0) AS upload_offset, \
                    CAST(CASE WHEN u.completed THEN 1 ELSE 0 END AS BIGINT) AS completed, \
                    CASE WHEN a.package_files IS NULL THEN 0 ELSE \
@@ -148,6 +150,7 @@ impl Db {
                     version: row.try_get("version")?,
                     size,
                     state: super::assets::parse_state(&state)?,
+                    request_id: row.try_get("request_id")?,
                     upload_id: row.try_get("upload_id")?,
                     package: package_files.map(|n| (n, incomplete)),
                     received,

@@ -157,9 +157,13 @@ impl BlobStore for LocalStore {
         if owner != key.as_str() {
             return Err(StoreError::NotFound(format!("multipart upload {upload} of {key}")));
         }
-        // Written aside and renamed, so a retried part replaces a torn one whole.
+        // Written aside, synced and renamed, so a retried part replaces a torn one whole and an
+        // acknowledged part survives a power cut.
         let temp = dir.join(format!("{index:05}.partial"));
-        fs::write(&temp, &data).await?;
+        let mut file = fs::File::create(&temp).await?;
+        file.write_all(&data).await?;
+        file.sync_data().await?;
+        drop(file);
         fs::rename(&temp, dir.join(format!("{index:05}"))).await?;
         Ok(PartRef(format!("{index:05}")))
     }

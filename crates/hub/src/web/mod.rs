@@ -672,8 +672,10 @@ struct TransferView {
     bucket: &'static str,
     /// Who declared it, when it is not the viewer (a manager sees the project's deliveries).
     by: Option<String>,
-    /// Still taking files (else delivered).
+    /// Still taking files (else delivered or stopped).
     open: bool,
+    /// Never delivered and never will be: every file of it failed (its uploads expired).
+    stopped: bool,
     when: String,
     done: String,
     total: String,
@@ -718,7 +720,11 @@ async fn transfers(State(state): State<AppState>, viewer: Viewer) -> PageResult 
             _ => None,
         };
         let view = crate::api::deliveries::view(&state, delivery).await?;
-        let open = view.delivery.state == "open";
+        // An open delivery whose every file failed has nothing left to resume.
+        let stopped = view.delivery.state == "open"
+            && !view.files.is_empty()
+            && view.files.iter().all(|f| f.state == AssetState::FailedDelivery);
+        let open = view.delivery.state == "open" && !stopped;
         let ids: Vec<i64> = view.files.iter().map(|f| f.asset_id).collect();
         let mut logs: std::collections::HashMap<i64, Vec<HistoryView>> = std::collections::HashMap::new();
         for entry in state.db.assets_history(&ids).await? {
@@ -751,7 +757,11 @@ async fn transfers(State(state): State<AppState>, viewer: Viewer) -> PageResult 
                 note,
                 log,
                 failed,
-                redeliver_href: (f.state == AssetState::FailedDelivery).then(|| upload_href.clone()),
+                // Back to the upload page, with the request it was to fulfil already chosen.
+                redeliver_href: (f.state == AssetState::FailedDelivery).then(|| match f.request_id {
+                    Some(request) => format!("{upload_href}?requests={request}"),
+                    None => upload_href.clone(),
+                }),
             });
         }
         let size: i64 = files.iter().map(|f| f.size).sum();
@@ -762,6 +772,7 @@ async fn transfers(State(state): State<AppState>, viewer: Viewer) -> PageResult 
             bucket: view.delivery.bucket.title(),
             by,
             open,
+            stopped,
             when: when(view.delivery.created_ms),
             done: human_bytes(received),
             total: human_bytes(size),
