@@ -338,3 +338,42 @@ async fn tus_on_s3() {
     let make = move || -> Arc<dyn BlobStore> { Arc::new(S3Store::new(settings.clone()).unwrap()) };
     suite(&make).await;
 }
+
+/// After a power cut the local file may hold fewer bytes than the hub acknowledged (they were
+/// never synced): HEAD reports what is really there, a PATCH at the old offset is told where to
+/// continue, and the finished file is whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_bytes_lost_from_a_local_disk_are_asked_for_again() {
+    let env = env().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn BlobStore> = Arc::new(LocalStore::open(dir.path().to_owned()).await.unwrap());
+    let hub = app(&env, store.clone());
+    let auth = ("authorization", format!("Bearer {}", env.tokens["vendor"]));
+    let tus = ("tus-resumable", "1.0.0".to_owned());
+    let octets = ("content-type", "application/offset+octet-stream".to_owned());
+    let meta =
+        format!("project {},bucket {},filename {}", b64(&env.project.to_string()), b64("music"), b64("cue_1m01.wav"));
+    let data = pattern(1000);
+    let create = vec![auth.clone(), tus.clone(), ("upload-length", "1000".into()), ("upload-metadata", meta)];
+    let (status, headers) = send(&hub, Method::POST, "/api/v1/uploads", &create, vec![]).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let location = header(&headers, "location");
+    let patch = |offset: usize, bytes: &[u8]| {
+        let headers = vec![auth.clone(), tus.clone(), octets.clone(), ("upload-offset", offset.to_string())];
+        let (hub, location, bytes) = (hub.clone(), location.clone(), bytes.to_vec());
+        async move { send(&hub, Method::PATCH, &location, &headers, bytes).await }
+    };
+    assert_eq!(patch(0, &data[..600]).await.0, StatusCode::NO_CONTENT);
+
+    // The power cut: the last 200 acknowledged bytes never reached the disk.
+    let id = location.rsplit('/').next().unwrap();
+    let file = store.local_path(&BlobKey::new(format!("uploads/{id}/data")).unwrap()).unwrap();
+    std::fs::OpenOptions::new().write(true).open(&file).unwrap().set_len(400).unwrap();
+
+    let (status, headers) = send(&hub, Method::HEAD, &location, &[auth.clone(), tus.clone()], vec![]).await;
+    assert_eq!((status, header(&headers, "upload-offset")), (StatusCode::OK, "400".to_owned()));
+    assert_eq!(patch(600, &data[600..]).await.0, StatusCode::CONFLICT, "told to continue from 400");
+    let (status, headers) = patch(400, &data[400..]).await;
+    assert_eq!((status, header(&headers, "upload-offset")), (StatusCode::NO_CONTENT, "1000".to_owned()));
+    assert!(std::fs::read(&file).unwrap() == data, "the finished file is whole");
+}
