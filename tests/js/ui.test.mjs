@@ -50,6 +50,19 @@ after(async () => {
   if (hub) await stopHub(hub);
 });
 
+/// Reloads `page` every half second until `done(await read())`, at most `seconds`; returns the
+/// last reading, or fails with `failure(reading)`.
+async function reloadUntil(page, read, done, seconds, failure) {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const seen = await read();
+    if (done(seen)) return seen;
+    assert.ok(Date.now() < deadline, failure(seen));
+    await page.waitForTimeout(500);
+    await page.reload();
+  }
+}
+
 async function signIn(page, user, password, next = '/', at = hub) {
   await page.goto(`${at.base}/login?next=${encodeURIComponent(next)}`);
   await page.getByLabel('User name').fill(user);
@@ -378,12 +391,8 @@ test('request fulfilment, end to end: requests view → Upload Assets → source
   const studio = await browser.newPage();
   await signIn(studio, 'studio', demoPassword(hub, 'studio'), '/projects/1/buckets/final-sound/requests');
   await studio.waitForURL(/\/requests$/);
-  const deadline = Date.now() + 60000;
-  while ((await stateOf(studio, 'Reel 4 printmaster')) !== 'processed') {
-    assert.ok(Date.now() < deadline, 'the delivered file was never validated');
-    await studio.waitForTimeout(500);
-    await studio.reload();
-  }
+  await reloadUntil(studio, () => stateOf(studio, 'Reel 4 printmaster'), (s) => s === 'processed', 60,
+    () => 'the delivered file was never validated');
   await studio.locator('tr', { hasText: 'Reel 4 printmaster' }).getByRole('button', { name: 'Accept' }).click();
   await studio.waitForLoadState();
   await studio.locator('tr', { hasText: 'Reel 4 printmaster' }).locator('.badge', { hasText: 'accepted' }).waitFor();
@@ -659,13 +668,8 @@ test('transfers: an upload left unfinished expires as Failed Delivery with the r
     const transfers = await context.newPage();
     await transfers.goto(`${brief.base}/transfers`);
     const row = transfers.locator('section[data-delivery] tr', { hasText: 'r4_me51.wav' }).first();
-    const deadline = Date.now() + 30000;
-    while (!/Failed Delivery/.test(await row.innerText())) {
-      assert.ok(Date.now() < deadline, `never failed: ${await row.innerText()}`);
-      await transfers.waitForTimeout(500);
-      await transfers.reload();
-    }
-    const told = await row.innerText();
+    const told = await reloadUntil(transfers, () => row.innerText(), (t) => /Failed Delivery/.test(t), 30,
+      (t) => `never failed: ${t}`);
     // At least the first chunk; maybe part of the one cut short (the hub keeps what arrived).
     const at = /the upload expired at (\d+) of 20971527 bytes; deliver the file again/.exec(told);
     assert.ok(at && Number(at[1]) >= 8 * 1024 * 1024 && Number(at[1]) < 20971527, told);
@@ -684,12 +688,8 @@ test('transfers: an upload left unfinished expires as Failed Delivery with the r
     await transfers.waitForURL(/\/requests\?delivered=\d+$/, { timeout: 60000 });
     await transfers.goto(`${brief.base}/transfers`);
     const again = transfers.locator('section[data-delivery]').first();
-    const until = Date.now() + 60000;
-    while (!/\bValid\b/.test(await again.innerText())) {
-      assert.ok(Date.now() < until, `the new version never became Valid: ${await again.innerText()}`);
-      await transfers.waitForTimeout(500);
-      await transfers.reload();
-    }
+    await reloadUntil(transfers, () => again.innerText(), (t) => /\bValid\b/.test(t), 60,
+      (t) => `the new version never became Valid: ${t}`);
     assert.match(await transfers.locator('section[data-delivery]').nth(1).innerText(), /Failed Delivery/, 'the failed one stays on record');
   } finally {
     await context.close();

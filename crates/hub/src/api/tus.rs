@@ -168,9 +168,9 @@ impl Drop for Lease {
         });
     }
 }
-/// When an unfinished upload touched now expires.
-fn expiry(state: &AppState) -> i64 {
-    now_ms() + state.config.upload_lifetime.as_millis() as i64
+/// When an unfinished upload touched at `now` (ms) expires.
+fn expiry(state: &AppState, now: i64) -> i64 {
+    now + state.config.upload_lifetime.as_millis() as i64
 }
 
 pub async fn create(
@@ -297,7 +297,7 @@ pub(crate) async fn open_upload(
         pending_size: 0,
         completed: false,
         created_ms: now,
-        expires_ms: now + state.config.upload_lifetime.as_millis() as i64,
+        expires_ms: expiry(state, now),
         concat,
     };
     state.db.create_upload(&upload).await?;
@@ -748,7 +748,7 @@ async fn append(state: &AppState, upload: Upload, headers: &HeaderMap, body: Bod
     let finished = next.length == Some(next.offset);
     store_chunk(state, &upload, &mut next, &spool_path, received, finished).await?;
     next.completed = finished;
-    next.expires_ms = expiry(state);
+    next.expires_ms = expiry(state, now_ms());
     record(state, &next, upload.offset).await?;
     // The old pending chunk is superseded only once the new state is recorded.
     if let Some(old) = upload.pending_key.as_deref().filter(|k| Some(*k) != next.pending_key.as_deref())
@@ -892,7 +892,7 @@ async fn append_in_place(
     }
     next.offset = upload.offset + received;
     next.completed = next.length == Some(next.offset);
-    next.expires_ms = expiry(state);
+    next.expires_ms = expiry(state, now_ms());
     record(state, &next, upload.offset).await?;
     Ok(next)
 }

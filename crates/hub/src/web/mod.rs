@@ -721,10 +721,10 @@ async fn transfers(State(state): State<AppState>, viewer: Viewer) -> PageResult 
         };
         let view = crate::api::deliveries::view(&state, delivery).await?;
         // An open delivery whose every file failed has nothing left to resume.
-        let stopped = view.delivery.state == "open"
-            && !view.files.is_empty()
-            && view.files.iter().all(|f| f.state == AssetState::FailedDelivery);
-        let open = view.delivery.state == "open" && !stopped;
+        let taking = view.delivery.state == "open";
+        let stopped =
+            taking && !view.files.is_empty() && view.files.iter().all(|f| f.state == AssetState::FailedDelivery);
+        let open = taking && !stopped;
         let ids: Vec<i64> = view.files.iter().map(|f| f.asset_id).collect();
         let mut logs: std::collections::HashMap<i64, Vec<HistoryView>> = std::collections::HashMap::new();
         for entry in state.db.assets_history(&ids).await? {
@@ -758,9 +758,8 @@ async fn transfers(State(state): State<AppState>, viewer: Viewer) -> PageResult 
                 log,
                 failed,
                 // Back to the upload page, with the request it was to fulfil already chosen.
-                redeliver_href: (f.state == AssetState::FailedDelivery).then(|| match f.request_id {
-                    Some(request) => format!("{upload_href}?requests={request}"),
-                    None => upload_href.clone(),
+                redeliver_href: (f.state == AssetState::FailedDelivery).then(|| {
+                    f.request_id.map_or_else(|| upload_href.clone(), |r| format!("{upload_href}?requests={r}"))
                 }),
             });
         }
