@@ -120,6 +120,59 @@ pub struct UploadArgs {
     pub parallel: usize,
     /// Parts a big file is split into (parallel partial uploads the hub joins; 1 = no split).
     pub split: usize,
+    /// The most bytes per second to send, across all streams (`None`: as fast as the link goes).
+    pub max_rate: Option<u64>,
+}
+
+/// Keeps the total upload rate at or under `--max-rate`, across all streams: each chunk waits for
+/// its turn, and turns are spaced by the chunks' sizes.
+#[derive(Debug)]
+struct Pace {
+    seconds_per_byte: f64,
+    next: std::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl Pace {
+    fn new(max_rate: Option<u64>) -> Pace {
+        let seconds_per_byte = max_rate.map_or(0.0, |rate| 1.0 / rate.max(1) as f64);
+        Pace { seconds_per_byte, next: std::sync::Mutex::new(None) }
+    }
+
+    async fn take(&self, bytes: usize) {
+        if self.seconds_per_byte == 0.0 {
+            return;
+        }
+        let turn = {
+            let mut next = self.next.lock().expect("never poisoned");
+            let now = tokio::time::Instant::now();
+            let turn = next.map_or(now, |at| at.max(now));
+            *next = Some(turn + Duration::from_secs_f64(bytes as f64 * self.seconds_per_byte));
+            turn
+        };
+        tokio::time::sleep_until(turn).await;
+    }
+}
+
+/// Reads a rate such as `50M` (bytes per second; K, M and G multiply by 1024).
+pub fn parse_rate(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit() && *c != '.') {
+        Some((i, _)) => text.split_at(i),
+        None => (text, ""),
+    };
+    let factor: u64 = match unit.trim().trim_end_matches("/s").trim_end_matches(['B', 'i']) {
+        "" => 1,
+        "K" | "k" => 1 << 10,
+        "M" | "m" => 1 << 20,
+        "G" | "g" => 1 << 30,
+        _ => return Err(format!("{text:?}: write bytes per second, e.g. 50M, 800K or 1G")),
+    };
+    let value: f64 = number.parse().map_err(|_| format!("{text:?}: write bytes per second, e.g. 50M, 800K or 1G"))?;
+    let rate = (value * factor as f64) as u64;
+    if rate == 0 {
+        return Err(format!("{text:?}: the rate must be more than 0"));
+    }
+    Ok(rate)
 }
 
 /// `deliver --request R`: the request names the project and bucket, and its metadata (e.g. the
@@ -297,6 +350,7 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
     );
     overall.set_prefix(format!("{} file(s)", sources.len()));
     let streams = std::sync::Arc::new(tokio::sync::Semaphore::new(parallel));
+    let pace = std::sync::Arc::new(Pace::new(args.max_rate));
     let mut tasks = tokio::task::JoinSet::new();
     for (index, (source, transfer)) in sources.iter().zip(&transfers).enumerate() {
         if complete(&source.name) {
@@ -304,10 +358,12 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
             continue;
         }
         if let Some(asset) = transfer.package {
-            let (client, overall, streams) = (client.clone(), overall.clone(), streams.clone());
+            let (client, overall, streams, pace) = (client.clone(), overall.clone(), streams.clone(), pace.clone());
             let (place, dir) = ((args.project, args.bucket.clone(), asset), source.path.clone());
             let members = packages[index].clone();
-            tasks.spawn(async move { (index, send_package(&client, place, &dir, members, &overall, &streams).await) });
+            tasks.spawn(async move {
+                (index, send_package(&client, place, &dir, members, &overall, &streams, &pace).await)
+            });
             continue;
         }
         let pieces: Vec<(u64, u64, String)> = if transfer.parts.is_empty() {
@@ -319,17 +375,17 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
                 .map(|((s, l), u)| (s, l, u.clone()))
                 .collect()
         };
-        let (client, overall, streams) = (client.clone(), overall.clone(), streams.clone());
+        let (client, overall, streams, pace) = (client.clone(), overall.clone(), streams.clone(), pace.clone());
         let (source, transfer) = (source.clone(), transfer.clone());
         let (project, bucket) = (args.project, args.bucket.clone());
         tasks.spawn(async move {
             let mut sends = tokio::task::JoinSet::new();
             for (start, len, url) in pieces {
-                let (client, overall, streams, path) =
-                    (client.clone(), overall.clone(), streams.clone(), source.path.clone());
+                let (client, overall, streams, path, pace) =
+                    (client.clone(), overall.clone(), streams.clone(), source.path.clone(), pace.clone());
                 sends.spawn(async move {
                     let _stream = streams.acquire_owned().await.expect("never closed");
-                    send_piece(&client, &path, start, len, &url, &overall).await
+                    send_piece(&client, &path, start, len, &url, &overall, &pace).await
                 });
             }
             while let Some(sent) = sends.join_next().await {
@@ -449,6 +505,7 @@ async fn send_package(
     members: Vec<npack::SourceFile>,
     bar: &ProgressBar,
     streams: &std::sync::Arc<tokio::sync::Semaphore>,
+    pace: &std::sync::Arc<Pace>,
 ) -> anyhow::Result<()> {
     let mut open = Vec::new();
     let mut after = String::new();
@@ -468,7 +525,7 @@ async fn send_package(
             bail!("the hub expects {name} in {}, but it is not there any more", dir.display());
         };
         let stream = streams.clone().acquire_owned().await.expect("never closed");
-        let (client, bar, path) = (client.clone(), bar.clone(), dir.join(&name));
+        let (client, bar, path, pace) = (client.clone(), bar.clone(), dir.join(&name), pace.clone());
         let meta = client::upload_metadata(&[
             ("project", &project.to_string()),
             ("bucket", &bucket),
@@ -481,7 +538,7 @@ async fn send_package(
                 Some(url) => url.to_owned(),
                 None => retry_connect(|| client.create_upload(Some(size), &meta, None)).await.map_err(explain)?,
             };
-            send_piece(&client, &path, 0, size, &url, &bar).await
+            send_piece(&client, &path, 0, size, &url, &bar, &pace).await
         });
         while sends.len() > 64 {
             sends.join_next().await.expect("not empty").expect("a send task panicked")?;
@@ -509,6 +566,7 @@ async fn send_piece(
     len: u64,
     url: &str,
     bar: &ProgressBar,
+    pace: &Pace,
 ) -> anyhow::Result<()> {
     let file = std::sync::Arc::new(std::fs::File::open(path).with_context(|| format!("{}", path.display()))?);
     let mut offset: Option<u64> = None;
@@ -546,6 +604,7 @@ async fn send_piece(
             ahead = Some((following, read_chunk(&file, start, following, len)));
         }
         let checksum = format!("crc32 {}", base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes()));
+        pace.take(chunk.len()).await;
         match client.upload_chunk(url, at, chunk, &checksum).await {
             Ok(next) => {
                 bar.inc(next - at);
@@ -758,4 +817,21 @@ pub async fn status(id: i64, watch: bool, as_json: bool) -> anyhow::Result<()> {
         print_delivery(&client, &delivery).await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_rate;
+
+    #[test]
+    fn rates_read_with_units_and_refuse_nonsense() {
+        assert_eq!(parse_rate("50M"), Ok(50 << 20));
+        assert_eq!(parse_rate("800K"), Ok(800 << 10));
+        assert_eq!(parse_rate("1.5G"), Ok(3 << 29));
+        assert_eq!(parse_rate("2MiB/s"), Ok(2 << 20));
+        assert_eq!(parse_rate("4096"), Ok(4096));
+        for bad in ["", "fast", "10X", "0", "-5M"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -19,7 +19,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB`; default: SQLite in the data folder.
     pub database_url: Option<String>,
-    /// `file://PATH` or `s3://BUCKET`; default: `blobs/` in the data folder.
+    /// `file://PATH`, `s3://BUCKET` or `s3://BUCKET/PREFIX`; default: `blobs/` in the data folder.
     pub storage_url: Option<String>,
     pub s3_endpoint: Option<String>,
     pub s3_region: Option<String>,

@@ -44,7 +44,7 @@ struct Settings {
     /// sqlite://PATH or postgres://USER:PASSWORD@HOST/DB [default: SQLite in the data folder].
     #[arg(long, global = true)]
     database_url: Option<String>,
-    /// file://PATH or s3://BUCKET [default: DATA_DIR/blobs].
+    /// file://PATH, s3://BUCKET or s3://BUCKET/PREFIX [default: DATA_DIR/blobs].
     #[arg(long, global = true)]
     storage_url: Option<String>,
     #[arg(long, global = true)]
@@ -186,6 +186,10 @@ struct SendArgs {
     /// one extra copy of the file, so on a fast local network leave it at 1.
     #[arg(long, default_value_t = 1)]
     split: usize,
+    /// Send at most this many bytes per second in all (e.g. 50M, 800K; K/M/G are ×1024), to leave
+    /// room on a shared link. Default: as fast as the link goes.
+    #[arg(long, value_name = "RATE", value_parser = cli::parse_rate)]
+    max_rate: Option<u64>,
     #[arg(long)]
     json: bool,
     #[arg(required = true)]
@@ -194,8 +198,8 @@ struct SendArgs {
 
 impl SendArgs {
     fn into_upload(self, project: i64, bucket: String, request: Option<i64>, meta: Vec<String>) -> cli::UploadArgs {
-        let SendArgs { wait, md5, parallel, split, json, files } = self;
-        cli::UploadArgs { project, bucket, request, meta, files, json, wait, md5, parallel, split }
+        let SendArgs { wait, md5, parallel, split, max_rate, json, files } = self;
+        cli::UploadArgs { project, bucket, request, meta, files, json, wait, md5, parallel, split, max_rate }
     }
 }
 
@@ -280,20 +284,23 @@ async fn open_db(config: &Config) -> anyhow::Result<Db> {
 /// The blob store the configuration names: a local folder (default `DATA_DIR/blobs`) or S3.
 async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn BlobStore>> {
     let url = config.storage_url.clone().unwrap_or_default();
-    if let Some(bucket) = url.strip_prefix("s3://") {
-        let bucket = bucket.trim_end_matches('/');
-        if bucket.is_empty() || bucket.contains('/') {
-            bail!("storage_url {url:?}: give the bucket as s3://BUCKET");
+    if let Some(rest) = url.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            bail!("storage_url {url:?}: give the bucket as s3://BUCKET or s3://BUCKET/PREFIX");
         }
         let settings = S3Settings {
             bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
             endpoint: config.s3_endpoint.clone(),
             region: config.s3_region.clone(),
             access_key_id: config.s3_access_key_id.clone(),
             secret_access_key: config.s3_secret_access_key.clone(),
             path_style: config.s3_path_style,
         };
-        return Ok(Arc::new(S3Store::new(settings)?));
+        let store = S3Store::new(settings)
+            .with_context(|| format!("storage_url {url:?}: the prefix must be /-separated [A-Za-z0-9._-] folders"))?;
+        return Ok(Arc::new(store));
     }
     let root = match url.strip_prefix("file://") {
         Some(path) => PathBuf::from(path),

@@ -14,13 +14,16 @@ fn contenthub(home: &std::path::Path) -> Command {
 
 /// Makes a token for the demo sound vendor and signs the CLI in with it.
 fn sign_in(data: &std::path::Path, home: &std::path::Path, addr: &str) {
-    sign_in_as("soundhouse", data, home, addr);
+    sign_in_as("soundhouse", data, &[], home, addr);
 }
 
-fn sign_in_as(user: &str, data: &std::path::Path, home: &std::path::Path, addr: &str) {
+/// Signs the CLI in as `user`, with a token made by `admin create-token` on the hub's database
+/// (`hub_args` name it when it is not the data folder's SQLite).
+fn sign_in_as(user: &str, data: &std::path::Path, hub_args: &[String], home: &std::path::Path, addr: &str) {
     let token = Command::new(env!("CARGO_BIN_EXE_contenthub"))
         .args(["admin", "create-token", user, "--data-dir"])
         .arg(data)
+        .args(hub_args)
         .output()
         .unwrap();
     let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
@@ -33,7 +36,7 @@ fn login_upload_resume_and_validate() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("hub");
     let home = dir.path().join("home");
-    let server = common::start(&data, &[], &[]);
+    let server = common::start(&data, &["--demo"], &[]);
     sign_in(&data, &home, &server.addr);
 
     // A small file, delivered and validated in one command.
@@ -64,6 +67,7 @@ fn login_upload_resume_and_validate() {
     let me = ["--meta", "reel=4", "--meta", "mix_type=M&E", "--meta", "format=5.1"];
     let mut first = contenthub(&home)
         .args(["upload", "--project", "1", "--bucket", "final-sound", "--request", "2", "--md5", "--split", "2"])
+        .args(["--max-rate", "100M"]) // so that the kill below lands mid-way on any machine
         .args(me)
         .arg(&big)
         .stdout(Stdio::null())
@@ -71,12 +75,13 @@ fn login_upload_resume_and_validate() {
         .spawn()
         .unwrap();
     let journal = home.join("journal.json");
+    // The kill lands in flight: once the hub has acknowledged some bytes, and before it has all.
     let started = Instant::now();
-    while !std::fs::read_to_string(&journal).is_ok_and(|j| j.contains("r4_me51.wav")) {
+    while acknowledged(&home, "r4_me51.wav").unwrap_or(0) == 0 {
         assert!(started.elapsed() < Duration::from_secs(60), "the upload never started");
+        assert!(first.try_wait().unwrap().is_none(), "the upload ended before it could be cut short");
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(300));
     first.kill().unwrap();
     let status = first.wait().unwrap();
     assert!(!status.success(), "the first upload was cut short");
@@ -86,7 +91,9 @@ fn login_upload_resume_and_validate() {
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let row = rows.as_array().unwrap().iter().find(|r| r["name"] == "r4_me51.wav").expect("listed");
     assert_eq!((row["size"].as_u64(), row["parts"].as_u64()), (Some(400_000_000), Some(2)), "{row}");
-    assert!(row["sent"].as_u64().unwrap() < 400_000_000, "{row}");
+    let at_kill = row["sent"].as_u64().unwrap();
+    assert!(at_kill > 0 && at_kill < 400_000_000, "the kill hit a transfer in flight: {row}");
+    let received_before = received_bytes(&server.addr);
     let out = contenthub(&home).arg("transfers").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("r4_me51.wav") && text.contains("to resume"), "{text}");
@@ -103,16 +110,42 @@ fn login_upload_resume_and_validate() {
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(result["files"][0]["state"], "valid", "md5 matched after the resume: {result}");
     assert!(!std::fs::read_to_string(&journal).unwrap().contains("r4_me51.wav"), "the journal is cleared");
+    // It continued from the hub's offsets: it sent what was missing (give or take a chunk per
+    // stream), not the whole file again.
+    let resent = received_bytes(&server.addr) - received_before;
+    let missing = 400_000_000 - at_kill;
+    assert!(resent >= missing && resent < missing + 2 * (16 << 20), "sent {resent} bytes to fill {missing}");
     common::stop(server);
 }
 
-#[test]
-fn a_separate_worker_process_validates_what_serve_receives() {
+/// The bytes of `name` the hub has acknowledged, as `transfers --json` reads them from the hub;
+/// `None` until the CLI's journal lists it.
+fn acknowledged(home: &std::path::Path, name: &str) -> Option<u64> {
+    let out = contenthub(home).args(["transfers", "--json"]).output().unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    rows.as_array()?.iter().find(|r| r["name"] == name)?["sent"].as_u64()
+}
+
+/// Upload body bytes this `serve` process has read, from its metrics.
+fn received_bytes(addr: &str) -> u64 {
+    let (status, text) = common::http(addr, "GET", "/metrics", &[], "");
+    assert_eq!(status, 200);
+    text.lines()
+        .find_map(|l| l.strip_prefix("contenthub_upload_bytes_received_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no upload byte counter in {text}"))
+}
+
+testkit::on_every_backend_blocking!(a_separate_worker_process_validates_what_serve_receives);
+
+fn a_separate_worker_process_validates_what_serve_receives(stack: &testkit::BlockingStack) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("hub");
     let home = dir.path().join("home");
-    let server = common::start(&data, &["--workers", "0"], &[]);
-    sign_in(&data, &home, &server.addr);
+    let (args, envs) = common::demo_args(&stack.stack, &["--workers", "0"]);
+    let server = common::start(&data, &args, &envs);
+    let (hub_args, _) = stack.stack.binary_args();
+    sign_in_as("soundhouse", &data, &hub_args, &home, &server.addr);
     let file = dir.path().join("r4_pm51.wav");
     std::fs::write(&file, vec![3u8; 1_000_000]).unwrap();
     let out = contenthub(&home)
@@ -124,7 +157,6 @@ fn a_separate_worker_process_validates_what_serve_receives() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let delivery: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let id = delivery["id"].as_i64().unwrap().to_string();
-    std::thread::sleep(Duration::from_millis(1500));
     let status = || {
         let out = contenthub(&home).args(["status", &id, "--json"]).output().unwrap();
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["files"][0]["state"].clone()
@@ -134,6 +166,8 @@ fn a_separate_worker_process_validates_what_serve_receives() {
     let mut worker = Command::new(env!("CARGO_BIN_EXE_contenthub"))
         .args(["worker", "--data-dir"])
         .arg(&data)
+        .args(&hub_args)
+        .envs(envs)
         .env("CONTENTHUB_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
@@ -150,19 +184,23 @@ fn a_separate_worker_process_validates_what_serve_receives() {
 
 /// Killing `serve` (SIGKILL) at random moments of a delivery loses nothing acknowledged: the CLI
 /// waits for the hub to come back, continues from the offsets the hub recorded, and the file ends
-/// Valid with every byte identical.
-#[test]
-fn serve_killed_at_any_moment_loses_nothing() {
+/// Valid with every byte identical. Each kill lands while bytes are in flight, and what the hub
+/// had acknowledged before a kill is still there after it. On both backends: on S3 the sub-part
+/// rest of every chunk lives in a pending blob.
+fn serve_killed_at_any_moment_loses_nothing(stack: &testkit::BlockingStack) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("hub");
     let home = dir.path().join("home");
     let bind = format!("127.0.0.1:{}", common::free_port());
-    let mut server = common::start_on(&data, &bind, &[], &[]);
-    sign_in(&data, &home, &server.addr);
+    let (args, envs) = common::demo_args(&stack.stack, &[]);
+    let mut server = common::start_on(&data, &bind, &args, &envs);
+    let (hub_args, _) = stack.stack.binary_args();
+    sign_in_as("soundhouse", &data, &hub_args, &home, &server.addr);
     // Big enough to go as parallel parts (tus concatenation), not constant, not periodic.
     let file = dir.path().join("r1_pm51.wav");
+    let size = 300_000_000u64;
     let mut x = 0x2545_f491_4f6c_dd1du64;
-    let bytes: Vec<u8> = (0..300_000_000u32)
+    let bytes: Vec<u8> = (0..size)
         .map(|_| {
             x ^= x << 13;
             x ^= x >> 7;
@@ -174,27 +212,51 @@ fn serve_killed_at_any_moment_loses_nothing() {
     let mut upload = contenthub(&home)
         .args(["upload", "--project", "1", "--bucket", "final-sound", "--request", "1", "--md5", "--wait", "--json"])
         .args(["--meta", "reel=4", "--meta", "mix_type=printmaster", "--meta", "format=5.1", "--split", "2"])
+        .args(["--max-rate", "60M"]) // about five seconds: every kill below lands mid-way
         .arg(&file)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let name = "r1_pm51.wav";
     let mut seed = 7u64;
+    let mut floor = 0; // what the hub had acknowledged at the last kill
+    let mut kills = 0;
     for round in 0..3 {
+        // Wait for progress past the last kill, then a random moment more, then kill in flight.
+        let started = Instant::now();
+        while acknowledged(&home, name).is_none_or(|sent| sent <= floor) && upload.try_wait().unwrap().is_none() {
+            assert!(started.elapsed() < Duration::from_secs(120), "round {round}: no progress past {floor} bytes");
+            std::thread::sleep(Duration::from_millis(20));
+        }
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        std::thread::sleep(Duration::from_millis(150 + (seed >> 33) % 500));
-        if upload.try_wait().unwrap().is_some() {
+        std::thread::sleep(Duration::from_millis((seed >> 33) % 300));
+        let Some(before) = acknowledged(&home, name) else { break };
+        if upload.try_wait().unwrap().is_some() || before >= size {
             break; // finished before this kill
         }
         server.child.kill().unwrap();
         server.child.wait().unwrap();
-        std::thread::sleep(Duration::from_millis(300));
-        server = common::start_on(&data, &bind, &[], &[]);
-        eprintln!("round {round}: serve killed and restarted");
+        kills += 1;
+        assert!(before > 0 && before < size, "round {round}: the kill hit a transfer in flight ({before} of {size})");
+        server = common::start_on(&data, &bind, &args, &envs);
+        let after = acknowledged(&home, name);
+        if let Some(after) = after {
+            assert!(
+                after >= before,
+                "round {round}: the hub acknowledged {before} bytes before the kill, {after} after"
+            );
+        }
+        floor = after.unwrap_or(before);
+        eprintln!("round {round}: serve killed at {before} of {size} acknowledged bytes and restarted");
     }
+    assert!(kills >= 1, "at least one kill landed in flight");
     let started = Instant::now();
     while upload.try_wait().unwrap().is_none() {
         assert!(started.elapsed() < Duration::from_secs(240), "the upload never finished");
+        if let Some(sent) = acknowledged(&home, name) {
+            assert!(sent >= floor, "the upload went back from {floor} to {sent} bytes: it started over");
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
     let out = upload.wait_with_output().unwrap();
@@ -203,8 +265,12 @@ fn serve_killed_at_any_moment_loses_nothing() {
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(result["state"], "delivered", "{result}");
     assert_eq!(result["files"][0]["state"], "valid", "the hub's md5 is the file's: {result}");
+    // The last `serve` read at most what was missing at its start (plus a chunk per stream).
+    assert!(received_bytes(&server.addr) < size - floor + 2 * (16 << 20), "the last serve was sent the file again");
     common::stop(server);
 }
+
+testkit::on_every_backend_blocking!(serve_killed_at_any_moment_loses_nothing);
 
 /// A frame folder with its checksum.txt goes as one zipless package: `deliver --request` takes the
 /// request's metadata, every frame is its own upload, and the package is validated as a whole;
@@ -214,8 +280,8 @@ fn a_frame_folder_is_delivered_as_one_package() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("hub");
     let home = dir.path().join("home");
-    let server = common::start(&data, &[], &[]);
-    sign_in_as("lab", &data, &home, &server.addr);
+    let server = common::start(&data, &["--demo"], &[]);
+    sign_in_as("lab", &data, &[], &home, &server.addr);
     let folder = dir.path().join("r3_vdm_frames");
     std::fs::create_dir_all(&folder).unwrap();
     for i in 0..40u32 {

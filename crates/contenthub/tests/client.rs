@@ -9,7 +9,7 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_studio_and_its_vendors_through_the_client() {
     let dir = tempfile::tempdir().unwrap();
-    let server = tokio::task::block_in_place(|| common::start(dir.path(), &[], &[]));
+    let server = tokio::task::block_in_place(|| common::start(dir.path(), &["--demo"], &[]));
     let base = format!("http://{}", server.addr);
     let password = common::admin_password(&server);
 

@@ -1,13 +1,15 @@
-//! Runs the real `contenthub` binary: first start on SQLite (and on PostgreSQL when
-//! `CONTENTHUB_TEST_POSTGRES_URL` is set), the printed admin password works, shutdown is graceful.
+//! Runs the real `contenthub` binary: a first start on SQLite + a local folder and on PostgreSQL +
+//! S3, with and without the demo; the printed admin password works, shutdown is graceful.
 
 use std::process::Command;
 
 mod common;
 use common::{http, start, stop};
 
-fn first_start_works(dir: &std::path::Path, extra: &[&str], envs: &[(String, String)]) {
-    let server = start(dir, extra, envs);
+fn first_start_works(dir: &std::path::Path, extra: &[String], envs: &[(String, String)]) {
+    let mut with_demo = extra.to_vec();
+    with_demo.push("--demo".to_owned());
+    let server = start(dir, &with_demo, envs);
     let password = common::admin_password(&server);
     assert!(server.lines.iter().any(|l| l.contains("Demo project")), "{:?}", server.lines);
     let (status, _) = http(&server.addr, "GET", "/readyz", &[], "");
@@ -38,48 +40,50 @@ fn serves_on_sqlite_by_default() {
     assert!(dir.path().join("contenthub.db").is_file());
 }
 
+/// PostgreSQL + S3, the studio set-up, from the same binary; nothing goes to the data folder.
 #[test]
-fn serves_on_postgres_from_the_same_binary() {
-    let Ok(admin_url) = std::env::var("CONTENTHUB_TEST_POSTGRES_URL") else {
-        eprintln!("SKIPPED: set CONTENTHUB_TEST_POSTGRES_URL (scripts/test.sh does) to start the server on PostgreSQL");
-        return;
-    };
-    let name = format!("contenthub_serve_{}", std::process::id());
-    let psql = |sql: &str| {
-        let ok = Command::new("psql").args([admin_url.as_str(), "-qc", sql]).status().map(|s| s.success());
-        assert_eq!(ok.ok(), Some(true), "psql {sql}");
-    };
-    psql(&format!("DROP DATABASE IF EXISTS {name}"));
-    psql(&format!("CREATE DATABASE {name}"));
-    let (base, _) = admin_url.rsplit_once('/').unwrap();
-    let url = format!("{base}/{name}");
-    let dir = tempfile::tempdir().unwrap();
-    // With S3 too when the test script runs an S3-compatible server: the studio set-up.
-    let s3 = std::env::var("CONTENTHUB_TEST_S3_ENDPOINT").ok().map(|endpoint| {
-        let bucket = std::env::var("CONTENTHUB_TEST_S3_BUCKET").unwrap();
-        let key = std::env::var("CONTENTHUB_TEST_S3_ACCESS_KEY").unwrap();
-        (endpoint, format!("s3://{bucket}"), key)
-    });
-    let mut args = vec!["--database-url".to_owned(), url.clone()];
-    let mut envs = Vec::new();
-    if let Some((endpoint, storage, key)) = &s3 {
-        args.extend(
-            ["--storage-url", storage, "--s3-endpoint", endpoint, "--s3-access-key-id", key, "--s3-path-style", "true"]
-                .map(String::from),
-        );
-        // The secret goes through the environment, as an operator would pass it.
-        let secret = std::env::var("CONTENTHUB_TEST_S3_SECRET_KEY").unwrap();
-        envs.push(("CONTENTHUB_S3_SECRET_ACCESS_KEY".to_owned(), secret));
-    } else {
-        eprintln!("S3 part SKIPPED: set CONTENTHUB_TEST_S3_ENDPOINT (scripts/test.sh does)");
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    first_start_works(dir.path(), &args, &envs);
-    assert!(!dir.path().join("contenthub.db").exists(), "nothing went to SQLite");
-    if s3.is_some() {
+fn serves_on_postgres_and_s3_from_the_same_binary() {
+    testkit::run_blocking(testkit::Backend::PostgresS3, |stack| {
+        let dir = tempfile::tempdir().unwrap();
+        let (args, envs) = stack.stack.binary_args();
+        first_start_works(dir.path(), &args, &envs);
+        assert!(!dir.path().join("contenthub.db").exists(), "nothing went to SQLite");
         assert!(!dir.path().join("blobs").exists(), "nothing went to the local folder");
-    }
-    psql(&format!("DROP DATABASE {name} WITH (FORCE)"));
+        let users = stack.runtime.block_on(stack.stack.db.count_users()).unwrap();
+        assert_eq!(users, 1 + 4, "the admin and the demo's people are in PostgreSQL");
+    });
+}
+
+/// A plain first start, as the README's first command without `--demo`: an admin with a printed
+/// password, no demo project, and the admin can sign in and sees no projects.
+#[test]
+fn a_plain_first_start_makes_only_the_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start::<&str>(dir.path(), &[], &[]);
+    let password = common::admin_password(&server);
+    assert!(!server.lines.iter().any(|l| l.contains("Demo project")), "{:?}", server.lines);
+    let login = format!("{{\"username\":\"admin\",\"password\":\"{password}\"}}");
+    let (status, head, body) = common::http_with_headers(
+        &server.addr,
+        "POST",
+        "/api/v1/session",
+        &[("Content-Type", "application/json")],
+        &login,
+    );
+    assert_eq!(status, 200, "{body}");
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let (status, body) = http(&server.addr, "GET", "/api/v1/projects", &[("Cookie", &cookie)], "");
+    assert_eq!((status, body.trim()), (200, "[]"), "no demo project");
+    let (status, page) = http(&server.addr, "GET", "/", &[("Cookie", &cookie)], "");
+    assert_eq!(status, 200);
+    assert!(page.contains("Administrator"), "signed in as the admin: {page}");
+    assert!(page.contains("No projects yet") && page.contains("admin create-project"), "says how to begin: {page}");
+    stop(server);
 }
 
 #[test]

@@ -1,16 +1,19 @@
-//! Deliveries end to end through the router: declare, upload each file with tus, DELIVER.
+//! Deliveries end to end through the router, on SQLite + a local folder and on PostgreSQL + S3:
+//! declare, upload each file with tus, DELIVER.
 
-use std::sync::Arc;
+mod common;
+
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use hub::Db;
 use hub::api::{ApiConfig, AppState, router};
 use hub::secrets::hash_password;
-use hub::store::LocalStore;
+use hub::store::BlobKey;
 use hub_domain::{BucketKind, Metadata, Role};
 use serde_json::{Value, json};
+use testkit::Stack;
 use tower::ServiceExt;
 
 async fn call(
@@ -37,15 +40,16 @@ fn json_body(v: Value) -> Body {
 
 const JSON: (&str, &str) = ("content-type", "application/json");
 
-#[tokio::test]
-async fn declare_upload_deliver() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&format!("sqlite://{}", dir.path().join("hub.db").display())).await.unwrap();
-    db.migrate().await.unwrap();
-    let store = Arc::new(LocalStore::open(dir.path().join("blobs")).await.unwrap());
-    let config = ApiConfig { spool_dir: dir.path().to_owned(), ..ApiConfig::default() };
-    let state = AppState::new(db.clone(), store, config);
+testkit::on_every_backend!(declare_upload_deliver);
+
+async fn declare_upload_deliver(stack: Stack) {
+    let db = stack.db.clone();
+    let config = ApiConfig { spool_dir: stack.spool(), ..ApiConfig::default() };
+    let state = AppState::new(db.clone(), stack.open_store().await, config.clone());
     let app = router(state.clone());
+    // Uploads made through this one live two seconds: long enough for a few chunks, then they expire.
+    let brief_config = ApiConfig { upload_lifetime: Duration::from_secs(2), ..config };
+    let brief = router(AppState::new(db.clone(), stack.open_store().await, brief_config));
     let project = db.create_project("Film", "F").await.unwrap().id;
     let mut tokens = std::collections::HashMap::new();
     for (name, role) in [("vendor", Some(Role::Contributor)), ("viewer", Some(Role::Viewer)), ("outsider", None)] {
@@ -142,8 +146,8 @@ async fn declare_upload_deliver() {
     assert_eq!(asset.md5.as_deref(), Some("0123456789abcdef0123456789abcdef"));
     let history = db.history(Some(asset.id), None).await.unwrap();
     assert!(history.iter().any(|h| h.action == "transfer_complete" && h.detail == "all 3000 bytes received"));
-    let blob = std::fs::read(dir.path().join("blobs").join(asset.blob_key.unwrap())).unwrap();
-    assert_eq!(blob, data);
+    let blob = BlobKey::new(asset.blob_key.unwrap()).unwrap();
+    assert_eq!(&stack.store.get_range(&blob, 0..3000).await.unwrap()[..], &data[..], "the delivered bytes");
     assert_eq!(call(&app, Method::POST, &deliver, &tokens["vendor"], &[], Body::empty()).await.0, StatusCode::CONFLICT);
 
     // A second delivery of the same name is the next version.
@@ -158,9 +162,9 @@ async fn declare_upload_deliver() {
     let keyed = json!({"bucket": "final-sound", "client_key": "cli_retry_1", "files": [
         {"name": "r1_pm_atmos.wav", "size": 10, "metadata": {"reel": 1, "mix_type": "printmaster", "format": "Atmos"}, "request_id": request.id}
     ]});
-    let (status, first) = call(&app, Method::POST, &path, &tokens["vendor"], &[JSON], json_body(keyed.clone())).await;
+    let (status, first) = call(&brief, Method::POST, &path, &tokens["vendor"], &[JSON], json_body(keyed.clone())).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
-    let (status, again) = call(&app, Method::POST, &path, &tokens["vendor"], &[JSON], json_body(keyed)).await;
+    let (status, again) = call(&brief, Method::POST, &path, &tokens["vendor"], &[JSON], json_body(keyed)).await;
     assert_eq!(
         (status, &again["id"], &again["files"][0]["upload"]),
         (StatusCode::OK, &first["id"], &first["files"][0]["upload"])
@@ -176,7 +180,7 @@ async fn declare_upload_deliver() {
     let stalled = json!({"bucket": "final-sound", "files": [
         {"name": "r1_pm_71.wav", "size": 3000, "metadata": {"reel": 1, "mix_type": "printmaster", "format": "7.1"}, "request_id": request.id}
     ]});
-    let (_, stalled) = call(&app, Method::POST, &path, &tokens["vendor"], &[JSON], json_body(stalled)).await;
+    let (_, stalled) = call(&brief, Method::POST, &path, &tokens["vendor"], &[JSON], json_body(stalled)).await;
     let upload = stalled["files"][0]["upload"].as_str().unwrap();
     let asset_id = stalled["files"][0]["asset_id"].as_i64().unwrap();
     // What went wrong on the way is in the file's history (the transfers page's log): a chunk
@@ -184,17 +188,17 @@ async fn declare_upload_deliver() {
     let wrong = ("upload-checksum", "crc32 AAAAAA==");
     let refused = [tus[0], tus[1], tus[2], wrong];
     let (status, _) =
-        call(&app, Method::PATCH, upload, &tokens["vendor"], &refused, Body::from(data[..1000].to_vec())).await;
+        call(&brief, Method::PATCH, upload, &tokens["vendor"], &refused, Body::from(data[..1000].to_vec())).await;
     assert_eq!(status.as_u16(), 460);
     let half: Vec<Result<bytes::Bytes, std::io::Error>> =
         vec![Ok(bytes::Bytes::copy_from_slice(&data[..500])), Err(std::io::Error::other("connection reset"))];
     let dropped = [tus[0], tus[1], tus[2], ("content-length", "1000")];
     let body = Body::from_stream(futures_util::stream::iter(half));
-    let (status, _) = call(&app, Method::PATCH, upload, &tokens["vendor"], &dropped, body).await;
+    let (status, _) = call(&brief, Method::PATCH, upload, &tokens["vendor"], &dropped, body).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let rest = [tus[0], tus[1], ("upload-offset", "500")];
     let (status, _) =
-        call(&app, Method::PATCH, upload, &tokens["vendor"], &rest, Body::from(data[500..1000].to_vec())).await;
+        call(&brief, Method::PATCH, upload, &tokens["vendor"], &rest, Body::from(data[500..1000].to_vec())).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let log: Vec<(String, String)> =
         db.history(Some(asset_id), None).await.unwrap().into_iter().map(|h| (h.action, h.detail)).collect();
@@ -213,10 +217,17 @@ async fn declare_upload_deliver() {
     // A client that keeps sending bad chunks cannot flood the history.
     for _ in 0..25 {
         let at = [tus[0], tus[1], ("upload-offset", "1000"), wrong];
-        call(&app, Method::PATCH, upload, &tokens["vendor"], &at, Body::from(vec![0u8; 10])).await;
+        call(&brief, Method::PATCH, upload, &tokens["vendor"], &at, Body::from(vec![0u8; 10])).await;
     }
     assert_eq!(db.count_history(asset_id, "transfer_error").await.unwrap(), 20);
-    db.execute_for_bench("UPDATE uploads SET expires_ms = 1 WHERE completed = 0").await.unwrap();
+    let keyed_upload = first["files"][0]["upload"].as_str().unwrap();
+    common::eventually("both brief uploads expire", Duration::from_secs(30), || async {
+        let head = [("tus-resumable", "1.0.0")];
+        let (stalled, _) = call(&app, Method::HEAD, upload, &tokens["vendor"], &head, Body::empty()).await;
+        let (keyed, _) = call(&app, Method::HEAD, keyed_upload, &tokens["vendor"], &head, Body::empty()).await;
+        (stalled, keyed) == (StatusCode::GONE, StatusCode::GONE)
+    })
+    .await;
     assert_eq!(hub::api::tus::reap_expired(&state).await.unwrap(), 2, "this one and the keyed one above");
     assert_eq!(db.asset(asset_id).await.unwrap().state, hub_domain::AssetState::FailedDelivery);
     let history = db.history(Some(asset_id), None).await.unwrap();

@@ -3,8 +3,6 @@
 //! S3 runs when `CONTENTHUB_TEST_S3_ENDPOINT` (and `_BUCKET`, `_ACCESS_KEY`, `_SECRET_KEY`) name one;
 //! scripts/test.sh starts s3s-fs on 127.0.0.1 for it.
 
-mod common;
-
 use bytes::Bytes;
 use hub::store::{BlobKey, BlobStore, LocalStore, S3Settings, S3Store, StoreError};
 
@@ -109,13 +107,30 @@ async fn blob_behaviour_on_a_local_folder() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blob_behaviour_on_s3() {
-    let Some(settings) = common::s3_settings() else { return };
+    let Some(settings) = testkit::s3_settings() else { return };
     let var = |name: &str| std::env::var(name).unwrap();
     assert!(!format!("{settings:?}").contains(&var("CONTENTHUB_TEST_S3_SECRET_KEY")), "Debug hides the secret");
     let forged = S3Store::new(S3Settings { secret_access_key: Some("wrong".into()), ..settings.clone() }).unwrap();
     let refused = forged.put_stream(&key("signature-check"), &mut &b"x"[..]).await;
     assert!(matches!(refused, Err(StoreError::Backend(_))), "a wrong secret is refused: {refused:?}");
     let store = S3Store::new(settings.clone()).unwrap();
-    let reopen = move || -> Box<dyn BlobStore> { Box::new(S3Store::new(settings.clone()).unwrap()) };
+    let again = settings.clone();
+    let reopen = move || -> Box<dyn BlobStore> { Box::new(S3Store::new(again.clone()).unwrap()) };
     suite(&store, &reopen, &format!("s3-{}", std::process::id())).await;
+
+    // A prefix keeps a hub's keys in a folder of the bucket: listed without it, unseen by others.
+    let run = testkit::unique("prefix").replace('_', "-");
+    let prefixed = |prefix: &str| S3Store::new(S3Settings { prefix: prefix.to_owned(), ..settings.clone() }).unwrap();
+    let (one, two) = (prefixed(&format!("{run}/one/")), prefixed(&format!("/{run}/two")));
+    one.put_stream(&key("a/x.bin"), &mut &b"one"[..]).await.unwrap();
+    two.put_stream(&key("a/x.bin"), &mut &b"two!"[..]).await.unwrap();
+    assert_eq!(one.list("a/").await.unwrap(), vec![("a/x.bin".to_owned(), 3)]);
+    assert_eq!(one.list("").await.unwrap(), vec![("a/x.bin".to_owned(), 3)]);
+    assert_eq!(&two.get_range(&key("a/x.bin"), 0..4).await.unwrap()[..], b"two!");
+    assert_eq!(store.size(&key(&format!("{run}/one/a/x.bin"))).await.unwrap(), 3, "under the prefix in the bucket");
+    assert!(one.describe().contains(&format!("/{run}/one/")), "{}", one.describe());
+    assert!(S3Store::new(S3Settings { prefix: "../up".into(), ..settings.clone() }).is_err(), "no climbing out");
+    for store in [&one, &two] {
+        store.delete(&key("a/x.bin")).await.unwrap();
+    }
 }

@@ -1,9 +1,11 @@
-//! The tus endpoint through the router, on a local folder and on S3: creation, chunks with
-//! checksums, offsets, a second instance continuing, deferred length, termination, expiry.
+//! The tus endpoint through the router, on SQLite + a local folder and on PostgreSQL + S3:
+//! creation, chunks with checksums, offsets, a second instance continuing, deferred length,
+//! termination, expiry.
 
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -12,22 +14,20 @@ use base64::Engine;
 use hub::Db;
 use hub::api::{ApiConfig, AppState, router};
 use hub::secrets::hash_password;
-use hub::store::{BlobKey, BlobStore, LocalStore, S3Store};
+use hub::store::{BlobKey, BlobStore};
 use hub_domain::Role;
+use testkit::Stack;
 use tower::ServiceExt;
 
 struct Env {
     db: Db,
     project: i64,
     tokens: std::collections::HashMap<&'static str, String>,
-    spool: tempfile::TempDir,
-    _dir: tempfile::TempDir,
+    stack: Stack,
 }
 
-async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&format!("sqlite://{}", dir.path().join("hub.db").display())).await.unwrap();
-    db.migrate().await.unwrap();
+async fn env(stack: Stack) -> Env {
+    let db = stack.db.clone();
     let project = db.create_project("Upload Film", "UF").await.unwrap().id;
     let other = db.create_project("Other", "OT").await.unwrap().id;
     let mut tokens = std::collections::HashMap::new();
@@ -40,12 +40,15 @@ async fn env() -> Env {
         db.create_token(user.id, "t", &token).await.unwrap();
         tokens.insert(name, token);
     }
-    Env { db, project, tokens, spool: tempfile::tempdir().unwrap(), _dir: dir }
+    Env { db, project, tokens, stack }
+}
+
+fn config(env: &Env) -> ApiConfig {
+    ApiConfig { spool_dir: env.stack.spool(), max_upload: 1 << 30, ..ApiConfig::default() }
 }
 
 fn app(env: &Env, store: Arc<dyn BlobStore>) -> Router {
-    let config = ApiConfig { spool_dir: env.spool.path().to_owned(), max_upload: 1 << 30, ..ApiConfig::default() };
-    router(AppState::new(env.db.clone(), store, config))
+    router(AppState::new(env.db.clone(), store, config(env)))
 }
 
 fn b64(s: &str) -> String {
@@ -75,9 +78,9 @@ fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 + i / 997) as u8).collect()
 }
 
-async fn suite(make_store: &dyn Fn() -> Arc<dyn BlobStore>) {
-    let env = env().await;
-    let first = app(&env, make_store());
+async fn tus_protocol(stack: Stack) {
+    let env = env(stack).await;
+    let first = app(&env, env.stack.open_store().await);
     let auth = |who: &str| ("authorization", format!("Bearer {}", env.tokens[who]));
     let tus = ("tus-resumable", "1.0.0".to_owned());
     let octets = ("content-type", "application/offset+octet-stream".to_owned());
@@ -182,7 +185,7 @@ async fn suite(make_store: &dyn Fn() -> Arc<dyn BlobStore>) {
     env.db.release_upload(&id).await.unwrap();
 
     // A second instance (another store handle, same database) continues and finishes it.
-    let second = app(&env, make_store());
+    let second = app(&env, env.stack.open_store().await);
     let sha1 = {
         use sha1::Digest;
         let digest = sha1::Sha1::digest(&data[chunk..2 * chunk]);
@@ -193,8 +196,13 @@ async fn suite(make_store: &dyn Fn() -> Arc<dyn BlobStore>) {
     let (status, headers) = patch(second.clone(), 2 * chunk, data[2 * chunk..].to_vec(), None).await;
     assert_eq!((status, header(&headers, "upload-offset")), (StatusCode::NO_CONTENT, length.to_string()));
     let id = location.rsplit('/').next().unwrap();
-    let stored =
-        make_store().get_range(&BlobKey::new(format!("uploads/{id}/data")).unwrap(), 0..length as u64).await.unwrap();
+    let stored = env
+        .stack
+        .open_store()
+        .await
+        .get_range(&BlobKey::new(format!("uploads/{id}/data")).unwrap(), 0..length as u64)
+        .await
+        .unwrap();
     assert!(stored[..] == data[..], "the stored bytes are the uploaded bytes");
     let (status, _) = patch(first.clone(), length as usize, vec![1], None).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "nothing past the length");
@@ -208,7 +216,12 @@ async fn suite(make_store: &dyn Fn() -> Arc<dyn BlobStore>) {
     assert_eq!((status, header(&response, "upload-offset")), (StatusCode::CREATED, "1000".into()));
     let id = header(&response, "location").rsplit('/').next().unwrap().to_owned();
     assert_eq!(
-        &make_store().get_range(&BlobKey::new(format!("uploads/{id}/data")).unwrap(), 0..1000).await.unwrap()[..],
+        &env.stack
+            .open_store()
+            .await
+            .get_range(&BlobKey::new(format!("uploads/{id}/data")).unwrap(), 0..1000)
+            .await
+            .unwrap()[..],
         &small[..]
     );
     let mut headers = create("vendor");
@@ -239,7 +252,12 @@ async fn suite(make_store: &dyn Fn() -> Arc<dyn BlobStore>) {
     assert_eq!(send(&first, Method::PATCH, &deferred, &h, part[3000..].to_vec()).await.0, StatusCode::NO_CONTENT);
     let id = deferred.rsplit('/').next().unwrap();
     assert_eq!(
-        &make_store().get_range(&BlobKey::new(format!("uploads/{id}/data")).unwrap(), 0..5000).await.unwrap()[..],
+        &env.stack
+            .open_store()
+            .await
+            .get_range(&BlobKey::new(format!("uploads/{id}/data")).unwrap(), 0..5000)
+            .await
+            .unwrap()[..],
         &part[..]
     );
 
@@ -277,7 +295,10 @@ async fn suite(make_store: &dyn Fn() -> Arc<dyn BlobStore>) {
     assert_eq!(header(&head, "upload-offset"), whole.len().to_string());
     assert!(header(&head, "upload-concat").starts_with("final;"));
     let id = joined.rsplit('/').next().unwrap();
-    let stored = make_store()
+    let stored = env
+        .stack
+        .open_store()
+        .await
         .get_range(&BlobKey::new(format!("uploads/{id}/data")).unwrap(), 0..whole.len() as u64)
         .await
         .unwrap();
@@ -304,49 +325,40 @@ async fn suite(make_store: &dyn Fn() -> Arc<dyn BlobStore>) {
         send(&first, Method::HEAD, &doomed, &[auth("vendor"), tus.clone()], vec![]).await.0,
         StatusCode::NOT_FOUND
     );
-    let (_, response) = send(&first, Method::POST, "/api/v1/uploads", &create("vendor"), vec![]).await;
+    // An upload made where uploads live briefly (the configured lifetime) expires on its own.
+    let short = ApiConfig { upload_lifetime: Duration::from_millis(400), ..config(&env) };
+    let brief = router(AppState::new(env.db.clone(), env.stack.open_store().await, short.clone()));
+    let (_, response) = send(&brief, Method::POST, "/api/v1/uploads", &create("vendor"), vec![]).await;
     let stale = header(&response, "location");
-    send(&first, Method::PATCH, &stale, &h, pattern(100)).await;
-    env.db.execute_for_bench("UPDATE uploads SET expires_ms = 1 WHERE completed = 0 OR completed = FALSE").await.ok();
-    assert_eq!(send(&first, Method::HEAD, &stale, &[auth("vendor"), tus.clone()], vec![]).await.0, StatusCode::GONE);
-    let state = AppState::new(env.db.clone(), make_store(), ApiConfig::default());
-    assert!(hub::api::tus::reap_expired(&state).await.unwrap() >= 1);
+    assert_eq!(send(&brief, Method::PATCH, &stale, &h, pattern(100)).await.0, StatusCode::NO_CONTENT);
+    let (status, _) = send(&first, Method::HEAD, &stale, &[auth("vendor"), tus.clone()], vec![]).await;
+    assert_eq!(status, StatusCode::OK, "alive until its time is up");
+    common::eventually("the upload expires", Duration::from_secs(20), || async {
+        send(&first, Method::HEAD, &stale, &[auth("vendor"), tus.clone()], vec![]).await.0 == StatusCode::GONE
+    })
+    .await;
+    let state = AppState::new(env.db.clone(), env.stack.open_store().await, short);
+    assert_eq!(hub::api::tus::reap_expired(&state).await.unwrap(), 1, "only the expired one");
     assert_eq!(
         send(&first, Method::HEAD, &stale, &[auth("vendor"), tus.clone()], vec![]).await.0,
         StatusCode::NOT_FOUND
     );
-    let leftovers: Vec<_> = std::fs::read_dir(env.spool.path()).unwrap().collect();
+    let stale_id = stale.rsplit('/').next().unwrap();
+    let freed = env.stack.open_store().await.list(&format!("uploads/{stale_id}/")).await.unwrap();
+    assert!(freed.is_empty(), "its bytes are freed: {freed:?}");
+    let leftovers: Vec<_> = std::fs::read_dir(env.stack.spool()).unwrap().collect();
     assert!(leftovers.is_empty(), "spooled chunks are removed");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tus_on_a_local_folder() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().to_owned();
-    let make = move || -> Arc<dyn BlobStore> {
-        let root = root.clone();
-        Arc::new(
-            tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(LocalStore::open(root))).unwrap(),
-        )
-    };
-    suite(&make).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tus_on_s3() {
-    let Some(settings) = common::s3_settings() else { return };
-    let make = move || -> Arc<dyn BlobStore> { Arc::new(S3Store::new(settings.clone()).unwrap()) };
-    suite(&make).await;
-}
+testkit::on_every_backend!(tus_protocol);
 
 /// After a power cut the local file may hold fewer bytes than the hub acknowledged (they were
 /// never synced): HEAD reports what is really there, a PATCH at the old offset is told where to
 /// continue, and the finished file is whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_bytes_lost_from_a_local_disk_are_asked_for_again() {
-    let env = env().await;
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn BlobStore> = Arc::new(LocalStore::open(dir.path().to_owned()).await.unwrap());
+    let env = env(Stack::new(testkit::Backend::SqliteLocal).await.unwrap()).await;
+    let store = env.stack.open_store().await;
     let hub = app(&env, store.clone());
     let auth = ("authorization", format!("Bearer {}", env.tokens["vendor"]));
     let tus = ("tus-resumable", "1.0.0".to_owned());

@@ -1,10 +1,7 @@
 //! Delivered assets are validated by the worker: md5 against the declared one, frame-sequence ZIPs
 //! with npack's verifier and proxies (H.264, fast start) with the media inspector, both reading
-//! from the blob store; requests follow their assets.
-
-mod common;
-
-use std::sync::Arc;
+//! from the blob store; requests follow their assets. On SQLite + a local folder and on
+//! PostgreSQL + S3.
 
 use axum::Router;
 use axum::body::Body;
@@ -12,9 +9,10 @@ use axum::http::{Method, Request, StatusCode};
 use hub::Db;
 use hub::api::{ApiConfig, AppState, router};
 use hub::secrets::hash_password;
-use hub::store::LocalStore;
+use hub::store::BlobKey;
 use hub_domain::{AssetState, BucketKind, Metadata, RequestState, Role};
 use serde_json::{Value, json};
+use testkit::Stack;
 use tower::ServiceExt;
 
 async fn call(app: &Router, method: Method, uri: &str, headers: &[(&str, &str)], body: Body) -> (StatusCode, Value) {
@@ -54,40 +52,24 @@ fn package(dir: &std::path::Path) -> Vec<u8> {
 }
 
 struct Hub {
-    dir: tempfile::TempDir,
+    stack: Stack,
     db: Db,
     state: AppState,
     app: Router,
     project: i64,
 }
 
-/// A hub on SQLite and a local store, with project "Film" and its contributor `cht_vendor`.
-async fn hub() -> Hub {
-    hub_on(None).await
-}
-
-/// The same on the S3-compatible test server, when scripts/test.sh started one.
-async fn hub_on_s3() -> Option<Hub> {
-    let settings = common::s3_settings()?;
-    Some(hub_on(Some(Arc::new(hub::store::S3Store::new(settings).unwrap()))).await)
-}
-
-async fn hub_on(store: Option<Arc<dyn hub::store::BlobStore>>) -> Hub {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&format!("sqlite://{}", dir.path().join("hub.db").display())).await.unwrap();
-    db.migrate().await.unwrap();
-    let store = match store {
-        Some(store) => store,
-        None => Arc::new(LocalStore::open(dir.path().join("blobs")).await.unwrap()),
-    };
-    let state =
-        AppState::new(db.clone(), store, ApiConfig { spool_dir: dir.path().to_owned(), ..ApiConfig::default() });
+/// A hub on `stack`, with project "Film" and its contributor `cht_vendor`.
+async fn hub_on(stack: Stack) -> Hub {
+    let db = stack.db.clone();
+    let config = ApiConfig { spool_dir: stack.spool(), ..ApiConfig::default() };
+    let state = AppState::new(db.clone(), stack.open_store().await, config);
     let app = router(state.clone());
     let project = db.create_project("Film", "F").await.unwrap().id;
     let user = db.create_user("vendor", "Vendor", &hash_password("x"), false).await.unwrap();
     db.set_member(project, user.id, Role::Contributor, None).await.unwrap();
     db.create_token(user.id, "t", "cht_vendor").await.unwrap();
-    Hub { dir, db, state, app, project }
+    Hub { stack, db, state, app, project }
 }
 
 /// Declares `files` (name, bytes, declared md5, request) in one delivery, uploads and DELIVERs it.
@@ -121,16 +103,21 @@ async fn deliver(hub: &Hub, bucket: &str, files: &[(&str, Vec<u8>, String, Optio
     delivery
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn validation_decides_assets_and_requests() {
-    let hub = hub().await;
-    let Hub { dir, db, state, app, project } = &hub;
-    let (db, state, app, project) = (db.clone(), state.clone(), app.clone(), *project);
+testkit::on_every_backend!(
+    validation_decides_assets_and_requests,
+    fast_start_remux_is_a_project_setting,
+    zipless_packages_upload_file_by_file_and_validate_as_a_whole,
+    every_invalid_zip_ends_invalid_with_its_reason,
+);
+
+async fn validation_decides_assets_and_requests(stack: Stack) {
+    let hub = hub_on(stack).await;
+    let (db, state, app, project) = (hub.db.clone(), hub.state.clone(), hub.app.clone(), hub.project);
     let meta: Metadata = serde_json::from_value(json!({"reel": 1})).unwrap();
     let r1 = db.create_request(project, BucketKind::PictureDeliverables, "Reel 1 frames", &meta).await.unwrap();
     let r2 = db.create_request(project, BucketKind::PictureDeliverables, "Reel 1 VDM", &meta).await.unwrap();
 
-    let good_zip = package(dir.path());
+    let good_zip = package(hub.stack.dir.path());
     let mut bad_zip = good_zip.clone();
     bad_zip[30 + "r1.0086400.dpx".len() + 100] ^= 0xFF; // one damaged byte in the first frame
     let (proxy, _) = media::sample::movie(b"avc1", true);
@@ -238,9 +225,8 @@ async fn validation_decides_assets_and_requests() {
 
 /// A project that asks for it gets proxies without fast start remuxed (moov first) instead of
 /// refused: the asset is Valid, plays from the start, and the delivered bytes are kept.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fast_start_remux_is_a_project_setting() {
-    let hub = hub().await;
+async fn fast_start_remux_is_a_project_setting(stack: Stack) {
+    let hub = hub_on(stack).await;
     let as_manager = |method: Method, uri: String, body: Value| {
         let app = hub.app.clone();
         async move {
@@ -300,21 +286,15 @@ async fn fast_start_remux_is_a_project_setting() {
     assert_ne!(&served[..], &slow[..]);
     let info = media::inspect(&mut std::io::Cursor::new(&served[..]), served.len() as u64).unwrap();
     assert!(info.fast_start && info.has_h264_video(), "{info:?}");
-    let original = hub.dir.path().join("blobs").join(asset.original_blob_key.as_deref().unwrap());
-    assert_eq!(std::fs::read(original).unwrap(), slow, "the delivered bytes are kept");
+    let original = BlobKey::new(asset.original_blob_key.unwrap()).unwrap();
+    let kept = hub.stack.store.get_range(&original, 0..slow.len() as u64).await.unwrap();
+    assert_eq!(&kept[..], &slow[..], "the delivered bytes are kept");
 }
 
 /// A zipless package: a frame folder with its checksum.txt as one asset, each file uploaded on its
 /// own through tus and the whole validated like `npack verify` does a folder.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn zipless_packages_upload_file_by_file_and_validate_as_a_whole() {
-    zipless_package(hub().await).await;
-    if let Some(hub) = hub_on_s3().await {
-        zipless_package(hub).await;
-    }
-}
-
-async fn zipless_package(hub: Hub) {
+async fn zipless_packages_upload_file_by_file_and_validate_as_a_whole(stack: Stack) {
+    let hub = hub_on(stack).await;
     let frames: Vec<(String, Vec<u8>)> =
         (0..4).map(|i| (format!("r2.{:07}.dpx", 86400 + i), vec![i as u8 + 1; 20_000 + i])).collect();
     let manifest: String = {
@@ -486,9 +466,8 @@ fn craft_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
 }
 
 /// Every way a frame-sequence ZIP can be wrong ends Invalid through the API, with its reason.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_invalid_zip_ends_invalid_with_its_reason() {
-    let hub = hub().await;
+async fn every_invalid_zip_ends_invalid_with_its_reason(stack: Stack) {
+    let hub = hub_on(stack).await;
     let (a, b) = (vec![1u8; 3000], vec![2u8; 4000]);
     let line = |name: &str, data: &[u8]| format!("{name}\t{}\tmd5\t{}\n", data.len(), md5_hex(data));
     let manifest = line("sh010.0001.dpx", &a) + &line("sh010.0002.dpx", &b);

@@ -8,6 +8,18 @@ use std::time::{Duration, Instant};
 
 /// A minimal HTTP/1.1 exchange; returns (status, body).
 pub fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let (status, _, body) = http_with_headers(addr, method, path, headers, body);
+    (status, body)
+}
+
+/// [`http`], with the response's header lines too.
+pub fn http_with_headers(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     let mut request =
         format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
@@ -20,8 +32,8 @@ pub fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let status = response[9..12].parse().unwrap();
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    (status, body)
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (status, head.to_owned(), body.to_owned())
 }
 
 pub struct Server {
@@ -30,9 +42,11 @@ pub struct Server {
     pub lines: Vec<String>,
 }
 
+/// Starts `contenthub serve` on a free port with the data folder `dir`, `extra` arguments (say
+/// `--demo`) and environment; returns once it printed its URL.
 // The child moves into the returned Server, and `stop` waits for it; clippy cannot follow the move.
 #[allow(clippy::zombie_processes)]
-pub fn start(dir: &std::path::Path, extra: &[&str], envs: &[(String, String)]) -> Server {
+pub fn start<S: AsRef<std::ffi::OsStr>>(dir: &std::path::Path, extra: &[S], envs: &[(String, String)]) -> Server {
     start_on(dir, "127.0.0.1:0", extra, envs)
 }
 
@@ -42,9 +56,14 @@ pub fn free_port() -> u16 {
 }
 
 #[allow(clippy::zombie_processes)]
-pub fn start_on(dir: &std::path::Path, bind: &str, extra: &[&str], envs: &[(String, String)]) -> Server {
+pub fn start_on<S: AsRef<std::ffi::OsStr>>(
+    dir: &std::path::Path,
+    bind: &str,
+    extra: &[S],
+    envs: &[(String, String)],
+) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_contenthub"))
-        .args(["serve", "--demo", "--bind", bind, "--data-dir"])
+        .args(["serve", "--bind", bind, "--data-dir"])
         .arg(dir)
         .args(extra)
         .env("CONTENTHUB_LOG", "warn")
@@ -85,4 +104,12 @@ pub fn admin_password(server: &Server) -> String {
         .find_map(|l| l.split("with password ").nth(1))
         .map(|p| p.trim().to_owned())
         .expect("the admin password is printed on first start")
+}
+
+/// `serve` arguments for `stack` with the demo project: the database and store, and `extra`.
+pub fn demo_args(stack: &testkit::Stack, extra: &[&str]) -> (Vec<String>, Vec<(String, String)>) {
+    let (mut args, envs) = stack.binary_args();
+    args.push("--demo".to_owned());
+    args.extend(extra.iter().map(|a| a.to_string()));
+    (args, envs)
 }

@@ -13,6 +13,8 @@ use super::AppState;
 #[derive(Debug, Default)]
 pub struct Metrics {
     by_class: [AtomicU64; 5],
+    /// Bytes read from upload (PATCH and creation-with-upload) bodies, kept or refused.
+    pub upload_bytes_received: AtomicU64,
 }
 
 impl Metrics {
@@ -54,5 +56,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         out +=
             &format!("contenthub_http_requests_total{{class=\"{}xx\"}} {}\n", i + 1, counter.load(Ordering::Relaxed));
     }
+    out += &format!(
+        "# HELP contenthub_upload_bytes_received_total Bytes read from upload bodies, kept or refused.\n\
+         # TYPE contenthub_upload_bytes_received_total counter\n\
+         contenthub_upload_bytes_received_total {}\n",
+        state.metrics.upload_bytes_received.load(Ordering::Relaxed)
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

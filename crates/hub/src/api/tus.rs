@@ -738,7 +738,7 @@ async fn append(state: &AppState, upload: Upload, headers: &HeaderMap, body: Bod
     let spool_path = state.config.spool_dir.join(format!("{}-{}", upload.id, random_token("", 12)));
     let _cleanup = RemoveOnDrop(spool_path.clone());
     let mut spool = tokio::fs::File::create(&spool_path).await.map_err(spool_error)?;
-    let received = receive(body, room, checksum, &mut spool).await?;
+    let received = receive(body, room, checksum, &mut spool, &state.metrics).await?;
     drop(spool);
 
     if upload.completed {
@@ -794,7 +794,13 @@ async fn reconcile(state: &AppState, upload: Upload) -> ApiResult<Upload> {
 
 /// Streams a PATCH body into `out`, at most `room` bytes, and checks its `Upload-Checksum`;
 /// returns how many bytes arrived. On an error none of the body may be kept.
-async fn receive(body: Body, room: i64, mut checksum: Option<Checksum>, out: &mut impl Sink) -> ApiResult<i64> {
+async fn receive(
+    body: Body,
+    room: i64,
+    mut checksum: Option<Checksum>,
+    out: &mut impl Sink,
+    metrics: &super::ops::Metrics,
+) -> ApiResult<i64> {
     let mut received: i64 = 0;
     let mut stream = body.into_data_stream();
     let mut interrupted = false;
@@ -807,6 +813,7 @@ async fn receive(body: Body, room: i64, mut checksum: Option<Checksum>, out: &mu
             }
         };
         received += chunk.len() as i64;
+        metrics.upload_bytes_received.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
         if received > room {
             return Err(tus_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -875,7 +882,7 @@ async fn append_in_place(
         }
         Ok(file)
     });
-    let received = receive(body, room, checksum, &mut ChannelWriter(sender)).await;
+    let received = receive(body, room, checksum, &mut ChannelWriter(sender), &state.metrics).await;
     let written = writer.await.map_err(|_| ApiError::internal())?.map_err(spool_error);
     let received = match (received, written) {
         (Ok(received), Ok(_)) => received,

@@ -211,13 +211,6 @@ impl Db {
         self.ensure_metadata_indexes().await
     }
 
-    /// Runs raw SQL; for benchmarks that seed data in bulk. Not for request paths.
-    #[doc(hidden)]
-    pub async fn execute_for_bench(&self, sql: &str) -> RepoResult<()> {
-        with_pool!(self, pool => sqlx::raw_sql(audited(sql)).execute(pool).await.map(|_| ())?);
-        Ok(())
-    }
-
     /// Creates an index per filterable metadata field of the catalogue (if missing), so that
     /// filtered listings stay fast in big buckets. Derived from the schemas, so a new filterable
     /// field gets its index at the next start.

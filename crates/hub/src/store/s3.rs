@@ -23,6 +23,9 @@ pub struct S3Settings {
     pub secret_access_key: Option<String>,
     /// `http://host/bucket/key` rather than `http://bucket.host/key`; what self-hosted stores want.
     pub path_style: bool,
+    /// Keys are stored under this folder of the bucket (`s3://BUCKET/PREFIX`), so that several hubs
+    /// (or test runs) can share one bucket. Empty: the bucket's root.
+    pub prefix: String,
 }
 
 impl std::fmt::Debug for S3Settings {
@@ -34,6 +37,7 @@ impl std::fmt::Debug for S3Settings {
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| "***"))
             .field("path_style", &self.path_style)
+            .field("prefix", &self.prefix)
             .finish()
     }
 }
@@ -55,7 +59,14 @@ fn backend(e: object_store::Error) -> StoreError {
 }
 
 impl S3Store {
-    pub fn new(settings: S3Settings) -> StoreResult<S3Store> {
+    pub fn new(mut settings: S3Settings) -> StoreResult<S3Store> {
+        let prefix = settings.prefix.trim_matches('/').to_owned();
+        if !prefix.is_empty() {
+            BlobKey::new(prefix.clone())?;
+            settings.prefix = format!("{prefix}/");
+        } else {
+            settings.prefix = String::new();
+        }
         let mut builder = AmazonS3Builder::new()
             .with_bucket_name(&settings.bucket)
             .with_region(settings.region.clone().unwrap_or_else(|| "us-east-1".into()))
@@ -70,17 +81,19 @@ impl S3Store {
         Ok(S3Store { store: Arc::new(store), settings })
     }
 
-    fn path(key: &BlobKey) -> Path {
-        Path::from(key.as_str())
+    fn path(&self, key: &BlobKey) -> Path {
+        Path::from(format!("{}{}", self.settings.prefix, key.as_str()))
     }
 }
 
 #[async_trait]
 impl BlobStore for S3Store {
     fn describe(&self) -> String {
+        let url = format!("s3://{}", self.settings.bucket);
+        let url = if self.settings.prefix.is_empty() { url } else { format!("{url}/{}", self.settings.prefix) };
         match &self.settings.endpoint {
-            Some(endpoint) => format!("s3://{} at {endpoint}", self.settings.bucket),
-            None => format!("s3://{}", self.settings.bucket),
+            Some(endpoint) => format!("{url} at {endpoint}"),
+            None => url,
         }
     }
 
@@ -88,10 +101,10 @@ impl BlobStore for S3Store {
         let mut buf = vec![0u8; 1 << 20];
         let first = reader.read(&mut buf).await?;
         if first == 0 {
-            self.store.put(&Self::path(key), PutPayload::new()).await.map_err(backend)?;
+            self.store.put(&self.path(key), PutPayload::new()).await.map_err(backend)?;
             return Ok(0);
         }
-        let upload = self.store.put_multipart(&Self::path(key)).await.map_err(backend)?;
+        let upload = self.store.put_multipart(&self.path(key)).await.map_err(backend)?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, STREAM_PART);
         let mut total = first as u64;
         writer.write(&buf[..first]);
@@ -125,15 +138,15 @@ impl BlobStore for S3Store {
         if range.start == range.end {
             return Ok(Bytes::new());
         }
-        self.store.get_range(&Self::path(key), range).await.map_err(backend)
+        self.store.get_range(&self.path(key), range).await.map_err(backend)
     }
 
     async fn size(&self, key: &BlobKey) -> StoreResult<u64> {
-        Ok(self.store.head(&Self::path(key)).await.map_err(backend)?.size)
+        Ok(self.store.head(&self.path(key)).await.map_err(backend)?.size)
     }
 
     async fn delete(&self, key: &BlobKey) -> StoreResult<()> {
-        match self.store.delete(&Self::path(key)).await {
+        match self.store.delete(&self.path(key)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(backend(e)),
         }
@@ -141,7 +154,9 @@ impl BlobStore for S3Store {
 
     async fn list(&self, prefix: &str) -> StoreResult<Vec<(String, u64)>> {
         use futures_util::TryStreamExt;
-        let prefix_path = prefix.trim_end_matches('/');
+        let ours = &self.settings.prefix;
+        let prefix_path = format!("{ours}{prefix}");
+        let prefix_path = prefix_path.trim_end_matches('/');
         let prefix_path = (!prefix_path.is_empty()).then(|| Path::from(prefix_path));
         let mut out: Vec<(String, u64)> = self
             .store
@@ -150,19 +165,25 @@ impl BlobStore for S3Store {
             .try_collect()
             .await
             .map_err(backend)?;
-        out.retain(|(key, _)| key.starts_with(prefix));
+        out.retain_mut(|(key, _)| match key.strip_prefix(ours.as_str()) {
+            Some(rest) if rest.starts_with(prefix) => {
+                *key = rest.to_owned();
+                true
+            }
+            _ => false,
+        });
         out.sort();
         Ok(out)
     }
 
     async fn create_multipart(&self, key: &BlobKey) -> StoreResult<String> {
-        self.store.create_multipart(&Self::path(key)).await.map_err(backend)
+        self.store.create_multipart(&self.path(key)).await.map_err(backend)
     }
 
     async fn put_part(&self, key: &BlobKey, upload: &str, index: usize, data: Bytes) -> StoreResult<PartRef> {
         let part = self
             .store
-            .put_part(&Self::path(key), &upload.to_owned(), index, PutPayload::from(data))
+            .put_part(&self.path(key), &upload.to_owned(), index, PutPayload::from(data))
             .await
             .map_err(backend)?;
         Ok(PartRef(part.content_id))
@@ -170,11 +191,11 @@ impl BlobStore for S3Store {
 
     async fn complete_multipart(&self, key: &BlobKey, upload: &str, parts: Vec<PartRef>) -> StoreResult<()> {
         let parts = parts.into_iter().map(|p| PartId { content_id: p.0 }).collect();
-        self.store.complete_multipart(&Self::path(key), &upload.to_owned(), parts).await.map_err(backend)?;
+        self.store.complete_multipart(&self.path(key), &upload.to_owned(), parts).await.map_err(backend)?;
         Ok(())
     }
 
     async fn abort_multipart(&self, key: &BlobKey, upload: &str) -> StoreResult<()> {
-        self.store.abort_multipart(&Self::path(key), &upload.to_owned()).await.map_err(backend)
+        self.store.abort_multipart(&self.path(key), &upload.to_owned()).await.map_err(backend)
     }
 }

@@ -273,12 +273,15 @@ struct ProjectCard {
 struct ProjectsPage {
     chrome: Chrome,
     projects: Vec<ProjectCard>,
+    /// A site admin with no projects yet (a plain first start) is told how to make one.
+    site_admin: bool,
 }
 
 async fn projects(State(state): State<AppState>, viewer: Viewer) -> PageResult {
     let projects = state.db.projects_for(viewer.user()).await?;
     let projects = projects.into_iter().map(|p| ProjectCard { id: p.id, name: p.name, code: p.code }).collect();
-    Ok(render(&ProjectsPage { chrome: viewer.chrome(Vec::new()), projects }))
+    let site_admin = viewer.user().site_admin;
+    Ok(render(&ProjectsPage { chrome: viewer.chrome(Vec::new()), projects, site_admin }))
 }
 
 struct BucketCard {
