@@ -114,6 +114,12 @@ pub fn decide(who: &Principal, membership: Option<&Membership>, action: Action) 
         return Decision::Allow;
     }
     let Some(member) = membership else { return Decision::NotFound };
+    if action == Action::ManageMembers && member.buckets.is_some() {
+        // Otherwise a manager of some buckets could widen their own scope to all of them.
+        return Decision::Forbidden(
+            "managers limited to some buckets cannot change members or project settings; ask a manager of the whole project",
+        );
+    }
     let needed = match action {
         Action::ViewProject | Action::ViewBucket(_) => Role::Viewer,
         Action::Deliver(_) => Role::Contributor,
@@ -155,12 +161,23 @@ mod tests {
 
     #[test]
     fn outsiders_see_nothing() {
-        for action in all_actions() {
-            let decision = decide(&user(), None, action);
-            let footage_write =
-                matches!(action, Action::Deliver(BucketKind::Footage) | Action::DeleteAsset(BucketKind::Footage));
-            assert!(decision == Decision::NotFound || footage_write, "{action:?}: {decision:?}");
+        // Not even that Footage takes API tokens only: an outsider learns nothing, however asking.
+        for via_token in [false, true] {
+            for action in all_actions() {
+                let who = Principal { via_token, ..user() };
+                assert_eq!(decide(&who, None, action), Decision::NotFound, "{action:?} via_token={via_token}");
+            }
         }
+    }
+
+    #[test]
+    fn managers_of_some_buckets_manage_those_but_not_members() {
+        let m = Membership { role: Role::Manager, buckets: Some(vec![BucketKind::Vfx]) };
+        assert_eq!(decide(&user(), Some(&m), Action::ManageBucket(BucketKind::Vfx)), Decision::Allow);
+        assert_eq!(decide(&user(), Some(&m), Action::DeleteAsset(BucketKind::Vfx)), Decision::Allow);
+        assert_eq!(decide(&user(), Some(&m), Action::ManageBucket(BucketKind::Music)), Decision::NotFound);
+        assert!(matches!(decide(&user(), Some(&m), Action::ManageMembers), Decision::Forbidden(_)));
+        assert_eq!(decide(&user(), Some(&member(Role::Manager)), Action::ManageMembers), Decision::Allow);
     }
 
     #[test]

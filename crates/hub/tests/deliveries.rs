@@ -126,12 +126,16 @@ async fn declare_upload_deliver(stack: Stack) {
     let (status, _) = call(&app, Method::PATCH, upload, &tokens["vendor"], &tus, Body::from(data.clone())).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, progress) =
-        call(&app, Method::GET, &format!("/api/v1/deliveries/{id}"), &tokens["viewer"], &[], Body::empty()).await;
+        call(&app, Method::GET, &format!("/api/v1/deliveries/{id}"), &tokens["vendor"], &[], Body::empty()).await;
     assert!(progress["files"].as_array().unwrap().iter().all(|f| f["complete"] == true), "{progress}");
-    assert_eq!(
-        call(&app, Method::GET, &format!("/api/v1/deliveries/{id}"), &tokens["outsider"], &[], Body::empty()).await.0,
-        StatusCode::NOT_FOUND
-    );
+    for who in ["outsider", "viewer"] {
+        let uri = format!("/api/v1/deliveries/{id}");
+        assert_eq!(
+            call(&app, Method::GET, &uri, &tokens[who], &[], Body::empty()).await.0,
+            StatusCode::NOT_FOUND,
+            "a delivery is its maker's and the managers': {who}"
+        );
+    }
     assert_eq!(
         call(&app, Method::POST, &deliver, &tokens["viewer"], &[], Body::empty()).await.0,
         StatusCode::FORBIDDEN

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use hub_domain::Principal;
 use hub_domain::access::{Action, Decision, decide};
 
@@ -56,7 +56,9 @@ impl FromRequestParts<AppState> for Caller {
         if !safe {
             let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
             if sent != Some(csrf.as_str()) {
-                return Err(ApiError::forbidden(
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "csrf",
                     "missing or wrong X-CSRF-Token header: send the csrf_token you got when signing in",
                 ));
             }
@@ -109,6 +111,24 @@ pub async fn authorize(
         Decision::Forbidden(reason) => Err(ApiError::forbidden(reason)),
         Decision::NotFound => Err(ApiError::not_found()),
     }
+}
+
+/// Authorises `action` and, on top, that the caller made the thing (`created_by`) or manages the
+/// project (a site admin too): another contributor's deliveries and uploads do not exist for them
+/// (404), whatever their role in the bucket.
+pub async fn authorize_own(
+    state: &AppState,
+    caller: &Caller,
+    project_id: i64,
+    action: Action,
+    created_by: Option<i64>,
+) -> ApiResult<Option<Member>> {
+    let member = authorize(state, caller, project_id, action).await?;
+    let manages = caller.principal.site_admin || member.as_ref().is_some_and(|m| m.role == hub_domain::Role::Manager);
+    if created_by != Some(caller.user.id) && !manages {
+        return Err(ApiError::not_found());
+    }
+    Ok(member)
 }
 
 /// Failed sign-ins per user name: after `MAX_FAILURES` in `WINDOW`, further attempts wait.

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use super::AppState;
 use super::assets::bucket;
-use super::auth::{Caller, authorize};
+use super::auth::{Caller, authorize, authorize_own};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Json, Path};
 use super::tus::{Place, encode_metadata, open_upload};
@@ -271,10 +271,11 @@ pub(crate) async fn view(state: &AppState, delivery: Delivery) -> ApiResult<Deli
     Ok(DeliveryView { delivery, files })
 }
 
+/// A delivery is its maker's (and the project's managers'): to other members it does not exist.
 async fn load(state: &AppState, caller: &Caller, id: i64, write: bool) -> ApiResult<Delivery> {
     let delivery = state.db.delivery(id).await?;
     let action = if write { Action::Deliver } else { Action::ViewBucket };
-    authorize(state, caller, delivery.project_id, action(delivery.bucket)).await?;
+    authorize_own(state, caller, delivery.project_id, action(delivery.bucket), delivery.created_by).await?;
     Ok(delivery)
 }
 

@@ -24,7 +24,7 @@ use sha1::Digest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::AppState;
-use super::auth::{Caller, authorize};
+use super::auth::{Caller, authorize, authorize_own};
 use super::error::{ApiError, ApiResult};
 use super::extract::Path;
 use crate::db::{Upload, now_ms};
@@ -376,14 +376,12 @@ async fn concatenate(
     let mut partials = Vec::new();
     for url in list.split_whitespace() {
         let id = url.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
-        let partial =
-            state.db.upload(id).await.map_err(|_| ApiError::bad_request(format!("{url} is not an upload of yours")))?;
-        let mine = partial.created_by == Some(caller.user.id);
+        // Someone else's upload is not there for the caller (unless they manage the project).
+        let partial = state.db.upload(id).await?;
+        authorize_own(state, caller, partial.project_id, Action::Deliver(partial.bucket), partial.created_by).await?;
         let same_place = partial.project_id == project_id && partial.bucket == bucket;
-        if !mine || partial.concat.as_deref() != Some("partial") || !same_place {
-            return Err(ApiError::bad_request(format!(
-                "{url} is not a partial upload of yours in this project and bucket"
-            )));
+        if partial.concat.as_deref() != Some("partial") || !same_place {
+            return Err(ApiError::bad_request(format!("{url} is not a partial upload in this project and bucket")));
         }
         if !partial.completed {
             return Err(tus_error(StatusCode::CONFLICT, "partial_incomplete", format!("{url} is not complete yet")));
@@ -468,7 +466,10 @@ async fn bind_to_delivery(
     upload: &Upload,
 ) -> ApiResult<()> {
     let delivery = state.db.delivery(delivery_id).await?;
-    authorize(state, caller, delivery.project_id, Action::Deliver(delivery.bucket)).await?;
+    authorize_own(state, caller, delivery.project_id, Action::Deliver(delivery.bucket), delivery.created_by).await?;
+    if delivery.state != "open" {
+        return Err(ApiError::conflict(format!("delivery {delivery_id} was delivered; its files cannot change")));
+    }
     for file in state.db.delivery_files(delivery_id).await? {
         let asset = state.db.asset(file.asset_id).await?;
         if asset.name == filename {
@@ -485,10 +486,28 @@ async fn bind_to_delivery(
     Err(ApiError::bad_request(format!("delivery {delivery_id} has no file named {filename}")))
 }
 
-/// Loads an upload the caller may write to; expired ones are gone (410).
+/// Refuses to change an upload whose bytes were delivered: they are an asset's now. (Only a
+/// complete upload can have been delivered, so unfinished ones cost no look-up.)
+async fn ensure_open(state: &AppState, upload: &Upload) -> ApiResult<()> {
+    if !upload.completed {
+        return Ok(());
+    }
+    if let Some(target) = state.db.transfer_target(&upload.id).await?
+        && state.db.asset(target.asset_id).await?.state != hub_domain::AssetState::InProgress
+    {
+        return Err(tus_error(
+            StatusCode::CONFLICT,
+            "delivered",
+            "this upload was delivered and is closed: its bytes belong to the asset now",
+        ));
+    }
+    Ok(())
+}
+
+/// Loads an upload of the caller's (or of a project they manage); expired ones are gone (410).
 async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Upload> {
     let upload = state.db.upload(id).await?;
-    authorize(state, caller, upload.project_id, Action::Deliver(upload.bucket)).await?;
+    authorize_own(state, caller, upload.project_id, Action::Deliver(upload.bucket), upload.created_by).await?;
     if !upload.completed && upload.expires_ms < now_ms() {
         return Err(tus_error(StatusCode::GONE, "expired", "this upload expired; start a new one"));
     }
@@ -540,6 +559,7 @@ pub async fn patch(
         ));
     }
     let upload = load(&state, &caller, &id).await?;
+    ensure_open(&state, &upload).await?;
     if upload.concat.as_deref().is_some_and(|c| c.starts_with("final")) {
         return Err(ApiError::forbidden("a final upload is made of its partial uploads; it takes no PATCH"));
     }
@@ -635,6 +655,7 @@ pub async fn delete(
 ) -> ApiResult<Response> {
     check_version(&headers)?;
     let upload = load(&state, &caller, &id).await?;
+    ensure_open(&state, &upload).await?;
     discard(&state, &upload).await;
     state.db.unbind_member(&upload.id).await?;
     state.db.delete_upload(&upload.id).await?;
