@@ -193,8 +193,10 @@ mod tests {
     #[test]
     fn text_limits() {
         let field = BucketKind::Vfx.field("shot").unwrap();
-        assert!(canonical(field, &json!("a".repeat(201))).is_err());
-        assert!(canonical(field, &json!("a\nb")).is_err());
-        assert!(canonical(field, &json!(["x"])).is_err());
+        let label = field.label;
+        assert_eq!(canonical(field, &json!("a".repeat(201))), Err(format!("{label} is longer than 200 characters")));
+        assert_eq!(canonical(field, &json!("a\nb")), Err(format!("{label} must not contain control characters")));
+        assert_eq!(canonical(field, &json!(["x"])), Err(format!("{label} must be text")));
+        assert_eq!(canonical(field, &json!(" sh010 ")), Ok(json!("sh010")));
     }
 }

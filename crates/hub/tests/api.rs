@@ -313,6 +313,28 @@ async fn bulk_edits_are_all_or_nothing_with_errors_per_asset() {
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.raw);
     assert_eq!(bad.body["fields"].as_array().unwrap().len(), 4);
+    let before: Vec<Metadata> = {
+        let mut all = Vec::new();
+        for id in &ids {
+            all.push(w.hub.db.asset(*id).await.unwrap().metadata);
+        }
+        all
+    };
+    assert!(before.iter().all(|m| m["format"] != json!("9.9")), "the refused edit wrote nothing");
+    // One bad asset among good ones: still nothing at all is written.
+    let mixed = w
+        .hub
+        .call(
+            Method::PATCH,
+            &path,
+            &[("authorization", &auth)],
+            Some(json!({"ids": [ids[1], ids[2], w.vfx_asset], "metadata": {"language": "de"}})),
+        )
+        .await;
+    assert_eq!(mixed.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", mixed.raw);
+    for (id, was) in ids.iter().zip(&before) {
+        assert_eq!(&w.hub.db.asset(*id).await.unwrap().metadata, was, "asset {id} unchanged after the refusals");
+    }
     let good = w
         .hub
         .call(
@@ -351,7 +373,8 @@ async fn health_and_metrics() {
     let w = world().await;
     assert_eq!(w.hub.call(Method::GET, "/healthz", &[], None).await.status, StatusCode::OK);
     assert_eq!(w.hub.call(Method::GET, "/readyz", &[], None).await.status, StatusCode::OK);
-    let _ = w.hub.call(Method::GET, "/api/v1/nothing-here", &[], None).await;
+    let nothing = w.hub.call(Method::GET, "/api/v1/nothing-here", &[], None).await;
+    assert_eq!((nothing.status, nothing.body["code"].clone()), (StatusCode::NOT_FOUND, json!("not_found")));
     let spec = w.hub.call(Method::GET, "/api/v1/openapi.json", &[], None).await;
     assert_eq!((spec.status, spec.body["openapi"].clone()), (StatusCode::OK, json!("3.1.0")));
     let metrics = w.hub.call(Method::GET, "/metrics", &[], None).await;

@@ -221,7 +221,8 @@ async fn declare_upload_deliver(stack: Stack) {
     // A client that keeps sending bad chunks cannot flood the history.
     for _ in 0..25 {
         let at = [tus[0], tus[1], ("upload-offset", "1000"), wrong];
-        call(&brief, Method::PATCH, upload, &tokens["vendor"], &at, Body::from(vec![0u8; 10])).await;
+        let (status, _) = call(&brief, Method::PATCH, upload, &tokens["vendor"], &at, Body::from(vec![0u8; 10])).await;
+        assert_eq!(status.as_u16(), 460, "each bad chunk is refused");
     }
     assert_eq!(db.count_history(asset_id, "transfer_error").await.unwrap(), 20);
     let keyed_upload = first["files"][0]["upload"].as_str().unwrap();

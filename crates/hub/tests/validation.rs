@@ -145,7 +145,7 @@ async fn validation_decides_assets_and_requests(stack: Stack) {
         delivery["files"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["asset_id"].as_i64().unwrap()
     };
     let expect = [
-        ("r1_frames.zip", AssetState::Valid, ""),
+        ("r1_frames.zip", AssetState::Valid, "5 files, 5 ok, 0 with problems"),
         ("r1_proxy.mov", AssetState::Valid, "H.264 video, fast start"),
         ("r1_damaged.zip", AssetState::Invalid, "r1.0086400.dpx"),
         ("r1_wrong_md5.wav", AssetState::Invalid, "was declared"),
@@ -510,7 +510,7 @@ async fn every_invalid_zip_ends_invalid_with_its_reason(stack: Stack) {
             craft_zip(&[("sh010.0001.dpx", &a), ("checksum.txt", manifest.as_bytes())]),
             "missing from the package",
         ),
-        ("sh010_truncated.zip", good[..good.len() / 2].to_vec(), ""),
+        ("sh010_truncated.zip", good[..good.len() / 2].to_vec(), "no end-of-central-directory record"),
     ];
     let files: Vec<(&str, Vec<u8>, String, Option<i64>)> =
         cases.iter().map(|(name, data, _)| (*name, data.clone(), md5_hex(data), None)).collect();

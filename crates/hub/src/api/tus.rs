@@ -1086,6 +1086,8 @@ mod tests {
                 ("empty".into(), String::new())
             ]
         );
-        assert!(parse_metadata("filename !!!").is_err());
+        let err = parse_metadata("filename !!!").unwrap_err();
+        assert_eq!(err.status, axum::http::StatusCode::BAD_REQUEST);
+        assert!(err.body.message.contains("\"filename\" is not base64"), "{}", err.body.message);
     }
 }

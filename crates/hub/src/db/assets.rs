@@ -369,7 +369,8 @@ mod tests {
         let c = encode_cursor("shot 010.dpx", 42);
         assert_eq!(decode_cursor(&c).unwrap(), ("shot 010.dpx".to_owned(), 42));
         for bad in ["zz", "abc", "", "00"] {
-            assert!(decode_cursor(bad).is_err(), "{bad}");
+            let err = decode_cursor(bad).unwrap_err();
+            assert!(matches!(&err, RepoError::Conflict(m) if m.contains("cursor is not valid")), "{bad}: {err}");
         }
     }
 }

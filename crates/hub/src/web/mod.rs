@@ -16,7 +16,7 @@ use hub_domain::{AssetState, BucketKind, FieldDef, FieldKind};
 use serde::Deserialize;
 
 use crate::api::AppState;
-use crate::api::auth::{Caller, SESSION_COOKIE, allows, authorize, cookie, session_caller};
+use crate::api::auth::{Caller, SESSION_COOKIE, allows, authorize, authorize_own, cookie, session_caller};
 use crate::api::error::ApiError;
 use crate::api::session::{end_session, start_session};
 use crate::db::{Asset, CheckResult, RepoError, User};
@@ -703,9 +703,13 @@ async fn transfers(State(state): State<AppState>, viewer: Viewer) -> PageResult 
     let mut people = std::collections::HashMap::new();
     for id in state.db.deliveries_seen_by(viewer.user().id, TRANSFERS_SHOWN).await? {
         let delivery = state.db.delivery(id).await?;
-        // Only what the viewer may still see (a membership may have ended).
-        if authorize(&state, &viewer.caller, delivery.project_id, Action::ViewBucket(delivery.bucket)).await.is_err() {
-            continue;
+        // Only what the viewer may still see (a membership may have ended); a failing database is
+        // an error, not an empty list.
+        let action = Action::ViewBucket(delivery.bucket);
+        match authorize_own(&state, &viewer.caller, delivery.project_id, action, delivery.created_by).await {
+            Ok(_) => {}
+            Err(e) if matches!(e.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN) => continue,
+            Err(e) => return Err(e.into()),
         }
         if let std::collections::hash_map::Entry::Vacant(slot) = projects.entry(delivery.project_id) {
             slot.insert(state.db.project(delivery.project_id).await?.name);
