@@ -320,6 +320,18 @@ async fn suite(db: Db) {
     db.delete_upload("up_old1").await.unwrap();
     assert!(matches!(db.upload("up_old1").await, Err(RepoError::NotFound)));
     assert_eq!(db.expired_uploads(10).await.unwrap().len(), 2);
+    // The reaper claims an expired upload once; not one a PATCH holds, not a finished one.
+    assert!(db.lease_upload("up_old3", 60_000).await.unwrap());
+    let free: Vec<String> = db.expired_uploads(10).await.unwrap().into_iter().map(|u| u.id).collect();
+    assert_eq!(free, vec!["up_old2"], "a held upload is not offered to the reaper");
+    assert!(!db.claim_expired_upload("up_old3").await.unwrap(), "held by a PATCH");
+    assert!(!db.claim_expired_upload("up_done_old").await.unwrap(), "finished");
+    assert!(!db.claim_expired_upload("up_file").await.unwrap(), "not expired");
+    assert!(db.claim_expired_upload("up_old2").await.unwrap());
+    assert!(!db.claim_expired_upload("up_old2").await.unwrap(), "only once");
+    assert!(matches!(db.upload("up_old2").await, Err(RepoError::NotFound)));
+    db.release_upload("up_old3").await.unwrap();
+    assert!(db.claim_expired_upload("up_old3").await.unwrap(), "free again once released");
 
     // Deliveries: found by id, by the client's key (its maker's only), their files and uploads.
     assert_eq!(db.delivery(delivery.id).await.unwrap().state, "open");

@@ -684,26 +684,48 @@ async fn discard(state: &AppState, upload: &Upload) {
 }
 
 /// Frees the storage of unfinished uploads whose time is up; returns how many.
+///
+/// Each upload is claimed first (removed only if it is still unfinished, expired and not being
+/// written), so that a PATCH finishing it, a DELIVER using it or another instance's reaper never
+/// lose bytes to this one: storage is freed only for what this call claimed. Works through every
+/// batch.
 pub async fn reap_expired(state: &AppState) -> ApiResult<usize> {
-    let expired = state.db.expired_uploads(100).await?;
-    for upload in &expired {
-        discard(state, upload).await;
-        // The asset it was carrying will never get its bytes: Failed Delivery, with the reason.
-        if let Some(asset_id) = state.db.asset_of_upload(&upload.id).await? {
-            let asset = state.db.asset(asset_id).await?;
-            if let Ok(next) = asset.state.next(hub_domain::AssetEvent::TransferFailed)
-                && state.db.transition_asset(asset.id, asset.state, next).await.is_ok()
-            {
-                let detail =
-                    format!("the upload expired at {} of {} bytes; deliver the file again", upload.offset, asset.size);
-                state.db.add_history(asset.project_id, Some(asset.id), None, None, "transfer_failed", &detail).await?;
+    const BATCH: i64 = 100;
+    let mut reaped = 0;
+    loop {
+        let expired = state.db.expired_uploads(BATCH).await?;
+        for upload in &expired {
+            if reap(state, upload).await? {
+                reaped += 1;
             }
         }
-        state.db.unbind_member(&upload.id).await?;
-        state.db.delete_upload(&upload.id).await?;
-        tracing::info!(upload = %upload.id, "expired upload removed");
+        if (expired.len() as i64) < BATCH {
+            return Ok(reaped);
+        }
     }
-    Ok(expired.len())
+}
+
+async fn reap(state: &AppState, upload: &Upload) -> ApiResult<bool> {
+    // Which asset it carries, before the claim removes the row that says so.
+    let asset_id = state.db.asset_of_upload(&upload.id).await?;
+    if !state.db.claim_expired_upload(&upload.id).await? {
+        return Ok(false);
+    }
+    state.db.unbind_member(&upload.id).await?;
+    discard(state, upload).await;
+    // The asset it was carrying will never get its bytes: Failed Delivery, with the reason.
+    if let Some(asset_id) = asset_id {
+        let asset = state.db.asset(asset_id).await?;
+        if let Ok(next) = asset.state.next(hub_domain::AssetEvent::TransferFailed)
+            && state.db.transition_asset(asset.id, asset.state, next).await.is_ok()
+        {
+            let detail =
+                format!("the upload expired at {} of {} bytes; deliver the file again", upload.offset, asset.size);
+            state.db.add_history(asset.project_id, Some(asset.id), None, None, "transfer_failed", &detail).await?;
+        }
+    }
+    tracing::info!(upload = %upload.id, "expired upload removed");
+    Ok(true)
 }
 
 /// What `Upload-Checksum` asks for.

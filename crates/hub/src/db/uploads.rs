@@ -131,15 +131,28 @@ impl Db {
         Ok(())
     }
 
+    /// Removes an upload for the reaper, if it is still unfinished, expired and not being written
+    /// (by a PATCH on any instance): whoever removes it may free its storage; `false` if it was
+    /// finished, renewed, taken by a PATCH or already reaped meanwhile.
+    pub async fn claim_expired_upload(&self, id: &str) -> RepoResult<bool> {
+        let now = now_ms();
+        let n = with_pool!(self, pool => sqlx::query(
+            "DELETE FROM uploads WHERE id = $1 AND completed = $2 AND expires_ms < $3 \
+             AND (lease_until_ms IS NULL OR lease_until_ms < $3)",
+        ).bind(id).bind(false).bind(now).execute(pool).await?.rows_affected());
+        Ok(n == 1)
+    }
+
     pub async fn delete_upload(&self, id: &str) -> RepoResult<()> {
         with_pool!(self, pool => sqlx::query("DELETE FROM uploads WHERE id = $1").bind(id).execute(pool).await.map(|_| ())?);
         Ok(())
     }
 
-    /// Unfinished uploads whose time is up, for the reaper.
+    /// Unfinished uploads whose time is up and that no PATCH holds, for the reaper.
     pub async fn expired_uploads(&self, limit: i64) -> RepoResult<Vec<Upload>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM uploads WHERE completed = $1 AND expires_ms < $2 ORDER BY expires_ms LIMIT $3"
+            "SELECT {COLUMNS} FROM uploads WHERE completed = $1 AND expires_ms < $2 \
+             AND (lease_until_ms IS NULL OR lease_until_ms < $2) ORDER BY expires_ms LIMIT $3"
         );
         with_pool!(self, pool => {
             let rows = sqlx::query(audited(&sql)).bind(false).bind(now_ms()).bind(limit).fetch_all(pool).await?;

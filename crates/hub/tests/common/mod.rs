@@ -17,3 +17,102 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use hub::api::{ApiConfig, AppState, router};
+use hub_domain::Role;
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// A hub on a test stack, driven through its router: the state, the router, and one project.
+pub struct TestHub {
+    pub stack: testkit::Stack,
+    pub state: AppState,
+    pub app: Router,
+    pub project: i64,
+}
+
+/// An answer: status, headers and the body as JSON (`Null` when it is not JSON).
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl TestHub {
+    /// A hub on `stack` with the default configuration changed by `configure`, and project "Film".
+    pub async fn new(stack: testkit::Stack, configure: impl FnOnce(&mut ApiConfig)) -> TestHub {
+        let mut config = ApiConfig { spool_dir: stack.spool(), ..ApiConfig::default() };
+        configure(&mut config);
+        let state = AppState::new(stack.db.clone(), stack.open_store().await, config);
+        let app = router(state.clone());
+        let project = stack.db.create_project("Film", "F").await.unwrap().id;
+        TestHub { stack, state, app, project }
+    }
+
+    /// Another instance of the hub on the same database and store, configured differently.
+    pub async fn instance(&self, configure: impl FnOnce(&mut ApiConfig)) -> (AppState, Router) {
+        let mut config = (*self.state.config).clone();
+        configure(&mut config);
+        let state = AppState::new(self.stack.db.clone(), self.stack.open_store().await, config);
+        (state.clone(), router(state))
+    }
+
+    /// A user who is `role` in the project (all buckets); returns their API token.
+    pub async fn member(&self, name: &str, role: Role) -> String {
+        let db = &self.stack.db;
+        let user = db.create_user(name, name, "not-a-hash", false).await.unwrap();
+        db.set_member(self.project, user.id, role, None).await.unwrap();
+        let token = format!("cht_{name}");
+        db.create_token(user.id, "tests", &token).await.unwrap();
+        token
+    }
+
+    /// Calls `app` as the holder of `token`.
+    pub async fn call_on(
+        app: &Router,
+        token: &str,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Body,
+    ) -> Answer {
+        let mut request = Request::builder().method(method).uri(uri).header("authorization", format!("Bearer {token}"));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let response = app.clone().oneshot(request.body(body).unwrap()).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
+        Answer { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+    }
+
+    pub async fn call(&self, token: &str, method: Method, uri: &str, headers: &[(&str, &str)], body: Body) -> Answer {
+        Self::call_on(&self.app, token, method, uri, headers, body).await
+    }
+
+    /// Declares a delivery into `bucket` of `files` (JSON file entries); it must be accepted.
+    pub async fn declare(&self, token: &str, bucket: &str, files: Value) -> Value {
+        self.declare_on(&self.app, token, bucket, files).await
+    }
+
+    pub async fn declare_on(&self, app: &Router, token: &str, bucket: &str, files: Value) -> Value {
+        let body = serde_json::json!({"bucket": bucket, "files": files}).to_string();
+        let uri = format!("/api/v1/projects/{}/deliveries", self.project);
+        let answer =
+            Self::call_on(app, token, Method::POST, &uri, &[("content-type", "application/json")], body.into()).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        answer.body
+    }
+
+    /// Sends `data` to a tus upload from offset 0; must be accepted.
+    pub async fn upload_all(&self, token: &str, url: &str, data: &[u8]) {
+        let headers =
+            [("tus-resumable", "1.0.0"), ("content-type", "application/offset+octet-stream"), ("upload-offset", "0")];
+        let answer = self.call(token, Method::PATCH, url, &headers, Body::from(data.to_vec())).await;
+        assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.body);
+    }
+}
