@@ -361,11 +361,12 @@ async fn serve(config: Config, demo: bool, workers: usize) -> anyhow::Result<()>
     let spool_dir = config.data_dir.join("spool");
     std::fs::create_dir_all(&spool_dir).with_context(|| format!("creating {}", spool_dir.display()))?;
     let api = ApiConfig {
-        session_hours: config.session_hours,
+        session_lifetime: std::time::Duration::from_secs(u64::from(config.session_hours) * 3600),
         secure_cookies: config.secure_cookies,
         spool_dir,
         max_upload: config.max_upload_bytes,
         upload_lifetime: std::time::Duration::from_secs(config.upload_lifetime_seconds.into()),
+        ..ApiConfig::default()
     };
     let state = AppState::new(db, store, api);
     tokio::spawn(reap_uploads(state.clone()));

@@ -123,3 +123,51 @@ fn unreachable_storage_is_a_clear_start_up_error() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("neither file://PATH nor s3://BUCKET"));
 }
+
+/// `admin reset-password` on the hub's machine ends the user's sessions on the running server,
+/// and the new password works.
+#[test]
+fn a_password_reset_ends_the_sessions_of_a_running_hub() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &["--demo"], &[]);
+    let password = common::admin_password(&server);
+    let sign_in = |password: &str| {
+        let login = format!("{{\"username\":\"admin\",\"password\":\"{password}\"}}");
+        let (status, head, body) = common::http_with_headers(
+            &server.addr,
+            "POST",
+            "/api/v1/session",
+            &[("Content-Type", "application/json")],
+            &login,
+        );
+        assert_eq!(status, 200, "{body}");
+        head.lines()
+            .find_map(|l| l.strip_prefix("set-cookie: "))
+            .and_then(|c| c.split(';').next())
+            .expect("a session cookie")
+            .to_owned()
+    };
+    let cookie = sign_in(&password);
+    assert_eq!(http(&server.addr, "GET", "/api/v1/me", &[("Cookie", &cookie)], "").0, 200);
+    let out = Command::new(env!("CARGO_BIN_EXE_contenthub"))
+        .args(["admin", "reset-password", "admin", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let fresh = stdout.split("new password for admin: ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap();
+    let (status, body) = http(&server.addr, "GET", "/api/v1/me", &[("Cookie", &cookie)], "");
+    assert_eq!(status, 401, "the old session ended: {body}");
+    let (status, _) = http(
+        &server.addr,
+        "POST",
+        "/api/v1/session",
+        &[("Content-Type", "application/json")],
+        &format!("{{\"username\":\"admin\",\"password\":\"{password}\"}}"),
+    );
+    assert_eq!(status, 401, "the old password no longer works");
+    let cookie = sign_in(fresh);
+    assert_eq!(http(&server.addr, "GET", "/api/v1/me", &[("Cookie", &cookie)], "").0, 200);
+    stop(server);
+}

@@ -96,7 +96,8 @@ impl AssetState {
             (S::Validating, E::ValidationPassed) => S::Valid,
             (S::Validating, E::ValidationFailed) => S::Invalid,
             (S::Validating, E::ValidationAbandoned) => S::Delivered,
-            (S::Valid | S::Invalid, E::Revalidate) => S::Delivered,
+            // Delivered: validation gave up (storage unreachable) and is asked for again.
+            (S::Valid | S::Invalid | S::Delivered, E::Revalidate) => S::Delivered,
             (state, event) => return Err(refuse("asset", state, event)),
         })
     }
@@ -262,6 +263,7 @@ mod tests {
             (S::Validating, E::ValidationAbandoned, S::Delivered),
             (S::Valid, E::Revalidate, S::Delivered),
             (S::Invalid, E::Revalidate, S::Delivered),
+            (S::Delivered, E::Revalidate, S::Delivered),
         ];
         for state in AssetState::ALL {
             for event in ASSET_EVENTS {

@@ -45,20 +45,29 @@ pub async fn run_one(state: &AppState, worker: &str) -> RepoResult<bool> {
     };
     let outcome = validate(state, &job).await;
     beat.abort();
-    match outcome {
-        Ok(()) => state.db.finish_job(job.id).await?,
-        Err(e) => {
-            let retry = (job.attempts < MAX_ATTEMPTS).then(|| 1000 * 2i64.pow(job.attempts as u32));
-            tracing::warn!(job = job.id, asset = job.asset_id, error = %e, ?retry, "validation could not run");
-            state.db.fail_job(job.id, &e, retry).await?;
-            if retry.is_none()
-                && let Ok(asset) = state.db.asset(job.asset_id).await
-                && asset.state == AssetState::Validating
-            {
-                // Given up: back to Delivered, where a manager can ask for validation again.
-                let _ = state.db.transition_asset(asset.id, asset.state, AssetState::Delivered).await;
-            }
+    let Err(e) = outcome else {
+        state.db.finish_job(job.id).await?;
+        return Ok(true);
+    };
+    // The asset was deleted while it was being checked: nothing is left to validate.
+    let asset = match state.db.asset(job.asset_id).await {
+        Err(RepoError::NotFound) => {
+            state.db.finish_job(job.id).await?;
+            return Ok(true);
         }
+        other => other?,
+    };
+    let base = state.config.validation_retry.as_millis() as i64;
+    let retry = (job.attempts < MAX_ATTEMPTS).then(|| base * 2i64.pow(job.attempts as u32));
+    tracing::warn!(job = job.id, asset = job.asset_id, error = %e, ?retry, "validation could not run");
+    state.db.fail_job(job.id, &e, retry).await?;
+    if retry.is_none()
+        && let Ok(next) = asset.state.next(AssetEvent::ValidationAbandoned)
+    {
+        // Given up: back to Delivered, where a manager can ask for validation again.
+        state.db.transition_asset(asset.id, asset.state, next).await?;
+        let detail = format!("validation could not run after {} attempts ({e}); a manager can ask again", job.attempts);
+        state.db.add_history(asset.project_id, Some(asset.id), None, None, "validation_abandoned", &detail).await?;
     }
     Ok(true)
 }

@@ -106,7 +106,10 @@ async fn deliver_against_a_request_transition(stack: Stack) {
             (StatusCode::CONFLICT, StatusCode::OK) => {
                 reject_first += 1;
                 cas_conflicts += usize::from(message.contains("changed while it was being delivered"));
-                assert!(message.contains("request is Rejected") || message.contains("changed while"), "round {round}: {message}");
+                assert!(
+                    message.contains("request is Rejected") || message.contains("changed while"),
+                    "round {round}: {message}"
+                );
                 assert_eq!(
                     (request.state, asset_state, delivery_state.as_str()),
                     (RequestState::Rejected, AssetState::InProgress, "open")

@@ -27,7 +27,8 @@ use crate::store::BlobStore;
 /// Settings the API needs; part of the server's configuration.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
-    pub session_hours: u32,
+    /// How long a browser session lasts after signing in.
+    pub session_lifetime: std::time::Duration,
     /// Mark the session cookie `Secure` (behind HTTPS).
     pub secure_cookies: bool,
     /// Where upload chunks wait while they arrive (local disk of this instance).
@@ -37,16 +38,21 @@ pub struct ApiConfig {
     /// How long an unfinished upload is kept after its last chunk (`Upload-Expires`); then its
     /// storage is freed and its asset becomes Failed Delivery.
     pub upload_lifetime: std::time::Duration,
+    /// How long a validation that could not run (storage unreachable) waits before its first
+    /// retry; each further retry waits twice as long, and after the last the asset goes back to
+    /// Delivered for a manager to ask again.
+    pub validation_retry: std::time::Duration,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
-            session_hours: 12,
+            session_lifetime: std::time::Duration::from_secs(12 * 3600),
             secure_cookies: false,
             spool_dir: std::env::temp_dir(),
             max_upload: 1 << 40,
             upload_lifetime: std::time::Duration::from_secs(24 * 3600),
+            validation_retry: std::time::Duration::from_secs(1),
         }
     }
 }

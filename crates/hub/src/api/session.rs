@@ -59,12 +59,12 @@ pub async fn start_session(state: &AppState, username: &str, password: &str) -> 
     state.limiter.succeeded(username);
     let token = random_token("chs_", 32);
     let csrf = random_token("", 24);
-    let expires_ms = now_ms() + state.config.session_hours as i64 * 3_600_000;
+    let expires_ms = now_ms() + state.config.session_lifetime.as_millis() as i64;
     state.db.create_session(&token, user.id, &csrf, expires_ms).await?;
     let secure = if state.config.secure_cookies { "; Secure" } else { "" };
     let cookie = format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        state.config.session_hours * 3600
+        state.config.session_lifetime.as_secs().max(1)
     );
     Ok((SessionInfo { user, csrf_token: csrf, expires_ms }, HeaderValue::from_str(&cookie).expect("ASCII cookie")))
 }

@@ -116,3 +116,97 @@ impl TestHub {
         assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.body);
     }
 }
+
+/// A blob store that can be made unreachable, or held at its next read, on purpose: the store
+/// going away under a worker, or a worker caught in the middle of its checks.
+#[derive(Debug)]
+pub struct FlakyStore {
+    inner: std::sync::Arc<dyn hub::store::BlobStore>,
+    /// Every call fails as an unreachable backend would.
+    pub down: std::sync::atomic::AtomicBool,
+    /// Reads wait while someone holds this for writing.
+    pub gate: tokio::sync::RwLock<()>,
+    /// Reads asked for so far (whether they waited or failed).
+    pub reads: std::sync::atomic::AtomicUsize,
+}
+
+impl FlakyStore {
+    pub fn new(inner: std::sync::Arc<dyn hub::store::BlobStore>) -> FlakyStore {
+        FlakyStore { inner, down: Default::default(), gate: Default::default(), reads: Default::default() }
+    }
+
+    async fn pass(&self) -> hub::store::StoreResult<()> {
+        use std::sync::atomic::Ordering;
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        let _open = self.gate.read().await;
+        if self.down.load(Ordering::SeqCst) {
+            return Err(hub::store::StoreError::Backend("the test took the storage away".into()));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl hub::store::BlobStore for FlakyStore {
+    fn describe(&self) -> String {
+        format!("flaky {}", self.inner.describe())
+    }
+    async fn put_stream(
+        &self,
+        key: &hub::store::BlobKey,
+        reader: &mut (dyn tokio::io::AsyncRead + Unpin + Send),
+    ) -> hub::store::StoreResult<u64> {
+        self.pass().await?;
+        self.inner.put_stream(key, reader).await
+    }
+    async fn get_range(
+        &self,
+        key: &hub::store::BlobKey,
+        range: std::ops::Range<u64>,
+    ) -> hub::store::StoreResult<bytes::Bytes> {
+        self.pass().await?;
+        self.inner.get_range(key, range).await
+    }
+    async fn size(&self, key: &hub::store::BlobKey) -> hub::store::StoreResult<u64> {
+        self.pass().await?;
+        self.inner.size(key).await
+    }
+    async fn delete(&self, key: &hub::store::BlobKey) -> hub::store::StoreResult<()> {
+        self.pass().await?;
+        self.inner.delete(key).await
+    }
+    async fn list(&self, prefix: &str) -> hub::store::StoreResult<Vec<(String, u64)>> {
+        self.pass().await?;
+        self.inner.list(prefix).await
+    }
+    async fn create_multipart(&self, key: &hub::store::BlobKey) -> hub::store::StoreResult<String> {
+        self.pass().await?;
+        self.inner.create_multipart(key).await
+    }
+    async fn put_part(
+        &self,
+        key: &hub::store::BlobKey,
+        upload: &str,
+        index: usize,
+        data: bytes::Bytes,
+    ) -> hub::store::StoreResult<hub::store::PartRef> {
+        self.pass().await?;
+        self.inner.put_part(key, upload, index, data).await
+    }
+    async fn complete_multipart(
+        &self,
+        key: &hub::store::BlobKey,
+        upload: &str,
+        parts: Vec<hub::store::PartRef>,
+    ) -> hub::store::StoreResult<()> {
+        self.pass().await?;
+        self.inner.complete_multipart(key, upload, parts).await
+    }
+    async fn abort_multipart(&self, key: &hub::store::BlobKey, upload: &str) -> hub::store::StoreResult<()> {
+        self.pass().await?;
+        self.inner.abort_multipart(key, upload).await
+    }
+    fn local_path(&self, key: &hub::store::BlobKey) -> Option<std::path::PathBuf> {
+        self.inner.local_path(key)
+    }
+}

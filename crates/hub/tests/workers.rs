@@ -1,0 +1,145 @@
+//! Validation workers when things go wrong: the storage goes away (retries with back-off, then
+//! the asset goes back to Delivered and a manager asks again), the asset is deleted while it is
+//! being checked, and two workers race for the same queue. On both backends.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Method, StatusCode};
+use common::{FlakyStore, TestHub, eventually};
+use hub::api::AppState;
+use hub::worker::run_one;
+use hub_domain::{AssetState, BucketKind, Metadata, Role};
+use serde_json::json;
+use testkit::Stack;
+
+/// A worker's view of the hub: the same database, `store` for its blobs.
+fn worker(hub: &TestHub, store: Arc<FlakyStore>, retry: Duration) -> AppState {
+    let mut config = (*hub.state.config).clone();
+    config.validation_retry = retry;
+    AppState::new(hub.stack.db.clone(), store, config)
+}
+
+/// Delivers `count` small files into Final Sound; returns their asset ids.
+async fn delivered(hub: &TestHub, vendor: &str, count: usize) -> Vec<i64> {
+    let meta: Metadata = serde_json::from_value(json!({"reel": 1})).unwrap();
+    let request = hub.stack.db.create_request(hub.project, BucketKind::FinalSound, "Reel 1", &meta).await.unwrap();
+    let files: Vec<_> = (0..count)
+        .map(|i| {
+            json!({"name": format!("cue_{i}.wav"), "size": 6, "request_id": request.id,
+                   "metadata": {"reel": 1, "mix_type": "stems", "format": "5.1"}})
+        })
+        .collect();
+    let delivery = hub.declare(vendor, "final-sound", json!(files)).await;
+    let mut assets = Vec::new();
+    for file in delivery["files"].as_array().unwrap() {
+        hub.upload_all(vendor, file["upload"].as_str().unwrap(), b"sound!").await;
+        assets.push(file["asset_id"].as_i64().unwrap());
+    }
+    let deliver = format!("/api/v1/deliveries/{}/deliver", delivery["id"]);
+    assert_eq!(hub.call(vendor, Method::POST, &deliver, &[], Body::empty()).await.status, StatusCode::OK);
+    assets
+}
+
+async fn storage_away_retries_backs_off_then_gives_up(stack: Stack) {
+    let hub = TestHub::new(stack, |_| {}).await;
+    let vendor = hub.member("vendor", Role::Contributor).await;
+    let studio = hub.member("studio", Role::Manager).await;
+    let asset = delivered(&hub, &vendor, 1).await[0];
+    let store = Arc::new(FlakyStore::new(hub.stack.open_store().await));
+    store.down.store(true, Ordering::SeqCst);
+    let base = Duration::from_millis(40);
+    let state = worker(&hub, store.clone(), base);
+
+    let mut attempts = Vec::new();
+    for attempt in 1..=5 {
+        common::eventually(&format!("attempt {attempt}"), Duration::from_secs(20), || async {
+            run_one(&state, "w1").await.unwrap()
+        })
+        .await;
+        attempts.push(Instant::now());
+        let now = hub.stack.db.asset(asset).await.unwrap().state;
+        let expected = if attempt < 5 { AssetState::Validating } else { AssetState::Delivered };
+        assert_eq!(now, expected, "after attempt {attempt}");
+    }
+    // Each retry waited at least twice as long as the one before: 80, 160, 320, 640 ms.
+    for (i, pair) in attempts.windows(2).enumerate() {
+        let waited = pair[1] - pair[0];
+        let scheduled = base * 2u32.pow(i as u32 + 1);
+        assert!(waited + Duration::from_millis(5) >= scheduled, "retry {} after {waited:?}, not {scheduled:?}", i + 1);
+    }
+    assert!(!run_one(&state, "w1").await.unwrap(), "given up: nothing more is queued");
+    let history = hub.stack.db.history(Some(asset), None).await.unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(last.action, "validation_abandoned");
+    assert!(
+        last.detail.contains("after 5 attempts") && last.detail.contains("took the storage away"),
+        "{}",
+        last.detail
+    );
+
+    // The storage is back; a manager asks again and the asset is decided.
+    store.down.store(false, Ordering::SeqCst);
+    let revalidate = format!("/api/v1/assets/{asset}/revalidate");
+    let answer = hub.call(&vendor, Method::POST, &revalidate, &[], Body::empty()).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "a manager's action");
+    let answer = hub.call(&studio, Method::POST, &revalidate, &[], Body::empty()).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(run_one(&state, "w1").await.unwrap());
+    assert_eq!(hub.stack.db.asset(asset).await.unwrap().state, AssetState::Valid);
+}
+
+async fn an_asset_deleted_while_it_is_checked(stack: Stack) {
+    let hub = TestHub::new(stack, |_| {}).await;
+    let vendor = hub.member("vendor", Role::Contributor).await;
+    let studio = hub.member("studio", Role::Manager).await;
+    let asset = delivered(&hub, &vendor, 1).await[0];
+    let store = Arc::new(FlakyStore::new(hub.stack.open_store().await));
+    let state = worker(&hub, store.clone(), Duration::from_millis(10));
+    let held = store.gate.write().await;
+    let job = tokio::spawn(async move { run_one(&state, "w1").await });
+    eventually("the worker to reach the store", Duration::from_secs(20), || async {
+        store.reads.load(Ordering::SeqCst) > 0
+    })
+    .await;
+    let answer = hub.call(&studio, Method::DELETE, &format!("/api/v1/assets/{asset}"), &[], Body::empty()).await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.body);
+    drop(held);
+    assert!(job.await.unwrap().unwrap(), "the job ran");
+    assert!(hub.stack.db.claim_job("w2").await.unwrap().is_none(), "and is done: no retry of a deleted asset");
+    assert!(hub.stack.db.asset(asset).await.is_err());
+    assert!(hub.stack.db.checks(asset).await.unwrap().is_empty(), "nothing recorded for it");
+}
+
+async fn two_workers_validate_each_asset_once(stack: Stack) {
+    let hub = TestHub::new(stack, |_| {}).await;
+    let vendor = hub.member("vendor", Role::Contributor).await;
+    let assets = delivered(&hub, &vendor, 8).await;
+    let work = |name: &'static str| {
+        let state = worker(&hub, Arc::new(FlakyStore::new(hub.state.store.clone())), Duration::from_millis(10));
+        async move {
+            let mut done = 0;
+            while run_one(&state, name).await.unwrap() {
+                done += 1;
+            }
+            done
+        }
+    };
+    let (a, b) = tokio::join!(work("w1"), work("w2"));
+    assert_eq!(a + b, assets.len(), "every job once ({a} + {b})");
+    for asset in assets {
+        assert_eq!(hub.stack.db.asset(asset).await.unwrap().state, AssetState::Valid);
+        assert_eq!(hub.stack.db.checks(asset).await.unwrap().len(), 1, "checked once");
+        assert_eq!(hub.stack.db.count_history(asset, "valid").await.unwrap(), 1, "decided once");
+    }
+}
+
+testkit::on_every_backend!(
+    storage_away_retries_backs_off_then_gives_up,
+    an_asset_deleted_while_it_is_checked,
+    two_workers_validate_each_asset_once,
+);
