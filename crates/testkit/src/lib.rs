@@ -12,6 +12,9 @@
 //! afterwards) and `CONTENTHUB_TEST_S3_ENDPOINT`, `_BUCKET`, `_ACCESS_KEY`, `_SECRET_KEY` (the
 //! S3-compatible server `scripts/test.sh` starts; each stack gets its own key prefix).
 
+pub mod media;
+pub mod zip;
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
