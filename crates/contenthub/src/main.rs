@@ -118,6 +118,8 @@ enum Command {
     Admin(Admin),
     /// Print the effective configuration (secrets redacted).
     Config,
+    /// Print the API's OpenAPI 3.1 document (the one the server serves at /api/v1/openapi.json).
+    Openapi,
     /// Store an API token for `upload` and `status` (asks for it when --token is not given).
     Login {
         /// The hub, e.g. http://127.0.0.1:8080
@@ -255,6 +257,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Config => {
             print!("{}", config.redacted());
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", serde_json::to_string_pretty(&hub::api::spec::openapi())?);
             Ok(())
         }
         Command::Serve { demo, workers } => serve(config, demo, workers).await,

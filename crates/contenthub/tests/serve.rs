@@ -171,3 +171,12 @@ fn a_password_reset_ends_the_sessions_of_a_running_hub() {
     assert_eq!(http(&server.addr, "GET", "/api/v1/me", &[("Cookie", &cookie)], "").0, 200);
     stop(server);
 }
+
+/// `contenthub openapi` prints the document the repository keeps (and the server serves).
+#[test]
+fn the_openapi_command_prints_the_committed_document() {
+    let out = Command::new(env!("CARGO_BIN_EXE_contenthub")).arg("openapi").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../hub/openapi.json");
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), std::fs::read_to_string(committed).unwrap());
+}

@@ -205,12 +205,19 @@ fn ctrl_c_stops_the_zip_and_leaves_nothing() {
     let big = fs::File::create(src.join("big.mov")).unwrap();
     big.set_len(6 << 30).unwrap();
     let mut child = npack().args(["zip", "-s", path(&src), "-q"]).spawn().unwrap();
+    // The interrupt lands mid-write: once the temporary archive holds a MiB, before it is done.
     let started = std::time::Instant::now();
-    while !leftovers(dir.path()).iter().any(|n| n.ends_with(".partial")) {
-        assert!(started.elapsed().as_secs() < 30, "the temporary archive never appeared");
+    let written = || {
+        let partial =
+            fs::read_dir(dir.path()).unwrap().flatten().find(|e| e.file_name().to_string_lossy().ends_with(".partial"));
+        partial.and_then(|e| e.metadata().ok()).map_or(0, |m| m.len())
+    };
+    while written() < 1 << 20 {
+        assert!(started.elapsed().as_secs() < 30, "the temporary archive never grew");
+        assert!(child.try_wait().unwrap().is_none(), "npack ended before it could be interrupted");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "still writing when interrupted");
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
