@@ -51,6 +51,19 @@ async function signIn(page, user, password, next = '/') {
   await Promise.all([page.waitForNavigation(), page.click('button[type="submit"]')]);
 }
 
+/// Reloads `page` every half second until `done(await read())`, at most `seconds`; returns the
+/// last reading, or fails with `failure(reading)`.
+async function reloadUntil(page, read, done, seconds, failure) {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const seen = await read();
+    if (done(seen)) return seen;
+    assert.ok(Date.now() < deadline, failure(seen));
+    await new Promise((r) => setTimeout(r, 500)); // polling
+    await page.reload();
+  }
+}
+
 async function waitForText(page, selector, pattern, ms = 30000) {
   await page.waitForFunction(
     (sel, source) => [...document.querySelectorAll(sel)].some((e) => new RegExp(source).test(e.textContent)),
@@ -111,17 +124,16 @@ test('Firefox: bulk upload with tus-js-client ends Valid; the proxy plays and se
 
   // Every file Valid (the hub validates in the background).
   const names = ['sh010_proxy_v001.mp4', 'sh050_notes.txt', 'sh051_notes.txt'];
-  const deadline = Date.now() + 60000;
-  let states;
-  for (;;) {
-    await page.goto(`${hub.base}/projects/1/buckets/vfx?sort=updated&order=desc`);
-    states = await page.$$eval('tbody tr', (rows) => Object.fromEntries(rows.map((r) => [
+  await page.goto(`${hub.base}/projects/1/buckets/vfx?sort=updated&order=desc`);
+  await reloadUntil(
+    page,
+    () => page.$$eval('tbody tr', (rows) => Object.fromEntries(rows.map((r) => [
       r.querySelector('a[href^="/assets/"]').textContent.trim(), r.querySelector('td.state').textContent.trim(),
-    ])));
-    if (names.every((n) => states[n] === 'Valid') || Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  assert.ok(names.every((n) => states[n] === 'Valid'), JSON.stringify(states));
+    ]))),
+    (states) => names.every((n) => states[n] === 'Valid'),
+    60,
+    (states) => `not all Valid: ${JSON.stringify(states)}`,
+  );
 
   // Firefox's own player: canplay, then a seek lands where asked (Range requests).
   const link = await page.$$eval('tbody tr a[href^="/assets/"]', (as) =>
@@ -142,11 +154,15 @@ test('Firefox: bulk upload with tus-js-client ends Valid; the proxy plays and se
 
   // The transfers page: the delivery, delivered, and each file's log.
   await page.goto(`${hub.base}/transfers`);
-  const text = await page.$eval('section.transfer', (s) => {
+  const texts = await page.$$eval('section.transfer', (sections) => sections.map((s) => {
     s.querySelectorAll('details').forEach((d) => { d.open = true; });
     return s.textContent.replace(/\s+/g, ' ');
-  });
-  assert.match(text, /delivered/);
+  }));
+  const mine = texts.filter((t) => t.includes('sh050_notes.txt'));
+  assert.equal(mine.length, 1, 'one delivery with these files');
+  const [text] = mine;
+  assert.match(text, /\bdelivered\b/);
+  assert.match(text, /sh051_notes\.txt/);
   assert.match(text, /transfer complete .*all \d+ bytes received/);
   await page.screenshot({ path: join(SHOTS, 'firefox-transfers.png'), fullPage: true });
   await page.close();
