@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import puppeteer from 'puppeteer-core';
-import { startHub, stopHub, demoPassword } from './hub.mjs';
+import { startHub, stopHub, demoPassword, reloadUntil } from './hub.mjs';
 
 const BIN = process.env.CONTENTHUB_TEST_BIN;
 assert.ok(BIN, 'set CONTENTHUB_TEST_BIN to the contenthub binary');
@@ -49,19 +49,6 @@ async function signIn(page, user, password, next = '/') {
   await page.locator('input[name="username"]').fill(user);
   await page.locator('input[name="password"]').fill(password);
   await Promise.all([page.waitForNavigation(), page.click('button[type="submit"]')]);
-}
-
-/// Reloads `page` every half second until `done(await read())`, at most `seconds`; returns the
-/// last reading, or fails with `failure(reading)`.
-async function reloadUntil(page, read, done, seconds, failure) {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const seen = await read();
-    if (done(seen)) return seen;
-    assert.ok(Date.now() < deadline, failure(seen));
-    await new Promise((r) => setTimeout(r, 500)); // polling
-    await page.reload();
-  }
 }
 
 async function waitForText(page, selector, pattern, ms = 30000) {

@@ -32,3 +32,16 @@ export function demoPassword(hub, user) {
   if (!found) throw new Error(`no password for ${user} in: ${hub.banner}`);
   return found[1];
 }
+
+/// Reloads `page` (Playwright's or Puppeteer's) every half second until `done(await read())`, at
+/// most `seconds`; returns the last reading, or fails with `failure(reading)`.
+export async function reloadUntil(page, read, done, seconds, failure) {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const seen = await read();
+    if (done(seen)) return seen;
+    if (Date.now() >= deadline) throw new Error(failure(seen));
+    await new Promise((r) => setTimeout(r, 500)); // polling
+    await page.reload();
+  }
+}

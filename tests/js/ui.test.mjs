@@ -11,7 +11,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { startHub, stopHub, demoPassword } from './hub.mjs';
+import { startHub, stopHub, demoPassword, reloadUntil } from './hub.mjs';
 
 const BIN = process.env.CONTENTHUB_TEST_BIN;
 assert.ok(BIN, 'set CONTENTHUB_TEST_BIN to the contenthub binary');
@@ -49,19 +49,6 @@ after(async () => {
   await browser?.close();
   if (hub) await stopHub(hub);
 });
-
-/// Reloads `page` every half second until `done(await read())`, at most `seconds`; returns the
-/// last reading, or fails with `failure(reading)`.
-async function reloadUntil(page, read, done, seconds, failure) {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const seen = await read();
-    if (done(seen)) return seen;
-    assert.ok(Date.now() < deadline, failure(seen));
-    await page.waitForTimeout(500);
-    await page.reload();
-  }
-}
 
 /// Calls the hub's API from inside `page`, as its own scripts do (its session cookie and CSRF
 /// token): the status, the JSON body (if any) and the tus offset headers.

@@ -14,17 +14,8 @@ fn first_start_works(dir: &std::path::Path, extra: &[String], envs: &[(String, S
     assert!(server.lines.iter().any(|l| l.contains("Demo project")), "{:?}", server.lines);
     let (status, _) = http(&server.addr, "GET", "/readyz", &[], "");
     assert_eq!(status, 200);
-    let login = format!("{{\"username\":\"admin\",\"password\":\"{password}\"}}");
-    let (status, body) = http(&server.addr, "POST", "/api/v1/session", &[("Content-Type", "application/json")], &login);
-    assert_eq!(status, 200, "{body}");
-    let (status, _) = http(
-        &server.addr,
-        "POST",
-        "/api/v1/session",
-        &[("Content-Type", "application/json")],
-        "{\"username\":\"admin\",\"password\":\"wrong\"}",
-    );
-    assert_eq!(status, 401);
+    assert_eq!(common::sign_in(&server.addr, "admin", &password).0, 200);
+    assert_eq!(common::sign_in(&server.addr, "admin", "wrong").0, 401);
     stop(server);
 
     // A second start keeps the data and prints no new password.
@@ -62,21 +53,9 @@ fn a_plain_first_start_makes_only_the_admin() {
     let server = start::<&str>(dir.path(), &[], &[]);
     let password = common::admin_password(&server);
     assert!(!server.lines.iter().any(|l| l.contains("Demo project")), "{:?}", server.lines);
-    let login = format!("{{\"username\":\"admin\",\"password\":\"{password}\"}}");
-    let (status, head, body) = common::http_with_headers(
-        &server.addr,
-        "POST",
-        "/api/v1/session",
-        &[("Content-Type", "application/json")],
-        &login,
-    );
-    assert_eq!(status, 200, "{body}");
-    let cookie = head
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
+    let (status, cookie) = common::sign_in(&server.addr, "admin", &password);
+    assert_eq!(status, 200);
+    let cookie = cookie.expect("a session cookie");
     let (status, body) = http(&server.addr, "GET", "/api/v1/projects", &[("Cookie", &cookie)], "");
     assert_eq!((status, body.trim()), (200, "[]"), "no demo project");
     let (status, page) = http(&server.addr, "GET", "/", &[("Cookie", &cookie)], "");
@@ -132,20 +111,9 @@ fn a_password_reset_ends_the_sessions_of_a_running_hub() {
     let server = start(dir.path(), &["--demo"], &[]);
     let password = common::admin_password(&server);
     let sign_in = |password: &str| {
-        let login = format!("{{\"username\":\"admin\",\"password\":\"{password}\"}}");
-        let (status, head, body) = common::http_with_headers(
-            &server.addr,
-            "POST",
-            "/api/v1/session",
-            &[("Content-Type", "application/json")],
-            &login,
-        );
-        assert_eq!(status, 200, "{body}");
-        head.lines()
-            .find_map(|l| l.strip_prefix("set-cookie: "))
-            .and_then(|c| c.split(';').next())
-            .expect("a session cookie")
-            .to_owned()
+        let (status, cookie) = common::sign_in(&server.addr, "admin", password);
+        assert_eq!(status, 200);
+        cookie.expect("a session cookie")
     };
     let cookie = sign_in(&password);
     assert_eq!(http(&server.addr, "GET", "/api/v1/me", &[("Cookie", &cookie)], "").0, 200);
@@ -159,13 +127,7 @@ fn a_password_reset_ends_the_sessions_of_a_running_hub() {
     let fresh = stdout.split("new password for admin: ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap();
     let (status, body) = http(&server.addr, "GET", "/api/v1/me", &[("Cookie", &cookie)], "");
     assert_eq!(status, 401, "the old session ended: {body}");
-    let (status, _) = http(
-        &server.addr,
-        "POST",
-        "/api/v1/session",
-        &[("Content-Type", "application/json")],
-        &format!("{{\"username\":\"admin\",\"password\":\"{password}\"}}"),
-    );
+    let (status, _) = common::sign_in(&server.addr, "admin", &password);
     assert_eq!(status, 401, "the old password no longer works");
     let cookie = sign_in(fresh);
     assert_eq!(http(&server.addr, "GET", "/api/v1/me", &[("Cookie", &cookie)], "").0, 200);

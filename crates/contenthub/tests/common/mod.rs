@@ -113,3 +113,16 @@ pub fn demo_args(stack: &testkit::Stack, extra: &[&str]) -> (Vec<String>, Vec<(S
     args.extend(extra.iter().map(|a| a.to_string()));
     (args, envs)
 }
+
+/// Signs `user` in through the API: the status, and the session cookie (`name=value`) if one was set.
+pub fn sign_in(addr: &str, user: &str, password: &str) -> (u16, Option<String>) {
+    let login = serde_json::json!({"username": user, "password": password}).to_string();
+    let (status, head, _) =
+        http_with_headers(addr, "POST", "/api/v1/session", &[("Content-Type", "application/json")], &login);
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_owned);
+    (status, cookie)
+}
