@@ -119,11 +119,16 @@ fn login_upload_resume_and_validate() {
 }
 
 /// The bytes of `name` the hub has acknowledged, as `transfers --json` reads them from the hub;
-/// `None` until the CLI's journal lists it.
+/// `None` until the CLI's journal lists it, and when the hub could not say (it is restarting, or
+/// the parts were already joined into the whole file and are gone).
 fn acknowledged(home: &std::path::Path, name: &str) -> Option<u64> {
     let out = contenthub(home).args(["transfers", "--json"]).output().unwrap();
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    rows.as_array()?.iter().find(|r| r["name"] == name)?["sent"].as_u64()
+    let row = rows.as_array()?.iter().find(|r| r["name"] == name)?;
+    if !row["error"].is_null() {
+        return None;
+    }
+    row["sent"].as_u64()
 }
 
 /// Upload body bytes this `serve` process has read, from its metrics.

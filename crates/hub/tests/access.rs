@@ -317,6 +317,8 @@ enum Needs {
     Delivery,
     /// A delivery whose only file is complete (0 bytes), ready for DELIVER.
     ReadyDelivery,
+    /// A package (a frame folder) declared by the owner.
+    Package,
     Upload,
     Partials,
     OwnToken,
@@ -350,6 +352,7 @@ enum Route {
     Download,
     Revalidate,
     Validation,
+    PackageMembers,
     GetRequest,
     EditRequest,
     TransitionRequest,
@@ -364,7 +367,7 @@ enum Route {
     Concatenate,
 }
 
-const ROUTES: [Route; 37] = [
+const ROUTES: [Route; 38] = [
     Route::Me,
     Route::ListTokens,
     Route::CreateToken,
@@ -390,6 +393,7 @@ const ROUTES: [Route; 37] = [
     Route::Download,
     Route::Revalidate,
     Route::Validation,
+    Route::PackageMembers,
     Route::GetRequest,
     Route::EditRequest,
     Route::TransitionRequest,
@@ -414,8 +418,8 @@ impl Route {
             CreateProject => Access::SiteAdmin,
             GetProject | Buckets | Members => Access::ProjectMember,
             ProjectSettings | AddMember | ChangeMember | RemoveMember => Access::ProjectManager,
-            ListAssets | ListRequests | GetAsset | AssetHistory | Download | Validation | GetRequest
-            | RequestHistory => Access::BucketViewer,
+            ListAssets | ListRequests | GetAsset | AssetHistory | Download | Validation | PackageMembers
+            | GetRequest | RequestHistory => Access::BucketViewer,
             BulkEdit | EditAsset | Declare | CreateUpload => Access::BucketContributor,
             CreateRequest | DeleteAsset | Revalidate | EditRequest | TransitionRequest => Access::BucketManager,
             GetDelivery | Deliver => Access::Owned,
@@ -433,6 +437,7 @@ impl Route {
             ChangeMember | RemoveMember => Needs::Victim,
             AddMember => Needs::Newbie,
             GetDelivery => Needs::Delivery,
+            PackageMembers => Needs::Package,
             Deliver => Needs::ReadyDelivery,
             HeadUpload | PatchUpload | DeleteUpload => Needs::Upload,
             Concatenate => Needs::Partials,
@@ -446,7 +451,9 @@ impl Route {
         use Route::*;
         match self {
             Me | ListTokens | ListProjects | GetProject | Buckets | Members | ListAssets | ListRequests | GetAsset
-            | AssetHistory | Download | Validation | GetRequest | RequestHistory | GetDelivery => Method::GET,
+            | AssetHistory | Download | Validation | PackageMembers | GetRequest | RequestHistory | GetDelivery => {
+                Method::GET
+            }
             HeadUpload => Method::HEAD,
             ProjectSettings | ChangeMember | BulkEdit | EditAsset | EditRequest | PatchUpload => Method::PATCH,
             RevokeOwnToken | RevokeOthersToken | RemoveMember | DeleteAsset | DeleteUpload => Method::DELETE,
@@ -513,6 +520,7 @@ impl Route {
             Download => (format!("/api/v1/assets/{}/content", t.asset), vec![], Body::empty()),
             Revalidate => (format!("/api/v1/assets/{}/revalidate", t.asset), vec![], Body::empty()),
             Validation => (format!("/api/v1/assets/{}/validation", t.asset), vec![], Body::empty()),
+            PackageMembers => (format!("/api/v1/assets/{}/members", t.asset), vec![], Body::empty()),
             GetRequest => (format!("/api/v1/requests/{}", t.request), vec![], Body::empty()),
             EditRequest => (format!("/api/v1/requests/{}", t.request), vec![], json_body(json!({"title": "Renamed"}))),
             TransitionRequest => (
@@ -582,6 +590,17 @@ async fn prepare(w: &World, route: Route, who: Who, counter: usize) -> Target {
         }
         Needs::Newbie => {
             db.create_user(&format!("newbie{counter}"), "Newbie", "hash", false).await.unwrap();
+        }
+        Needs::Package => {
+            let meta: Metadata = serde_json::from_value(json!({"reel": 1})).unwrap();
+            let request = db.create_request(w.project, BucketKind::FinalSound, "Secret reel", &meta).await.unwrap();
+            let members = json!([{"name": "f.0001.dpx", "size": 3}, {"name": "checksum.txt", "size": 40}]);
+            let body = json!({"bucket": "final-sound", "files": [{"name": format!("secret_frames{counter}"), "package": members,
+                "metadata": {"reel": 1, "mix_type": "stems", "format": "5.1"}, "request_id": request.id}]});
+            let path = format!("/api/v1/projects/{}/deliveries", w.project);
+            let json_type = [("content-type", "application/json".to_owned())];
+            let reply = w.as_owner(Method::POST, &path, &json_type, Body::from(body.to_string())).await;
+            t.asset = reply.body["files"][0]["asset_id"].as_i64().unwrap();
         }
         Needs::Delivery | Needs::ReadyDelivery => {
             let size = if route.needs() == Needs::ReadyDelivery { 0 } else { 5 };
@@ -741,6 +760,10 @@ async fn every_route_for_everyone(stack: Stack) {
                     }
                 } else if got == Outcome::Allowed && route == Route::Download {
                     assert_eq!(reply.raw.as_bytes(), WAV, "{case}");
+                } else if got == Outcome::Allowed && route == Route::PackageMembers {
+                    let names: Vec<&str> =
+                        reply.body.as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+                    assert_eq!(names, ["checksum.txt", "f.0001.dpx"], "{case}");
                 }
             }
         }
