@@ -93,6 +93,8 @@ def test_tuspy_resumes_after_the_server_is_killed(tmp_path, source):
         str(source), chunk_size=4 * 1024 * 1024, metadata=metadata())
     first.upload(stop_at=9 * 1024 * 1024)
     acknowledged = first.offset
+    size = source.stat().st_size
+    assert 0 < acknowledged < size, f"the kill lands mid-upload ({acknowledged} of {size} bytes)"
     url_path = first.url.split("/api/v1/", 1)[1]
     server.kill()  # no graceful shutdown: as if the machine lost power between chunks
 

@@ -37,6 +37,13 @@ function upload(path, options) {
   });
 }
 
+/// The offset the hub acknowledged for the upload at `url` (a tus HEAD).
+async function offset(url, headers) {
+  const response = await fetch(url, { method: 'HEAD', headers: { ...headers, 'Tus-Resumable': '1.0.0' } });
+  assert.equal(response.status, 200);
+  return Number(response.headers.get('upload-offset'));
+}
+
 function fixture() {
   const dir = mkdtempSync(join(tmpdir(), 'contenthub-js-'));
   const file = join(dir, 'r2_stems.wav');
@@ -77,14 +84,19 @@ test('tus-js-client resumes after the server is killed', async () => {
     });
     u.start();
   });
-  // abort() may cut a second PATCH short; give the server a moment to notice, as a real crash
-  // would not, and let the resumed upload retry while a lease left behind lapses (within 15 s).
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // The kill lands mid-upload: the hub has acknowledged some of the file, not all of it. (abort()
+  // may have cut a second PATCH short; the resumed upload retries while the lease that PATCH left
+  // behind lapses, within 15 s.)
+  const size = readFileSync(file).length;
+  const before = await offset(url, headers);
+  assert.ok(before >= 5 * 1024 * 1024 && before < size, `killed with ${before} of ${size} bytes acknowledged`);
   await stop(server, 'SIGKILL');
 
   server = await start(dataDir);
   try {
     const path = url.slice(url.indexOf('/api/v1/'));
+    const after = await offset(`${server.base}${path}`, headers);
+    assert.ok(after >= before, `the hub kept what it acknowledged: ${before} before the kill, ${after} after`);
     let firstOffset = null;
     const done = await upload(file, {
       uploadUrl: `${server.base}${path}`,
@@ -94,7 +106,7 @@ test('tus-js-client resumes after the server is killed', async () => {
         if (firstOffset === null) firstOffset = sent;
       },
     });
-    assert.ok(firstOffset >= 5 * 1024 * 1024, `resumed from ${firstOffset}, not from the start`);
+    assert.ok(firstOffset >= after, `resumed from ${firstOffset}, not from the start (the hub had ${after})`);
     assert.equal(sha256(stored(dataDir, done.url)), sha256(file));
   } finally {
     await stop(server);
