@@ -4,8 +4,8 @@
 pub mod access;
 pub mod catalogue;
 pub mod metadata;
-/// The delivery naming rule is npack's: one rule for the packager and the hub.
-pub use npack::names;
+/// The delivery naming rule, shared with npack: one rule for the packager and the hub.
+pub use delivery_names as names;
 pub mod state;
 
 pub use access::{Action, Decision, Membership, Principal, Role};

@@ -6,7 +6,8 @@
 
 pub mod checksum;
 pub mod error;
-pub mod names;
+/// The delivery naming rule (shared with the hub).
+pub use delivery_names as names;
 pub mod read;
 pub mod scan;
 pub mod sequence;

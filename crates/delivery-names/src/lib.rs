@@ -1,4 +1,6 @@
-//! The delivery naming rule: every file name in a package uses only `[A-Za-z0-9._-]`.
+//! The delivery naming rule: every file name in a package uses only `[A-Za-z0-9._-]`. One place
+//! for the rule, used by npack (the packager) and the hub's domain alike, with no dependencies of
+//! its own beyond serde.
 
 use std::fmt;
 

@@ -1,0 +1,104 @@
+//! One asset: metadata, validation, history, versions, player.
+
+use super::*;
+
+pub(super) struct VersionView {
+    id: i64,
+    version: i64,
+    state: &'static str,
+    state_label: &'static str,
+    updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "asset.html")]
+pub(super) struct AssetPage {
+    chrome: Chrome,
+    id: i64,
+    name: String,
+    version: i64,
+    state: &'static str,
+    state_label: &'static str,
+    size: String,
+    bucket_title: &'static str,
+    md5: Option<String>,
+    created: String,
+    metadata: Vec<(String, String)>,
+    checks: Vec<CheckResult>,
+    history: Vec<HistoryView>,
+    versions: Vec<VersionView>,
+    downloadable: bool,
+    playable: bool,
+    not_playable: Option<String>,
+}
+
+pub(super) async fn asset(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> PageResult {
+    let asset = state.db.asset(id).await?;
+    authorize(&state, &viewer.caller, asset.project_id, Action::ViewBucket(asset.bucket)).await?;
+    let project = state.db.project(asset.project_id).await?;
+    let checks = state.db.checks(id).await?;
+    let history = state.db.history(Some(id), None).await?;
+    let versions = state.db.asset_versions(asset.project_id, asset.bucket, &asset.name).await?;
+    let proxy_check = checks.iter().rev().find(|c| c.check == "proxy");
+    let (playable, not_playable) =
+        playability(&asset, is_proxy(&asset.name), proxy_check.map(|c| (c.passed, c.detail.as_str())));
+    let metadata = asset
+        .bucket
+        .schema()
+        .iter()
+        .filter_map(|f| asset.metadata.get(f.key).map(|v| (f.label.to_owned(), display_value(v))))
+        .collect();
+    let chrome = viewer.chrome(vec![
+        crumb(&project.name, format!("/projects/{}", project.id)),
+        crumb(asset.bucket.title(), format!("/projects/{}/buckets/{}", project.id, asset.bucket.slug())),
+        crumb(&asset.name, format!("/assets/{id}")),
+    ]);
+    Ok(render(&AssetPage {
+        chrome,
+        id,
+        name: asset.name.clone(),
+        version: asset.version,
+        state: asset.state.as_str(),
+        state_label: asset.state.label(),
+        size: human_bytes(asset.size),
+        bucket_title: asset.bucket.title(),
+        md5: asset.md5.clone(),
+        created: when(asset.created_ms),
+        metadata,
+        checks,
+        history: history.into_iter().map(|h| HistoryView::new(h, when)).collect(),
+        versions: versions
+            .into_iter()
+            .map(|v| VersionView {
+                id: v.id,
+                version: v.version,
+                state: v.state.as_str(),
+                state_label: v.state.label(),
+                updated: when(v.updated_ms),
+            })
+            .collect(),
+        downloadable: asset.blob_key.is_some()
+            && asset.package_files.is_none()
+            && asset.state != AssetState::InProgress,
+        playable,
+        not_playable,
+    }))
+}
+
+/// Whether the page offers the player, or says why not.
+pub(super) fn playability(asset: &Asset, proxy: bool, check: Option<(bool, &str)>) -> (bool, Option<String>) {
+    if !proxy {
+        return (false, None);
+    }
+    if asset.blob_key.is_none() || asset.state == AssetState::InProgress {
+        return (false, Some("The proxy is still being delivered; it plays once its bytes are here.".into()));
+    }
+    match check {
+        Some((false, detail)) => (false, Some(format!("This proxy cannot be played in the browser: {detail}."))),
+        _ => (true, None),
+    }
+}

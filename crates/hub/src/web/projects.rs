@@ -1,0 +1,83 @@
+//! My projects, and one project with its buckets.
+
+use super::*;
+
+pub(super) struct ProjectCard {
+    id: i64,
+    name: String,
+    code: String,
+}
+
+#[derive(Template)]
+#[template(path = "projects.html")]
+pub(super) struct ProjectsPage {
+    chrome: Chrome,
+    projects: Vec<ProjectCard>,
+    /// A site admin with no projects yet (a plain first start) is told how to make one.
+    site_admin: bool,
+}
+
+pub(super) async fn projects(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+    let projects = state.db.projects_for(viewer.user()).await?;
+    let projects = projects.into_iter().map(|p| ProjectCard { id: p.id, name: p.name, code: p.code }).collect();
+    let site_admin = viewer.user().site_admin;
+    Ok(render(&ProjectsPage { chrome: viewer.chrome(Vec::new()), projects, site_admin }))
+}
+
+pub(super) struct BucketCard {
+    slug: &'static str,
+    title: &'static str,
+    total: i64,
+    request_based: bool,
+    open_requests: i64,
+    /// (state, label, count) for the states that have assets.
+    states: Vec<(&'static str, &'static str, i64)>,
+}
+
+#[derive(Template)]
+#[template(path = "project.html")]
+pub(super) struct ProjectPage {
+    chrome: Chrome,
+    project_id: i64,
+    name: String,
+    code: String,
+    role: Option<&'static str>,
+    buckets: Vec<BucketCard>,
+    /// Managers (and site admins) manage the members.
+    manages: bool,
+}
+
+pub(super) async fn project(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> PageResult {
+    let member = authorize(&state, &viewer.caller, id, Action::ViewProject).await?;
+    let project = state.db.project(id).await?;
+    let counts = crate::api::projects::visible_counts(&state, id, member.as_ref()).await?;
+    let manages = allows(&viewer.caller, member.as_ref(), Action::ManageMembers);
+    let buckets = counts
+        .into_iter()
+        .map(|c| BucketCard {
+            slug: c.bucket.slug(),
+            title: c.bucket.title(),
+            total: c.counts.values().sum(),
+            request_based: c.bucket.request_based(),
+            open_requests: c.open_requests,
+            states: AssetState::ALL
+                .into_iter()
+                .filter_map(|s| c.counts.get(s.as_str()).filter(|n| **n > 0).map(|n| (s.as_str(), s.label(), *n)))
+                .collect(),
+        })
+        .collect();
+    let chrome = viewer.chrome(vec![crumb(&project.name, format!("/projects/{id}"))]);
+    Ok(render(&ProjectPage {
+        chrome,
+        project_id: id,
+        name: project.name,
+        code: project.code,
+        role: member.map(|m| m.role.as_str()),
+        buckets,
+        manages,
+    }))
+}
