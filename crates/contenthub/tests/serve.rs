@@ -142,3 +142,81 @@ fn the_openapi_command_prints_the_committed_document() {
     let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../hub/openapi.json");
     assert_eq!(String::from_utf8(out.stdout).unwrap(), std::fs::read_to_string(committed).unwrap());
 }
+
+/// `serve` SIGKILLed while it records a declaration of 3,000 files leaves all of it or none of
+/// it: never some of the files, never a delivery with part of its files. On both backends.
+fn a_kill_during_a_declaration_leaves_all_or_nothing(stack: &testkit::BlockingStack) {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut args, envs) = stack.stack.binary_args();
+    args.push("--demo".into());
+    let bind = format!("127.0.0.1:{}", common::free_port());
+    let mut server = common::start_on(dir.path(), &bind, &args, &envs);
+    let (hub_args, _) = stack.stack.binary_args();
+    let token = Command::new(env!("CARGO_BIN_EXE_contenthub"))
+        .args(["admin", "create-token", "soundhouse", "--data-dir"])
+        .arg(dir.path())
+        .args(&hub_args)
+        .output()
+        .unwrap();
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let db = &stack.stack.db;
+    let vendor = stack.runtime.block_on(db.user_for_login("soundhouse")).unwrap().0;
+    let mut landed = 0;
+    for round in 0..6u64 {
+        let files: Vec<serde_json::Value> = (0..3000)
+            .map(|i| {
+                serde_json::json!({"name": format!("kill{round}_{i:04}.wav"), "size": 10, "request_id": 1,
+                    "metadata": {"reel": 4, "mix_type": "stems", "format": "5.1"}})
+            })
+            .collect();
+        let body = serde_json::json!({"bucket": "final-sound", "files": files}).to_string();
+        let mut stream = std::net::TcpStream::connect(&server.addr).unwrap();
+        let head = format!(
+            "POST /api/v1/projects/1/deliveries HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            server.addr,
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(body.as_bytes()).unwrap();
+        // A moment into the declaration (longer each round), then the power goes.
+        std::thread::sleep(std::time::Duration::from_millis(30 + round * 120));
+        stream.set_nonblocking(true).unwrap();
+        let answered = matches!(stream.read(&mut [0u8; 1]), Ok(n) if n > 0);
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        if !answered {
+            landed += 1;
+        }
+        server = common::start_on(dir.path(), &bind, &args, &envs);
+        // All or nothing: every file of the round in one delivery, or none of them anywhere.
+        let query =
+            hub::db::AssetQuery { name_contains: Some(format!("kill{round}_")), limit: 500, ..Default::default() };
+        let mut found = 0;
+        let mut next = Some(query);
+        while let Some(q) = next.take() {
+            let page = stack.runtime.block_on(db.list_assets(1, hub_domain::BucketKind::FinalSound, &q)).unwrap();
+            found += page.items.len();
+            next = page.next.map(|after| hub::db::AssetQuery { after: Some(after), ..q.clone() });
+        }
+        let deliveries = stack.runtime.block_on(db.deliveries_seen_by(vendor.id, 100)).unwrap();
+        let mut with_files = Vec::new();
+        for id in &deliveries {
+            let files = stack.runtime.block_on(db.delivery_files(*id)).unwrap();
+            with_files.push(files.len());
+        }
+        eprintln!(
+            "round {round}: answered before the kill: {answered}; files found: {found}; deliveries {with_files:?}"
+        );
+        assert!(found == 0 || found == 3000, "round {round}: {found} of 3000 files were left behind");
+        assert!(
+            with_files.iter().all(|n| *n == 3000),
+            "round {round}: a delivery with part of its files: {with_files:?}"
+        );
+    }
+    assert!(landed >= 1, "no kill landed before the hub answered");
+    common::stop(server);
+}
+
+testkit::on_every_backend_blocking!(a_kill_during_a_declaration_leaves_all_or_nothing);

@@ -213,7 +213,6 @@ async fn suite(db: Db) {
 
     // A delivery's progress in one query: a file half uploaded, and a package with one of its two
     // files whole and the other under way; its uploads find their assets for the transfer log.
-    let delivery = db.create_delivery(film.id, sound, bob.id).await.unwrap();
     let upload = |id: &str, length: i64, offset: i64| hub::db::Upload {
         id: id.into(),
         project_id: film.id,
@@ -233,11 +232,50 @@ async fn suite(db: Db) {
         expires_ms: far,
         concat: None,
     };
-    db.create_upload(&upload("up_file", 10, 4)).await.unwrap();
-    db.add_delivery_file(delivery.id, second.id, "up_file").await.unwrap();
-    let package = db.create_asset(&new_asset(film.id, sound, "r1_frames", Metadata::new())).await.unwrap();
-    db.make_package(package.id, "packages/r1", &[("a.dpx".into(), 100), ("b.dpx".into(), 50)]).await.unwrap();
-    db.add_delivery_file(delivery.id, package.id, "").await.unwrap();
+    // Declared all at once: a file with its upload and a package with its files, or nothing.
+    let declared_file = |name: &str, package: Option<(String, Vec<(String, i64)>)>, upload| hub::db::DeclaredFile {
+        asset: hub::db::NewAsset { created_by: Some(bob.id), ..new_asset(film.id, sound, name, Metadata::new()) },
+        package,
+        upload,
+    };
+    let mut plan = hub::db::DeclarePlan {
+        project_id: film.id,
+        bucket: sound,
+        user_id: bob.id,
+        client_key: Some("key-1".into()),
+        files: vec![
+            declared_file("r1_stems.wav", None, Some(upload("up_file", 10, 4))),
+            declared_file(
+                "r1_frames",
+                Some(("packages/r1".into(), vec![("a.dpx".into(), 100), ("b.dpx".into(), 50)])),
+                None,
+            ),
+            declared_file("r1_broken.wav", None, None),
+        ],
+    };
+    let err = db.declare(&plan).await.unwrap_err();
+    assert!(matches!(&err, RepoError::Corrupt(m) if m.contains("r1_broken.wav")), "{err}");
+    assert!(matches!(db.upload("up_file").await, Err(RepoError::NotFound)), "nothing of it was kept");
+    assert!(db.asset_versions(film.id, sound, "r1_stems.wav").await.unwrap().is_empty(), "nothing of it was kept");
+    assert!(db.deliveries_seen_by(bob.id, 10).await.unwrap().is_empty(), "nothing of it was kept");
+    plan.files.pop();
+    let delivery = db.declare(&plan).await.unwrap();
+    assert_eq!((delivery.state.as_str(), delivery.created_by), ("open", Some(bob.id)));
+    let files = db.delivery_files(delivery.id).await.unwrap();
+    let (declared, package) = (db.asset(files[0].asset_id).await.unwrap(), db.asset(files[1].asset_id).await.unwrap());
+    assert_eq!((declared.name.as_str(), declared.state, declared.version), ("r1_stems.wav", AssetState::InProgress, 1));
+    assert_eq!((package.package_files, package.blob_key.as_deref()), (Some(2), Some("packages/r1")));
+    assert!(db.history(Some(declared.id), None).await.unwrap()[0].detail.contains("declared in delivery"));
+    let again = db
+        .declare(&hub::db::DeclarePlan {
+            client_key: None,
+            files: vec![declared_file("r1_stems.wav", None, Some(upload("up_again", 1, 0)))],
+            ..plan.clone()
+        })
+        .await
+        .unwrap();
+    let next = db.asset(db.delivery_files(again.id).await.unwrap()[0].asset_id).await.unwrap();
+    assert_eq!(next.version, 2, "a name declared again is its next version");
     for (name, id, offset) in [("a.dpx", "up_a", 100), ("b.dpx", "up_b", 20)] {
         db.create_upload(&upload(id, if name == "a.dpx" { 100 } else { 50 }, offset)).await.unwrap();
         db.bind_member_upload(package.id, name, id).await.unwrap();
@@ -245,16 +283,25 @@ async fn suite(db: Db) {
     db.complete_member("up_a").await.unwrap();
     let progress = db.delivery_progress(delivery.id).await.unwrap();
     let summary: Vec<_> = progress.iter().map(|f| (f.asset_id, f.received, f.complete, f.package)).collect();
-    assert_eq!(summary, vec![(second.id, 4, false, None), (package.id, 120, false, Some((2, 1)))]);
+    assert_eq!(summary, vec![(declared.id, 4, false, None), (package.id, 120, false, Some((2, 1)))]);
     assert_eq!(db.transfer_target("up_b").await.unwrap().unwrap().member.as_deref(), Some("b.dpx"));
-    assert_eq!(db.transfer_target("up_file").await.unwrap().unwrap().asset_id, second.id);
+    assert_eq!(db.transfer_target("up_file").await.unwrap().unwrap().asset_id, declared.id);
     assert!(db.transfer_target("up_none").await.unwrap().is_none());
-    assert_eq!(db.deliveries_seen_by(bob.id, 10).await.unwrap(), vec![delivery.id], "its maker");
-    assert_eq!(db.deliveries_seen_by(alice.id, 10).await.unwrap(), vec![delivery.id], "a manager of the project");
+    assert_eq!(
+        db.deliveries_seen_by(bob.id, 10).await.unwrap(),
+        vec![again.id, delivery.id],
+        "its maker, newest first"
+    );
+    assert_eq!(db.deliveries_seen_by(bob.id, 1).await.unwrap(), vec![again.id]);
+    assert_eq!(
+        db.deliveries_seen_by(alice.id, 10).await.unwrap(),
+        vec![again.id, delivery.id],
+        "a manager of the project"
+    );
     assert!(db.deliveries_seen_by(admin.id, 10).await.unwrap().is_empty());
     db.add_history(film.id, Some(package.id), None, None, "transfer_error", "b.dpx: refused").await.unwrap();
     let both = db.assets_history(&[first.id, package.id]).await.unwrap();
-    assert_eq!(both.len(), 3);
+    assert_eq!(both.len(), 4, "two of the first asset's, the package's declaration and its refused file");
     assert!(both.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
     assert_eq!(db.count_history(package.id, "transfer_error").await.unwrap(), 1);
 
@@ -336,20 +383,19 @@ async fn suite(db: Db) {
     // Deliveries: found by id, by the client's key (its maker's only), their files and uploads.
     assert_eq!(db.delivery(delivery.id).await.unwrap().state, "open");
     assert!(matches!(db.delivery(999_999).await, Err(RepoError::NotFound)));
-    db.set_delivery_key(delivery.id, "key-1").await.unwrap();
     assert_eq!(db.delivery_by_key(bob.id, "key-1").await.unwrap().map(|d| d.id), Some(delivery.id));
     assert!(db.delivery_by_key(alice.id, "key-1").await.unwrap().is_none(), "another user's key finds nothing");
     assert!(db.delivery_by_key(bob.id, "key-2").await.unwrap().is_none());
     let files = db.delivery_files(delivery.id).await.unwrap();
     assert_eq!(
         files.iter().map(|f| (f.asset_id, f.upload_id.as_str())).collect::<Vec<_>>(),
-        vec![(second.id, "up_file"), (package.id, "")]
+        vec![(declared.id, "up_file"), (package.id, "")]
     );
-    assert_eq!(db.asset_of_upload("up_file").await.unwrap(), Some(second.id));
+    assert_eq!(db.asset_of_upload("up_file").await.unwrap(), Some(declared.id));
     assert_eq!(db.asset_of_upload("up_a").await.unwrap(), None, "package files are not delivery files");
     db.create_upload(&upload("up_joined", 10, 10)).await.unwrap();
-    db.rebind_delivery_upload(delivery.id, second.id, "up_joined").await.unwrap();
-    assert_eq!(db.asset_of_upload("up_joined").await.unwrap(), Some(second.id));
+    db.rebind_delivery_upload(delivery.id, declared.id, "up_joined").await.unwrap();
+    assert_eq!(db.asset_of_upload("up_joined").await.unwrap(), Some(declared.id));
     assert_eq!(db.asset_of_upload("up_file").await.unwrap(), None);
 
     // Package files: one by name, unbound when their upload goes, paged, counted.
@@ -384,7 +430,7 @@ async fn suite(db: Db) {
         project_id: film.id,
         user_id: bob.id,
         job_kind: "validate",
-        assets: vec![planned(package.id, AssetState::InProgress), planned(second.id, AssetState::Valid)],
+        assets: vec![planned(package.id, AssetState::InProgress), planned(declared.id, AssetState::Valid)],
         requests: vec![hub::db::PlannedRequest {
             id: pending_request.id,
             from: RequestState::Open,

@@ -42,6 +42,16 @@ pub struct Server {
     pub lines: Vec<String>,
 }
 
+/// A test that fails leaves no server behind (it would hold the test runner's pipes open).
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Starts `contenthub serve` on a free port with the data folder `dir`, `extra` arguments (say
 /// `--demo`) and environment; returns once it printed its URL.
 // The child moves into the returned Server, and `stop` waits for it; clippy cannot follow the move.

@@ -19,8 +19,8 @@ use super::assets::bucket;
 use super::auth::{Caller, authorize, authorize_own};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Json, Path};
-use super::tus::{Place, encode_metadata, open_upload};
-use crate::db::{DeliverPlan, Delivery, NewAsset, PlannedAsset, PlannedRequest};
+use super::tus::{Place, encode_metadata, new_upload};
+use crate::db::{DeclarePlan, DeclaredFile, DeliverPlan, Delivery, NewAsset, PlannedAsset, PlannedRequest};
 
 /// Files one delivery may declare (a zipless package counts as one).
 pub const MAX_FILES: usize = 10_000;
@@ -188,64 +188,47 @@ pub async fn create(
         return Err(ApiError::invalid("nothing was created: some files are not acceptable", errors));
     }
 
-    // The key is recorded only once every file is declared: a declaration cut short by a crash
-    // is not found by a retry, which declares afresh.
-    let delivery = state.db.create_delivery(project_id, bucket, caller.user.id).await?;
+    // Everything the declaration makes goes in at once: a crash leaves all of it or none.
+    let place = Place { project_id, bucket, user_id: caller.user.id };
+    let mut files = Vec::with_capacity(new.files.len());
     for (file, metadata) in new.files.iter().zip(planned) {
-        let asset = state
-            .db
-            .create_asset(&NewAsset {
-                project_id,
-                bucket,
-                name: file.name.clone(),
-                state: AssetState::InProgress,
-                size: match &file.package {
-                    Some(members) => members.iter().map(|m| m.size).sum(),
-                    None => file.size,
-                },
-                md5: file.md5.as_ref().map(|m| m.to_lowercase()),
-                metadata,
-                request_id: file.request_id,
-                created_by: Some(caller.user.id),
-            })
-            .await?;
+        let asset = NewAsset {
+            project_id,
+            bucket,
+            name: file.name.clone(),
+            state: AssetState::InProgress,
+            size: match &file.package {
+                Some(members) => members.iter().map(|m| m.size).sum(),
+                None => file.size,
+            },
+            md5: file.md5.as_ref().map(|m| m.to_lowercase()),
+            metadata,
+            request_id: file.request_id,
+            created_by: Some(caller.user.id),
+        };
         if let Some(members) = &file.package {
             // The files go under a prefix of their own; each gets its upload when it starts.
-            let prefix = format!("packages/{}-{}", asset.id, random_token("", 12));
-            let members: Vec<(String, i64)> = members.iter().map(|m| (m.name.clone(), m.size)).collect();
-            state.db.make_package(asset.id, &prefix, &members).await?;
-            state.db.add_delivery_file(delivery.id, asset.id, "").await?;
-            let detail = format!(
-                "{} v{} ({} files) declared in delivery {}",
-                asset.name,
-                asset.version,
-                members.len(),
-                delivery.id
-            );
-            state
-                .db
-                .add_history(project_id, Some(asset.id), None, Some(caller.user.id), "delivery_created", &detail)
-                .await?;
+            let prefix = format!("packages/{}", random_token("", 16));
+            let members = members.iter().map(|m| (m.name.clone(), m.size)).collect();
+            files.push(DeclaredFile { asset, package: Some((prefix, members)), upload: None });
             continue;
         }
         let raw = encode_metadata(&[
             ("project", &project_id.to_string()),
             ("bucket", bucket.slug()),
             ("filename", &file.name),
-            ("delivery", &delivery.id.to_string()),
         ]);
-        let place = Place { project_id, bucket, user_id: caller.user.id };
-        let upload = open_upload(&state, place, Some(file.size), raw, None, None).await?;
-        state.db.add_delivery_file(delivery.id, asset.id, &upload.id).await?;
-        let detail = format!("{} v{} declared in delivery {}", asset.name, asset.version, delivery.id);
-        state
-            .db
-            .add_history(project_id, Some(asset.id), None, Some(caller.user.id), "delivery_created", &detail)
-            .await?;
+        let mut upload = new_upload(&state, place, Some(file.size), raw, None, None);
+        if file.size == 0 {
+            // Nothing to send: complete at once, with its (empty) bytes stored before it is recorded.
+            let key = crate::store::BlobKey::new(upload.blob_key.clone()).expect("upload keys are valid");
+            state.store.put_stream(&key, &mut tokio::io::empty()).await.map_err(super::tus::store_error)?;
+            upload.completed = true;
+        }
+        files.push(DeclaredFile { asset, package: None, upload: Some(upload) });
     }
-    if let Some(key) = key {
-        state.db.set_delivery_key(delivery.id, key).await?;
-    }
+    let plan = DeclarePlan { project_id, bucket, user_id: caller.user.id, client_key: key.map(str::to_owned), files };
+    let delivery = state.db.declare(&plan).await?;
     Ok((StatusCode::CREATED, Json(view(&state, delivery).await?)))
 }
 

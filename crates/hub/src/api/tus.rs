@@ -271,18 +271,19 @@ pub(crate) struct MemberOf<'a> {
 }
 
 /// Records a new upload; a zero-length one is complete at once.
-pub(crate) async fn open_upload(
+/// A new upload's record (not stored yet): its id, where its bytes go, its part size and expiry.
+pub(crate) fn new_upload(
     state: &AppState,
     place: Place,
     length: Option<i64>,
     raw_metadata: String,
     concat: Option<String>,
-    member: Option<MemberOf<'_>>,
-) -> ApiResult<Upload> {
+    blob_key: Option<String>,
+) -> Upload {
     let id = random_token("", 24);
     let now = now_ms();
-    let upload = Upload {
-        blob_key: member.as_ref().map_or_else(|| format!("uploads/{id}/data"), |m| m.blob_key.clone()),
+    Upload {
+        blob_key: blob_key.unwrap_or_else(|| format!("uploads/{id}/data")),
         id,
         project_id: place.project_id,
         bucket: place.bucket,
@@ -299,7 +300,19 @@ pub(crate) async fn open_upload(
         created_ms: now,
         expires_ms: expiry(state, now),
         concat,
-    };
+    }
+}
+
+pub(crate) async fn open_upload(
+    state: &AppState,
+    place: Place,
+    length: Option<i64>,
+    raw_metadata: String,
+    concat: Option<String>,
+    member: Option<MemberOf<'_>>,
+) -> ApiResult<Upload> {
+    let blob_key = member.as_ref().map(|m| m.blob_key.clone());
+    let upload = new_upload(state, place, length, raw_metadata, concat, blob_key);
     state.db.create_upload(&upload).await?;
     if let Some(member) = &member {
         state.db.bind_member_upload(member.asset_id, member.name, &upload.id).await?;
@@ -1074,7 +1087,7 @@ async fn put_part(state: &AppState, next: &mut Upload, key: &BlobKey, data: Vec<
     Ok(())
 }
 
-fn store_error(e: crate::store::StoreError) -> ApiError {
+pub(crate) fn store_error(e: crate::store::StoreError) -> ApiError {
     tracing::error!(error = %e, "blob storage failed during an upload");
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,

@@ -10,7 +10,7 @@ use super::{
     bind_args, now_ms, with_pool,
 };
 
-const ASSET_COLUMNS: &str = "id, project_id, bucket, name, version, state, size, md5, metadata, request_id, \
+pub(super) const ASSET_COLUMNS: &str = "id, project_id, bucket, name, version, state, size, md5, metadata, request_id, \
                              created_by, created_ms, updated_ms, blob_key, original_blob_key, package_files";
 
 /// The most a page may hold.
@@ -41,6 +41,8 @@ macro_rules! asset_from {
         }
     }};
 }
+
+pub(super) use asset_from;
 
 pub(crate) fn parse_bucket(text: &str) -> RepoResult<BucketKind> {
     BucketKind::from_slug(text).ok_or_else(|| RepoError::Corrupt(format!("unknown bucket {text:?}")))

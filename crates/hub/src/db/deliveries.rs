@@ -54,20 +54,6 @@ pub struct TransferTarget {
 }
 
 impl Db {
-    pub async fn create_delivery(&self, project_id: i64, bucket: BucketKind, created_by: i64) -> RepoResult<Delivery> {
-        let id: i64 = with_pool!(self, pool => sqlx::query(
-            "INSERT INTO deliveries (project_id, bucket, created_by, state, created_ms) VALUES ($1, $2, $3, 'open', $4) RETURNING id",
-        ).bind(project_id).bind(bucket.slug()).bind(created_by).bind(now_ms()).fetch_one(pool).await?.try_get("id")?);
-        self.delivery(id).await
-    }
-
-    /// Records the client's key of a fully declared delivery.
-    pub async fn set_delivery_key(&self, id: i64, client_key: &str) -> RepoResult<()> {
-        with_pool!(self, pool => sqlx::query("UPDATE deliveries SET client_key = $1 WHERE id = $2")
-            .bind(client_key).bind(id).execute(pool).await.map(|_| ())?);
-        Ok(())
-    }
-
     /// The delivery `user_id` declared with `client_key`, if any.
     pub async fn delivery_by_key(&self, user_id: i64, client_key: &str) -> RepoResult<Option<Delivery>> {
         let id: Option<i64> = with_pool!(self, pool => sqlx::query_scalar(
@@ -104,12 +90,6 @@ impl Db {
              OR project_id IN (SELECT project_id FROM members WHERE user_id = $1 AND role = 'manager') \
              ORDER BY id DESC LIMIT $2",
         ).bind(user_id).bind(limit).fetch_all(pool).await?))
-    }
-
-    pub async fn add_delivery_file(&self, delivery_id: i64, asset_id: i64, upload_id: &str) -> RepoResult<()> {
-        with_pool!(self, pool => sqlx::query("INSERT INTO delivery_files (delivery_id, asset_id, upload_id) VALUES ($1, $2, $3)")
-            .bind(delivery_id).bind(asset_id).bind(upload_id).execute(pool).await.map(|_| ())?);
-        Ok(())
     }
 
     pub async fn delivery_files(&self, delivery_id: i64) -> RepoResult<Vec<DeliveryFile>> {

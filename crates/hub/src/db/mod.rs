@@ -6,6 +6,7 @@
 //! per backend under identical names in `migrations/{sqlite,postgres}`.
 
 mod assets;
+mod declare;
 mod deliveries;
 mod jobs;
 mod models;
@@ -20,6 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use declare::{DeclarePlan, DeclaredFile};
 pub use deliveries::{DeliverPlan, Delivery, DeliveryFile, FileProgress, PlannedAsset, PlannedRequest, TransferTarget};
 pub use jobs::{CheckResult, Job};
 pub use models::*;

@@ -17,32 +17,9 @@ pub struct PackageMember {
 }
 
 /// Rows per INSERT when members are recorded (3 bound values each, well under SQLite's limit).
-const INSERT_BATCH: usize = 1000;
+pub(super) const INSERT_BATCH: usize = 1000;
 
 impl Db {
-    /// Makes a new asset a package of `members` (name, size) stored under `prefix`, in one
-    /// transaction.
-    pub async fn make_package(&self, asset_id: i64, prefix: &str, members: &[(String, i64)]) -> RepoResult<()> {
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE assets SET package_files = $1, blob_key = $2 WHERE id = $3")
-                .bind(members.len() as i64).bind(prefix).bind(asset_id).execute(&mut *tx).await?;
-            for batch in members.chunks(INSERT_BATCH) {
-                let values: Vec<String> = (0..batch.len())
-                    .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
-                    .collect();
-                let sql = format!("INSERT INTO package_members (asset_id, name, size) VALUES {}", values.join(", "));
-                let mut query = sqlx::query(audited(&sql));
-                for (name, size) in batch {
-                    query = query.bind(asset_id).bind(name).bind(*size);
-                }
-                query.execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
-    }
-
     /// A member's size and upload, if the package has a file of that name.
     pub async fn package_member(&self, asset_id: i64, name: &str) -> RepoResult<Option<(i64, Option<String>)>> {
         Ok(with_pool!(self, pool => sqlx::query_as(

@@ -33,7 +33,7 @@ pub struct Upload {
     pub concat: Option<String>,
 }
 
-const COLUMNS: &str = "id, project_id, bucket, created_by, length, upload_offset, metadata, part_size, multipart_id, \
+pub(super) const COLUMNS: &str = "id, project_id, bucket, created_by, length, upload_offset, metadata, part_size, multipart_id, \
                        parts, pending_key, pending_size, blob_key, completed, created_ms, expires_ms, concat";
 
 macro_rules! upload_from {
@@ -62,7 +62,7 @@ macro_rules! upload_from {
     }};
 }
 
-fn parts_text(parts: &[PartRef]) -> String {
+pub(super) fn parts_text(parts: &[PartRef]) -> String {
     serde_json::to_string(parts).expect("part refs serialise")
 }
 
