@@ -11,4 +11,4 @@ pub mod state;
 pub use access::{Action, Decision, Membership, Principal, Role};
 pub use catalogue::{BucketKind, FieldDef, FieldKind};
 pub use metadata::{FieldError, Metadata};
-pub use state::{AssetEvent, AssetState, RequestEvent, RequestState, TransitionError};
+pub use state::{AssetEvent, AssetState, DeliveryState, RequestEvent, RequestState, TransitionError};

@@ -35,6 +35,27 @@ pub enum AssetEvent {
     Revalidate,
 }
 
+/// A delivery's life: its files upload while it is Open; DELIVER makes it Delivered, once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    Open,
+    Delivered,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Open => "open",
+            DeliveryState::Delivered => "delivered",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DeliveryState> {
+        [DeliveryState::Open, DeliveryState::Delivered].into_iter().find(|s| s.as_str() == text)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestState {

@@ -692,7 +692,7 @@ async fn changed(w: &World, route: Route, who: Who, t: &Target) -> bool {
                 .unwrap();
             !page.items.is_empty()
         }
-        Deliver => db.delivery(t.delivery).await.unwrap().state == "delivered",
+        Deliver => db.delivery(t.delivery).await.unwrap().state == hub_domain::DeliveryState::Delivered,
         CreateUpload => w.stack.store.list("uploads/").await.unwrap().len() > t.upload_blobs,
         PatchUpload => w.upload_offset(&t.upload).await != Some(0),
         DeleteUpload => w.upload_offset(&t.upload).await.is_none(),

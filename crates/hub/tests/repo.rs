@@ -6,7 +6,7 @@
 
 use hub::db::{AssetQuery, AssetSort, NewAsset};
 use hub::{Db, RepoError};
-use hub_domain::{AssetState, BucketKind, Metadata, RequestState, Role};
+use hub_domain::{AssetState, BucketKind, DeliveryState, Metadata, RequestState, Role};
 use serde_json::json;
 
 fn meta(value: serde_json::Value) -> Metadata {
@@ -381,7 +381,7 @@ async fn suite(db: Db) {
     assert!(db.claim_expired_upload("up_old3").await.unwrap(), "free again once released");
 
     // Deliveries: found by id, by the client's key (its maker's only), their files and uploads.
-    assert_eq!(db.delivery(delivery.id).await.unwrap().state, "open");
+    assert_eq!(db.delivery(delivery.id).await.unwrap().state, DeliveryState::Open);
     assert!(matches!(db.delivery(999_999).await, Err(RepoError::NotFound)));
     assert_eq!(db.delivery_by_key(bob.id, "key-1").await.unwrap().map(|d| d.id), Some(delivery.id));
     assert!(db.delivery_by_key(alice.id, "key-1").await.unwrap().is_none(), "another user's key finds nothing");
@@ -439,7 +439,7 @@ async fn suite(db: Db) {
     };
     let err = db.deliver(&stale).await.unwrap_err();
     assert!(matches!(&err, RepoError::Conflict(m) if m.contains("changed while it was being delivered")), "{err}");
-    assert_eq!(db.delivery(delivery.id).await.unwrap().state, "open", "rolled back");
+    assert_eq!(db.delivery(delivery.id).await.unwrap().state, DeliveryState::Open, "rolled back");
     assert_eq!(db.asset(package.id).await.unwrap().state, AssetState::InProgress, "rolled back");
     assert_eq!(db.request(pending_request.id).await.unwrap().state, RequestState::Open, "rolled back");
     assert!(db.claim_job("w5").await.unwrap().is_none(), "no job was queued");
@@ -458,7 +458,7 @@ async fn suite(db: Db) {
     let good = hub::db::DeliverPlan { assets: vec![planned(package.id, AssetState::InProgress)], ..stale.clone() };
     db.deliver(&good).await.unwrap();
     let delivered = db.delivery(delivery.id).await.unwrap();
-    assert_eq!(delivered.state, "delivered");
+    assert_eq!(delivered.state, DeliveryState::Delivered);
     assert!(delivered.delivered_ms.is_some());
     let asset = db.asset(package.id).await.unwrap();
     assert_eq!(

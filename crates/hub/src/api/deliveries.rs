@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use hub_domain::access::Action;
 use hub_domain::metadata::apply_patch;
 use hub_domain::names::check_delivery_name;
-use hub_domain::{AssetEvent, AssetState, FieldError, Metadata, RequestEvent};
+use hub_domain::{AssetEvent, AssetState, DeliveryState, FieldError, Metadata, RequestEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -274,7 +274,7 @@ pub async fn deliver(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<DeliveryView>> {
     let delivery = load(&state, &caller, id, true).await?;
-    if delivery.state != "open" {
+    if delivery.state != DeliveryState::Open {
         return Err(ApiError::conflict("this delivery was already delivered"));
     }
     let files = state.db.delivery_files(id).await?;

@@ -480,7 +480,7 @@ async fn bind_to_delivery(
 ) -> ApiResult<()> {
     let delivery = state.db.delivery(delivery_id).await?;
     authorize_own(state, caller, delivery.project_id, Action::Deliver(delivery.bucket), delivery.created_by).await?;
-    if delivery.state != "open" {
+    if delivery.state != hub_domain::DeliveryState::Open {
         return Err(ApiError::conflict(format!("delivery {delivery_id} was delivered; its files cannot change")));
     }
     for file in state.db.delivery_files(delivery_id).await? {

@@ -1,6 +1,6 @@
 //! Deliveries: a batch of files into one bucket; each file is an asset and an upload.
 
-use hub_domain::{AssetState, BucketKind, RequestState};
+use hub_domain::{AssetState, BucketKind, DeliveryState, RequestState};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -13,8 +13,7 @@ pub struct Delivery {
     pub project_id: i64,
     pub bucket: BucketKind,
     pub created_by: Option<i64>,
-    /// `open` while files upload, `delivered` once DELIVER was pressed.
-    pub state: String,
+    pub state: DeliveryState,
     pub created_ms: i64,
     pub delivered_ms: Option<i64>,
 }
@@ -53,6 +52,10 @@ pub struct TransferTarget {
     pub member: Option<String>,
 }
 
+fn parse_delivery_state(text: &str) -> RepoResult<DeliveryState> {
+    DeliveryState::parse(text).ok_or_else(|| RepoError::Corrupt(format!("unknown delivery state {text:?}")))
+}
+
 impl Db {
     /// The delivery `user_id` declared with `client_key`, if any.
     pub async fn delivery_by_key(&self, user_id: i64, client_key: &str) -> RepoResult<Option<Delivery>> {
@@ -76,7 +79,7 @@ impl Db {
                 project_id: row.try_get("project_id")?,
                 bucket: parse_bucket(&bucket)?,
                 created_by: row.try_get("created_by")?,
-                state: row.try_get("state")?,
+                state: parse_delivery_state(&row.try_get::<String, _>("state")?)?,
                 created_ms: row.try_get("created_ms")?,
                 delivered_ms: row.try_get("delivered_ms")?,
             })

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use hub_domain::access::Action;
-use hub_domain::{AssetState, BucketKind, FieldDef, FieldKind};
+use hub_domain::{AssetState, BucketKind, DeliveryState, FieldDef, FieldKind};
 use serde::Deserialize;
 
 use crate::api::AppState;

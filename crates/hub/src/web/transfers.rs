@@ -77,7 +77,7 @@ pub(super) async fn transfers(State(state): State<AppState>, viewer: Viewer) -> 
         };
         let view = crate::api::deliveries::view(&state, delivery).await?;
         // An open delivery whose every file failed has nothing left to resume.
-        let taking = view.delivery.state == "open";
+        let taking = view.delivery.state == DeliveryState::Open;
         let stopped =
             taking && !view.files.is_empty() && view.files.iter().all(|f| f.state == AssetState::FailedDelivery);
         let open = taking && !stopped;

@@ -53,7 +53,7 @@ pub(super) async fn upload(
             if !mine || delivery.project_id != id || delivery.bucket != bucket {
                 return Err(ApiError::not_found().into());
             }
-            if delivery.state != "open" {
+            if delivery.state != DeliveryState::Open {
                 return Err(ApiError::conflict(format!("delivery {delivery_id} was delivered already")).into());
             }
             let view = crate::api::deliveries::view(&state, delivery).await?;
