@@ -10,7 +10,7 @@ use super::{
     bind_args, now_ms, with_pool,
 };
 
-pub(super) const ASSET_COLUMNS: &str = "id, project_id, bucket, name, version, state, size, md5, metadata, request_id, \
+const ASSET_COLUMNS: &str = "id, project_id, bucket, name, version, state, size, md5, metadata, request_id, \
                              created_by, created_ms, updated_ms, blob_key, original_blob_key, package_files";
 
 /// The most a page may hold.
@@ -43,6 +43,17 @@ macro_rules! asset_from {
 }
 
 pub(super) use asset_from;
+
+/// Inserts an asset as the next version of its name ($1 project, $2 bucket, $3 name, $4 state,
+/// $5 size, $6 md5, $7 metadata, $8 request, $9 created by, $10 now), returning it.
+pub(super) fn insert_asset_sql() -> String {
+    format!(
+        "INSERT INTO assets (project_id, bucket, name, version, state, size, md5, metadata, request_id, \
+         created_by, created_ms, updated_ms) \
+         SELECT $1, $2, $3, COALESCE(MAX(version), 0) + 1, $4, $5, $6, $7, $8, $9, $10, $10 \
+         FROM assets WHERE project_id = $1 AND bucket = $2 AND name = $3 RETURNING {ASSET_COLUMNS}"
+    )
+}
 
 pub(crate) fn parse_bucket(text: &str) -> RepoResult<BucketKind> {
     BucketKind::from_slug(text).ok_or_else(|| RepoError::Corrupt(format!("unknown bucket {text:?}")))
@@ -98,12 +109,7 @@ impl Db {
     pub async fn create_asset(&self, new: &NewAsset) -> RepoResult<Asset> {
         for _attempt in 0..3 {
             let now = now_ms();
-            let sql = format!(
-                "INSERT INTO assets (project_id, bucket, name, version, state, size, md5, metadata, request_id, \
-                 created_by, created_ms, updated_ms) \
-                 SELECT $1, $2, $3, COALESCE(MAX(version), 0) + 1, $4, $5, $6, $7, $8, $9, $10, $10 \
-                 FROM assets WHERE project_id = $1 AND bucket = $2 AND name = $3 RETURNING {ASSET_COLUMNS}"
-            );
+            let sql = insert_asset_sql();
             let result: RepoResult<Asset> = async {
                 with_pool!(self, pool => {
                     let row = sqlx::query(audited(&sql))

@@ -3,7 +3,7 @@
 use hub_domain::BucketKind;
 use sqlx::Row;
 
-use super::assets::{ASSET_COLUMNS, asset_from, metadata_text, parse_bucket, parse_metadata, parse_state};
+use super::assets::{asset_from, insert_asset_sql, metadata_text, parse_bucket, parse_metadata, parse_state};
 use super::packages::INSERT_BATCH;
 use super::uploads::{COLUMNS as UPLOAD_COLUMNS, parts_text};
 use super::{Asset, Db, Delivery, NewAsset, RepoError, RepoResult, Upload, audited, now_ms, with_pool};
@@ -46,12 +46,7 @@ impl Db {
 
     async fn declare_once(&self, plan: &DeclarePlan) -> RepoResult<Delivery> {
         let now = now_ms();
-        let asset_sql = format!(
-            "INSERT INTO assets (project_id, bucket, name, version, state, size, md5, metadata, request_id, \
-             created_by, created_ms, updated_ms) \
-             SELECT $1, $2, $3, COALESCE(MAX(version), 0) + 1, $4, $5, $6, $7, $8, $9, $10, $10 \
-             FROM assets WHERE project_id = $1 AND bucket = $2 AND name = $3 RETURNING {ASSET_COLUMNS}"
-        );
+        let asset_sql = insert_asset_sql();
         let upload_sql = format!(
             "INSERT INTO uploads ({UPLOAD_COLUMNS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
