@@ -9,7 +9,6 @@ use crate::api::AppState;
 use crate::db::{Job, RepoError, RepoResult};
 use crate::validate::run_checks;
 
-pub const VALIDATE: &str = "validate";
 /// A job whose worker has been silent this long is given to another worker.
 const STALE_MS: i64 = 60_000;
 const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -43,7 +42,9 @@ pub async fn run_one(state: &AppState, worker: &str) -> RepoResult<bool> {
             }
         })
     };
-    let outcome = validate(state, &job).await;
+    let outcome = match job.kind {
+        crate::db::JobKind::Validate => validate(state, &job).await,
+    };
     beat.abort();
     let Err(e) = outcome else {
         state.db.finish_job(job.id).await?;

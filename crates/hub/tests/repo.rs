@@ -4,7 +4,7 @@
 //! gets a fresh database that is dropped afterwards. No server is a failure, not a skip, unless
 //! `CONTENTHUB_TEST_SKIP=postgres` says so (see the `testkit` crate).
 
-use hub::db::{AssetQuery, AssetSort, NewAsset};
+use hub::db::{AssetQuery, AssetSort, JobKind, NewAsset};
 use hub::{Db, RepoError};
 use hub_domain::{AssetState, BucketKind, DeliveryState, Metadata, RequestState, Role};
 use serde_json::json;
@@ -184,8 +184,8 @@ async fn suite(db: Db) {
     assert_eq!(history[1].username, None);
 
     // The job queue: each job is claimed once; failures retry later; silent workers lose theirs.
-    db.enqueue_job("validate", first.id).await.unwrap();
-    db.enqueue_job("validate", second.id).await.unwrap();
+    db.enqueue_job(JobKind::Validate, first.id).await.unwrap();
+    db.enqueue_job(JobKind::Validate, second.id).await.unwrap();
     let a = db.claim_job("w1").await.unwrap().expect("a job");
     let b = db.claim_job("w2").await.unwrap().expect("another job");
     assert_ne!(a.id, b.id);
@@ -429,7 +429,7 @@ async fn suite(db: Db) {
         delivery_id: delivery.id,
         project_id: film.id,
         user_id: bob.id,
-        job_kind: "validate",
+        job_kind: JobKind::Validate,
         assets: vec![planned(package.id, AssetState::InProgress), planned(declared.id, AssetState::Valid)],
         requests: vec![hub::db::PlannedRequest {
             id: pending_request.id,
@@ -472,7 +472,7 @@ async fn suite(db: Db) {
 
     // The job DELIVER queued: a heartbeat keeps it with its worker; request states follow assets.
     let job = db.claim_job("w5").await.unwrap().expect("DELIVER queued a job");
-    assert_eq!((job.asset_id, job.kind.as_str()), (package.id, "validate"));
+    assert_eq!((job.asset_id, job.kind), (package.id, JobKind::Validate));
     db.heartbeat_job(job.id, "w5").await.unwrap();
     assert_eq!(db.requeue_stale_jobs(60_000).await.unwrap(), 0, "w5 just beat");
     db.finish_job(job.id).await.unwrap();

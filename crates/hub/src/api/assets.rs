@@ -152,7 +152,7 @@ pub async fn revalidate(State(state): State<AppState>, caller: Caller, Path(id):
     let asset = load(&state, &caller, id, Some(Action::ManageBucket)).await?;
     let next = asset.state.next(hub_domain::AssetEvent::Revalidate)?;
     state.db.transition_asset(id, asset.state, next).await?;
-    state.db.enqueue_job(crate::worker::VALIDATE, id).await?;
+    state.db.enqueue_job(crate::db::JobKind::Validate, id).await?;
     state
         .db
         .add_history(asset.project_id, Some(id), None, Some(caller.user.id), "revalidate", "validation asked for again")

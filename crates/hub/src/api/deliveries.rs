@@ -318,7 +318,7 @@ pub async fn deliver(
         delivery_id: id,
         project_id: delivery.project_id,
         user_id: caller.user.id,
-        job_kind: crate::worker::VALIDATE,
+        job_kind: crate::db::JobKind::Validate,
         assets: Vec::with_capacity(files.len()),
         requests: Vec::new(),
     };

@@ -197,7 +197,7 @@ impl Db {
                 sqlx::query(history).bind(plan.project_id).bind(asset.id).bind(None::<i64>).bind(plan.user_id)
                     .bind("delivered").bind("all bytes stored").bind(now).execute(&mut *tx).await?;
                 sqlx::query("INSERT INTO jobs (kind, asset_id, state, run_after_ms, created_ms) VALUES ($1, $2, 'queued', $3, $3)")
-                    .bind(plan.job_kind).bind(asset.id).bind(now).execute(&mut *tx).await?;
+                    .bind(plan.job_kind.as_str()).bind(asset.id).bind(now).execute(&mut *tx).await?;
             }
             for request in &plan.requests {
                 let n = sqlx::query("UPDATE requests SET state = $1, reason = NULL, updated_ms = $2 WHERE id = $3 AND state = $4")
@@ -223,7 +223,7 @@ pub struct DeliverPlan {
     pub project_id: i64,
     pub user_id: i64,
     /// The job queued for each asset.
-    pub job_kind: &'static str,
+    pub job_kind: super::JobKind,
     pub assets: Vec<PlannedAsset>,
     pub requests: Vec<PlannedRequest>,
 }

@@ -5,12 +5,35 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{Db, Dialect, RepoResult, audited, now_ms, with_pool};
+use super::{Db, Dialect, RepoError, RepoResult, audited, now_ms, with_pool};
+
+/// What a job does. Validation is the one kind today; what later work queues joins it here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// Check a delivered asset and decide Valid or Invalid.
+    Validate,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Validate => "validate",
+        }
+    }
+
+    fn parse(text: &str) -> RepoResult<JobKind> {
+        match text {
+            "validate" => Ok(JobKind::Validate),
+            other => Err(RepoError::Corrupt(format!("unknown job kind {other:?}"))),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Job {
     pub id: i64,
-    pub kind: String,
+    pub kind: JobKind,
     pub asset_id: i64,
     pub attempts: i64,
 }
@@ -28,11 +51,11 @@ pub struct CheckResult {
 }
 
 impl Db {
-    pub async fn enqueue_job(&self, kind: &str, asset_id: i64) -> RepoResult<()> {
+    pub async fn enqueue_job(&self, kind: JobKind, asset_id: i64) -> RepoResult<()> {
         let now = now_ms();
         with_pool!(self, pool => sqlx::query(
             "INSERT INTO jobs (kind, asset_id, state, run_after_ms, created_ms) VALUES ($1, $2, 'queued', $3, $3)",
-        ).bind(kind).bind(asset_id).bind(now).execute(pool).await.map(|_| ())?);
+        ).bind(kind.as_str()).bind(asset_id).bind(now).execute(pool).await.map(|_| ())?);
         Ok(())
     }
 
@@ -55,7 +78,7 @@ impl Db {
                 None => Ok(None),
                 Some(row) => Ok(Some(Job {
                     id: row.try_get("id")?,
-                    kind: row.try_get("kind")?,
+                    kind: JobKind::parse(&row.try_get::<String, _>("kind")?)?,
                     asset_id: row.try_get("asset_id")?,
                     attempts: row.try_get("attempts")?,
                 })),
