@@ -156,6 +156,7 @@ impl Pace {
 /// Reads a rate such as `50M` (bytes per second; K, M and G multiply by 1024).
 pub fn parse_rate(text: &str) -> Result<u64, String> {
     let text = text.trim();
+    let unreadable = || format!("{text:?}: write bytes per second, e.g. 50M, 800K or 1G");
     let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit() && *c != '.') {
         Some((i, _)) => text.split_at(i),
         None => (text, ""),
@@ -165,9 +166,9 @@ pub fn parse_rate(text: &str) -> Result<u64, String> {
         "K" | "k" => 1 << 10,
         "M" | "m" => 1 << 20,
         "G" | "g" => 1 << 30,
-        _ => return Err(format!("{text:?}: write bytes per second, e.g. 50M, 800K or 1G")),
+        _ => return Err(unreadable()),
     };
-    let value: f64 = number.parse().map_err(|_| format!("{text:?}: write bytes per second, e.g. 50M, 800K or 1G"))?;
+    let value: f64 = number.parse().map_err(|_| unreadable())?;
     let rate = (value * factor as f64) as u64;
     if rate == 0 {
         return Err(format!("{text:?}: the rate must be more than 0"));

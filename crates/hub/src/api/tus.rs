@@ -719,15 +719,14 @@ pub async fn reap_expired(state: &AppState) -> ApiResult<usize> {
 }
 
 async fn reap(state: &AppState, upload: &Upload) -> ApiResult<bool> {
-    // Which asset it carries, before the claim removes the row that says so.
-    let asset_id = state.db.asset_of_upload(&upload.id).await?;
     if !state.db.claim_expired_upload(&upload.id).await? {
         return Ok(false);
     }
     state.db.unbind_member(&upload.id).await?;
     discard(state, upload).await;
-    // The asset it was carrying will never get its bytes: Failed Delivery, with the reason.
-    if let Some(asset_id) = asset_id {
+    // The asset it was carrying will never get its bytes: Failed Delivery, with the reason. (The
+    // delivery still names the upload after the claim removed it.)
+    if let Some(asset_id) = state.db.asset_of_upload(&upload.id).await? {
         let asset = state.db.asset(asset_id).await?;
         if let Ok(next) = asset.state.next(hub_domain::AssetEvent::TransferFailed)
             && state.db.transition_asset(asset.id, asset.state, next).await.is_ok()
