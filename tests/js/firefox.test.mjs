@@ -74,7 +74,12 @@ test('Firefox: sign in with the keyboard alone; a wrong password says so; only m
   assert.match(await page.$eval('[role="alert"]', (e) => e.textContent), /wrong user name or password/);
   await page.screenshot({ path: join(SHOTS, 'firefox-login.png') });
 
+  // Firefox moves focus to the autofocus field once the page has loaded; typing before that can
+  // end up in the user name (a failure seen in CI). Wait for it, then type the password.
+  await page.waitForFunction(() => document.readyState === 'complete' && document.activeElement?.name === 'username');
   await page.locator('input[name="password"]').fill(demoPassword(hub, 'soundhouse'));
+  const typed = await page.$eval('form', (f) => [f.username.value, f.password.value.length]);
+  assert.deepEqual(typed, ['soundhouse', demoPassword(hub, 'soundhouse').length]);
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => location.pathname === '/' && document.querySelector('.grid'), { timeout: 15000 });
   assert.equal(new URL(page.url()).pathname, '/');
