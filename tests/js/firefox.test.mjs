@@ -63,7 +63,10 @@ async function waitForText(page, selector, pattern, ms = 30000) {
 test('Firefox: sign in with the keyboard alone; a wrong password says so; only my projects', async () => {
   const page = await browser.newPage();
   await page.goto(`${hub.base}/login`);
-  // The name field has focus; Tab, type, Enter — no mouse.
+  // The name field has focus; Tab, type, Enter — no mouse. Firefox moves focus to the autofocus field
+  // only once the page has loaded; keys typed before that are lost (CI once saw 'oundhouse').
+  const nameFocused = () => document.readyState === 'complete' && document.activeElement?.name === 'username';
+  await page.waitForFunction(nameFocused);
   await page.keyboard.type('soundhouse');
   await page.keyboard.press('Tab');
   await page.keyboard.type('not-the-password');
@@ -76,7 +79,7 @@ test('Firefox: sign in with the keyboard alone; a wrong password says so; only m
 
   // Firefox moves focus to the autofocus field once the page has loaded; typing before that can
   // end up in the user name (a failure seen in CI). Wait for it, then type the password.
-  await page.waitForFunction(() => document.readyState === 'complete' && document.activeElement?.name === 'username');
+  await page.waitForFunction(nameFocused);
   await page.locator('input[name="password"]').fill(demoPassword(hub, 'soundhouse'));
   const typed = await page.$eval('form', (f) => [f.username.value, f.password.value.length]);
   assert.deepEqual(typed, ['soundhouse', demoPassword(hub, 'soundhouse').length]);
