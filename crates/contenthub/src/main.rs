@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use hub::Db;
-use hub::api::{ApiConfig, AppState};
+use hub::app;
 use hub::secrets::{generate_password, hash_password, random_token};
 use hub::store::{BlobStore, LocalStore, S3Settings, S3Store};
 use hub_domain::{BucketKind, Role};
@@ -327,7 +327,7 @@ async fn run_workers(config: Config, workers: usize) -> anyhow::Result<()> {
     hub::store::probe(store.as_ref())
         .await
         .with_context(|| format!("cannot reach the blob storage ({}); check its settings", store.describe()))?;
-    let state = AppState::new(db, store, ApiConfig::default());
+    let state = app::Hub::new(db, store, app::Config::default());
     for n in 0..workers.max(1) {
         tokio::spawn(hub::worker::run(state.clone(), format!("worker-{}-{n}", std::process::id())));
     }
@@ -364,17 +364,14 @@ async fn serve(config: Config, demo: bool, workers: usize) -> anyhow::Result<()>
         tokio::net::TcpListener::bind(&config.bind).await.with_context(|| format!("binding {}", config.bind))?;
     let address = listener.local_addr()?;
     tracing::info!(storage = %store.describe(), "blob storage ready");
-    let spool_dir = config.data_dir.join("spool");
-    std::fs::create_dir_all(&spool_dir).with_context(|| format!("creating {}", spool_dir.display()))?;
-    let api = ApiConfig {
+    let api = app::Config {
         session_lifetime: std::time::Duration::from_secs(u64::from(config.session_hours) * 3600),
         secure_cookies: config.secure_cookies,
-        spool_dir,
         max_upload: config.max_upload_bytes,
         upload_lifetime: std::time::Duration::from_secs(config.upload_lifetime_seconds.into()),
-        ..ApiConfig::default()
+        ..app::Config::default()
     };
-    let state = AppState::new(db, store, api);
+    let state = app::Hub::new(db, store, api);
     tokio::spawn(reap_uploads(state.clone()));
     for n in 0..workers {
         let worker = format!("serve-{}-{}-{n}", std::process::id(), address.port());
@@ -385,20 +382,20 @@ async fn serve(config: Config, demo: bool, workers: usize) -> anyhow::Result<()>
     }
     println!("contenthub is running: open http://{address}/ (API at http://{address}/api/v1, Ctrl-C to stop)");
     tracing::info!(%address, database = %hub::db::redact_url(&config.database_url()), "serving");
-    hub::api::serve(listener, state, shutdown).await?;
+    hub::server::serve(listener, state, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }
 
 /// Frees the storage of expired, unfinished uploads: once a minute, or four times per lifetime
 /// when uploads live less than four minutes.
-async fn reap_uploads(state: AppState) {
+async fn reap_uploads(state: app::Hub) {
     let period =
         (state.config.upload_lifetime / 4).clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(60));
     let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;
-        if let Err(e) = hub::api::tus::reap_expired(&state).await {
+        if let Err(e) = hub::app::uploads::reap_expired(&state).await {
             tracing::warn!(error = ?e, "reaping expired uploads failed; will retry");
         }
     }

@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use hub::Db;
-use hub::api::{ApiConfig, AppState};
+use hub::app::{self, Config};
 use hub::secrets::hash_password;
 use hub_domain::Role;
 
@@ -112,7 +112,7 @@ async fn run(label: &str, url: &str) {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let blobs = tempfile::tempdir().unwrap();
     let store = std::sync::Arc::new(hub::store::LocalStore::open(blobs.path()).await.unwrap());
-    let server = tokio::spawn(hub::api::serve(listener, AppState::new(db, store, ApiConfig::default()), async {
+    let server = tokio::spawn(hub::server::serve(listener, app::Hub::new(db, store, Config::default()), async {
         let _ = stop_rx.await;
     }));
     let base = format!("/api/v1/projects/{project}/buckets/final-sound/assets");

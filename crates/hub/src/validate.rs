@@ -47,25 +47,13 @@ pub fn is_proxy(name: &str) -> bool {
     [".mp4", ".mov", ".m4v"].iter().any(|ext| lower.ends_with(ext))
 }
 
-/// The md5 of a stored blob of `size` bytes, read a chunk at a time.
-async fn md5_of(store: &dyn BlobStore, key: &BlobKey, size: u64) -> Result<[u8; 16], StoreError> {
-    let mut md5 = md5_many::Md5State::new();
-    let mut at = 0;
-    while at < size {
-        let end = (at + READ_CHUNK).min(size);
-        md5.update(&store.get_range(key, at..end).await?);
-        at = end;
-    }
-    Ok(md5.finalize())
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn md5_check(store: &dyn BlobStore, key: &BlobKey, asset: &Asset) -> Result<CheckResult, StoreError> {
     let size = store.size(key).await?;
-    let computed = hex(&md5_of(store, key, size).await?);
+    let computed = hex(&crate::store::md5_of(store, key, size).await?);
     let (passed, detail) = if size != asset.size as u64 {
         (false, format!("{size} bytes were stored but {} were declared", asset.size))
     } else {
@@ -142,8 +130,8 @@ fn package_result(report: &npack::verify::Report) -> CheckResult {
 }
 
 /// A zipless package under `prefix`: what is stored there against its checksum.txt, as `npack
-/// verify` checks a folder. On the local backend the files are hashed in place with npack's
-/// multi-lane hasher; elsewhere each is streamed from the store.
+/// verify` checks a folder. The store hashes the files (the local one in place with npack's
+/// multi-lane hasher).
 async fn folder_check(store: Arc<dyn BlobStore>, prefix: BlobKey) -> Result<CheckResult, StoreError> {
     use npack::verify::{Manifest, VerifyOptions};
     let options = VerifyOptions { threads: 2, ..Default::default() };
@@ -163,36 +151,25 @@ async fn folder_check(store: Arc<dyn BlobStore>, prefix: BlobKey) -> Result<Chec
         Some(size) if size > options.limits.max_checksum_txt_bytes => Manifest::TooLarge(size),
         Some(size) => Manifest::Bytes(store.get_range(&manifest_key, 0..size).await?.to_vec()),
     };
-    let folder = store.local_path(&manifest_key).and_then(|p| p.parent().map(std::path::Path::to_owned));
-    let streamed = match folder {
-        Some(_) => None,
-        None => {
-            let mut hashes = std::collections::HashMap::new();
-            for (name, size) in &present {
-                let key = BlobKey::new(format!("{base}{name}"))?;
-                hashes.insert(name.clone(), md5_of(store.as_ref(), &key, *size).await?);
-            }
-            Some(hashes)
+    // Only files checksum.txt lists with their stored size need hashing (as `verify_listing`
+    // would ask); the store hashes them, the local one in place, others streamed.
+    let listed: std::collections::HashMap<String, u64> = match &manifest {
+        Manifest::Bytes(bytes) => {
+            npack::checksum::parse(bytes).map(|l| l.into_iter().map(|e| (e.name, e.size)).collect()).unwrap_or_default()
         }
+        _ => Default::default(),
     };
+    let wanted: Vec<(BlobKey, String)> = present
+        .iter()
+        .filter(|(name, size)| listed.get(name) == Some(size))
+        .map(|(name, _)| Ok((BlobKey::new(format!("{base}{name}"))?, name.clone())))
+        .collect::<Result<_, StoreError>>()?;
+    let keys: Vec<(BlobKey, u64)> = wanted.iter().map(|(key, name)| (key.clone(), listed[name])).collect();
+    let md5s = store.md5s(&keys).await?;
+    let hashes: std::collections::HashMap<String, [u8; 16]> =
+        wanted.into_iter().map(|(_, name)| name).zip(md5s).collect();
     let outcome = tokio::task::spawn_blocking(move || {
-        npack::verify::verify_listing(manifest, &present, &options, |wanted| match (streamed, folder) {
-            (Some(hashes), _) => Ok(hashes),
-            (None, Some(dir)) => {
-                let files: Vec<npack::SourceFile> = wanted
-                    .iter()
-                    .map(|(name, size)| npack::SourceFile {
-                        name: name.clone(),
-                        path: dir.join(name),
-                        size: *size,
-                        modified: None,
-                    })
-                    .collect();
-                let entries = npack::checksum_files(&files, 2, &AtomicBool::new(false), &npack::NoProgress)?;
-                Ok(entries.into_iter().map(|e| (e.name, e.md5)).collect())
-            }
-            (None, None) => unreachable!("either streamed or local"),
-        })
+        npack::verify::verify_listing(manifest, &present, &options, |_wanted| Ok(hashes))
     })
     .await
     .map_err(|e| StoreError::Backend(format!("the package check stopped: {e}")))?;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hub_domain::{AssetEvent, AssetState, RequestEvent, RequestState};
 
-use crate::api::AppState;
+use crate::app::Hub;
 use crate::db::{Job, RepoError, RepoResult};
 use crate::validate::run_checks;
 
@@ -15,7 +15,7 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 const MAX_ATTEMPTS: i64 = 5;
 
 /// Works until the process stops: claims, validates, sleeps briefly when there is nothing to do.
-pub async fn run(state: AppState, worker: String) {
+pub async fn run(state: Hub, worker: String) {
     tracing::info!(%worker, "validation worker started");
     loop {
         match run_one(&state, &worker).await {
@@ -30,7 +30,7 @@ pub async fn run(state: AppState, worker: String) {
 }
 
 /// Processes one job if one is ready; returns whether it did.
-pub async fn run_one(state: &AppState, worker: &str) -> RepoResult<bool> {
+pub async fn run_one(state: &Hub, worker: &str) -> RepoResult<bool> {
     state.db.requeue_stale_jobs(STALE_MS).await?;
     let Some(job) = state.db.claim_job(worker).await? else { return Ok(false) };
     let beat = {
@@ -73,7 +73,7 @@ pub async fn run_one(state: &AppState, worker: &str) -> RepoResult<bool> {
     Ok(true)
 }
 
-async fn validate(state: &AppState, job: &Job) -> Result<(), String> {
+async fn validate(state: &Hub, job: &Job) -> Result<(), String> {
     let asset = match state.db.asset(job.asset_id).await {
         Ok(asset) => asset,
         Err(RepoError::NotFound) => return Ok(()), // deleted meanwhile: nothing to do
@@ -119,7 +119,7 @@ async fn validate(state: &AppState, job: &Job) -> Result<(), String> {
 
 /// A request whose assets are all Valid is Processed; one that was Processed and now has an
 /// Invalid asset goes back to Submitted.
-async fn update_request(state: &AppState, request_id: i64) -> RepoResult<()> {
+async fn update_request(state: &Hub, request_id: i64) -> RepoResult<()> {
     let request = state.db.request(request_id).await?;
     let states = state.db.request_asset_states(request_id).await?;
     let all_valid = !states.is_empty() && states.iter().all(|s| s == AssetState::Valid.as_str());

@@ -11,8 +11,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use base64::Engine;
-use hub::api::{ApiConfig, AppState, router};
+use hub::app::{self, Config};
 use hub::db::NewAsset;
+use hub::server::router;
 use hub::store::BlobKey;
 use hub_domain::{AssetState, BucketKind, Metadata, RequestState, Role};
 use serde_json::{Value, json};
@@ -152,8 +153,8 @@ const WAV: &[u8] = b"RIFF and some sound";
 
 async fn world(stack: Stack) -> World {
     let db = stack.db.clone();
-    let config = ApiConfig { spool_dir: stack.spool(), ..ApiConfig::default() };
-    let app = router(AppState::new(db.clone(), stack.open_store().await, config));
+    let config = Config::default();
+    let app = router(app::Hub::new(db.clone(), stack.open_store().await, config));
     let project = db.create_project("Secret Film", "SF").await.unwrap().id;
     let other = db.create_project("Other Show", "OS").await.unwrap().id;
     let (mut users, mut tokens, mut sessions) = (HashMap::new(), HashMap::new(), HashMap::new());

@@ -5,9 +5,10 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use hub::Db;
-use hub::api::{ApiConfig, AppState, router};
+use hub::app::{self, Config};
 use hub::db::NewAsset;
 use hub::secrets::hash_password;
+use hub::server::router;
 use hub_domain::{AssetState, BucketKind, Metadata, Role};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -31,7 +32,7 @@ impl Hub {
         let db = Db::connect(&format!("sqlite://{}", dir.path().join("hub.db").display())).await.unwrap();
         db.migrate().await.unwrap();
         let store = hub::store::LocalStore::open(dir.path().join("blobs")).await.unwrap();
-        Hub { app: router(AppState::new(db.clone(), std::sync::Arc::new(store), ApiConfig::default())), db, _dir: dir }
+        Hub { app: router(app::Hub::new(db.clone(), std::sync::Arc::new(store), Config::default())), db, _dir: dir }
     }
 
     async fn call(&self, method: Method, path: &str, auth: &[(&str, &str)], body: Option<Value>) -> Reply {

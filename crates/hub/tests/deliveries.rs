@@ -8,8 +8,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use hub::api::{ApiConfig, AppState, router};
+use hub::app::{self, Config};
 use hub::secrets::hash_password;
+use hub::server::router;
 use hub::store::BlobKey;
 use hub_domain::{BucketKind, Metadata, Role};
 use serde_json::{Value, json};
@@ -44,12 +45,12 @@ testkit::on_every_backend!(declare_upload_deliver);
 
 async fn declare_upload_deliver(stack: Stack) {
     let db = stack.db.clone();
-    let config = ApiConfig { spool_dir: stack.spool(), ..ApiConfig::default() };
-    let state = AppState::new(db.clone(), stack.open_store().await, config.clone());
+    let config = Config::default();
+    let state = app::Hub::new(db.clone(), stack.open_store().await, config.clone());
     let app = router(state.clone());
     // Uploads made through this one live two seconds: long enough for a few chunks, then they expire.
-    let brief_config = ApiConfig { upload_lifetime: Duration::from_secs(2), ..config };
-    let brief = router(AppState::new(db.clone(), stack.open_store().await, brief_config));
+    let brief_config = Config { upload_lifetime: Duration::from_secs(2), ..config };
+    let brief = router(app::Hub::new(db.clone(), stack.open_store().await, brief_config));
     let project = db.create_project("Film", "F").await.unwrap().id;
     let mut tokens = std::collections::HashMap::new();
     for (name, role) in [("vendor", Some(Role::Contributor)), ("viewer", Some(Role::Viewer)), ("outsider", None)] {
@@ -233,7 +234,7 @@ async fn declare_upload_deliver(stack: Stack) {
         (stalled, keyed) == (StatusCode::GONE, StatusCode::GONE)
     })
     .await;
-    assert_eq!(hub::api::tus::reap_expired(&state).await.unwrap(), 2, "this one and the keyed one above");
+    assert_eq!(hub::app::uploads::reap_expired(&state).await.unwrap(), 2, "this one and the keyed one above");
     assert_eq!(db.asset(asset_id).await.unwrap().state, hub_domain::AssetState::FailedDelivery);
     let history = db.history(Some(asset_id), None).await.unwrap();
     let last = history.last().unwrap();

@@ -170,11 +170,11 @@ async fn the_reaper_takes_each_expired_upload_once_and_nothing_else(stack: Stack
     let held = many[0].rsplit('/').next().unwrap().to_owned();
     assert!(db.lease_upload(&held, 60_000).await.unwrap());
     wait_until_expired(&hub, &vendor, many.last().unwrap()).await;
-    let (a, b) = tokio::join!(hub::api::tus::reap_expired(&hub.state), hub::api::tus::reap_expired(&hub.state));
+    let (a, b) = tokio::join!(hub::app::uploads::reap_expired(&hub.state), hub::app::uploads::reap_expired(&hub.state));
     assert_eq!(a.unwrap() + b.unwrap(), 229, "every expired upload but the held one, once");
     assert!(db.upload(&held).await.is_ok(), "the held upload is still there");
     db.release_upload(&held).await.unwrap();
-    assert_eq!(hub::api::tus::reap_expired(&hub.state).await.unwrap(), 1, "and reaped once released");
+    assert_eq!(hub::app::uploads::reap_expired(&hub.state).await.unwrap(), 1, "and reaped once released");
     assert!(hub.stack.store.list("uploads/").await.unwrap().is_empty(), "their storage is freed");
 
     // DELIVER while the reaper runs: the finished file's bytes survive, the unfinished one fails.
@@ -188,7 +188,7 @@ async fn the_reaper_takes_each_expired_upload_once_and_nothing_else(stack: Stack
     wait_until_expired(&hub, &vendor, uploads[1].as_str().unwrap()).await;
     let deliver = format!("/api/v1/deliveries/{}/deliver", delivery["id"]);
     let (reaped, delivered) = tokio::join!(
-        hub::api::tus::reap_expired(&hub.state),
+        hub::app::uploads::reap_expired(&hub.state),
         hub.call(&vendor, Method::POST, &deliver, &[], Body::empty())
     );
     assert_eq!(reaped.unwrap(), 1, "only the unfinished upload");
@@ -215,7 +215,7 @@ async fn the_reaper_takes_each_expired_upload_once_and_nothing_else(stack: Stack
         answer.headers["location"].to_str().unwrap().to_owned()
     };
     wait_until_expired(&hub, &vendor, &partials).await;
-    assert_eq!(hub::api::tus::reap_expired(&hub.state).await.unwrap(), 1);
+    assert_eq!(hub::app::uploads::reap_expired(&hub.state).await.unwrap(), 1);
     let b64 = |v: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, v);
     let metadata =
         format!("project {},bucket {},filename {}", b64(&hub.project.to_string()), b64(SOUND), b64("joined.wav"));
@@ -251,7 +251,7 @@ async fn the_reaper_takes_each_expired_upload_once_and_nothing_else(stack: Stack
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
     let member_upload = answer.headers["location"].to_str().unwrap().to_owned();
     wait_until_expired(&hub, &vendor, &member_upload).await;
-    assert_eq!(hub::api::tus::reap_expired(&hub.state).await.unwrap(), 1);
+    assert_eq!(hub::app::uploads::reap_expired(&hub.state).await.unwrap(), 1);
     let open = hub
         .call(&vendor, Method::GET, &format!("/api/v1/assets/{asset}/members?incomplete=true"), &[], Body::empty())
         .await;

@@ -221,11 +221,7 @@ async fn suite(db: Db) {
         length: Some(length),
         offset,
         metadata: String::new(),
-        part_size: 8 << 20,
-        multipart_id: None,
-        parts: Vec::new(),
-        pending_key: None,
-        pending_size: 0,
+        store_state: String::new(),
         blob_key: format!("uploads/{id}"),
         completed: offset == length,
         created_ms: 0,
@@ -541,4 +537,72 @@ async fn an_unknown_database_url_is_refused_with_its_password_hidden() {
     assert!(!text.contains("s3cret"), "{text}");
     assert_eq!(hub::db::redact_url("postgres://hub:s3cret@db/hub"), "postgres://hub:***@db/hub");
     assert!(hub::db::now_ms() > 1_700_000_000_000);
+}
+
+/// An upload half sent before the upgrade that made an upload's storage state opaque keeps its
+/// multipart parts and pending bytes (the S3 store reads them back from `store_state`), and one
+/// without any keeps an empty state.
+async fn upgrade_keeps_upload_state(url: &str) {
+    let db = Db::connect(url).await.unwrap();
+    db.migrate_until(Some("0009_delivery_key")).await.unwrap();
+    let project = db.create_project("Old Film", "OF").await.unwrap();
+    // Through sqlx directly: the rows an older release wrote.
+    let insert = "INSERT INTO uploads (id, project_id, bucket, length, upload_offset, metadata, part_size, \
+                  multipart_id, parts, pending_key, pending_size, blob_key, completed, created_ms, expires_ms) \
+                  VALUES ($1, $2, 'music', 100000000, $3, '', 8388608, $4, $5, $6, $7, $8, $9, 0, 9999999999999)";
+    // id, offset, multipart id, parts, pending key, pending size
+    type OldUpload = (&'static str, i64, Option<&'static str>, &'static str, Option<&'static str>, i64);
+    let old: [OldUpload; 2] = [
+        ("up_s3", 9_000_000, Some("mp-1"), r#"["etag-1"]"#, Some("uploads/up_s3/pending-9000000"), 611_392),
+        ("up_local", 500, None, "[]", None, 0),
+    ];
+    macro_rules! write_old {
+        ($pool:expr) => {{
+            let pool = $pool;
+            for (id, offset, multipart, parts, pending, pending_size) in old {
+                sqlx::query(insert)
+                    .bind(id)
+                    .bind(project.id)
+                    .bind(offset)
+                    .bind(multipart)
+                    .bind(parts)
+                    .bind(pending)
+                    .bind(pending_size)
+                    .bind(format!("uploads/{id}/data"))
+                    .bind(false)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+        }};
+    }
+    if url.starts_with("sqlite:") {
+        write_old!(sqlx::SqlitePool::connect(url).await.unwrap());
+    } else {
+        write_old!(sqlx::PgPool::connect(url).await.unwrap());
+    }
+    db.migrate().await.unwrap();
+    let s3 = db.upload("up_s3").await.unwrap();
+    let state: serde_json::Value = serde_json::from_str(&s3.store_state).unwrap();
+    assert_eq!(
+        state,
+        json!({"part_size": 8388608, "multipart": "mp-1", "parts": ["etag-1"],
+               "pending": "uploads/up_s3/pending-9000000", "pending_size": 611392}),
+        "{}",
+        s3.store_state
+    );
+    assert_eq!((s3.offset, s3.length), (9_000_000, Some(100_000_000)));
+    assert_eq!(db.upload("up_local").await.unwrap().store_state, "", "nothing to keep");
+}
+
+#[tokio::test]
+async fn upgrading_keeps_half_sent_uploads_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    upgrade_keeps_upload_state(&format!("sqlite://{}", dir.path().join("hub.db").display())).await;
+}
+
+#[tokio::test]
+async fn upgrading_keeps_half_sent_uploads_on_postgres() {
+    let Some(database) = testkit::PgDatabase::create().await else { return };
+    upgrade_keeps_upload_state(&database.url).await;
 }

@@ -12,8 +12,9 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use base64::Engine;
 use hub::Db;
-use hub::api::{ApiConfig, AppState, router};
+use hub::app::{self, Config};
 use hub::secrets::hash_password;
+use hub::server::router;
 use hub::store::{BlobKey, BlobStore};
 use hub_domain::Role;
 use testkit::Stack;
@@ -43,12 +44,12 @@ async fn env(stack: Stack) -> Env {
     Env { db, project, tokens, stack }
 }
 
-fn config(env: &Env) -> ApiConfig {
-    ApiConfig { spool_dir: env.stack.spool(), max_upload: 1 << 30, ..ApiConfig::default() }
+fn config(_env: &Env) -> Config {
+    Config { max_upload: 1 << 30, ..Config::default() }
 }
 
 fn app(env: &Env, store: Arc<dyn BlobStore>) -> Router {
-    router(AppState::new(env.db.clone(), store, config(env)))
+    router(app::Hub::new(env.db.clone(), store, config(env)))
 }
 
 fn b64(s: &str) -> String {
@@ -326,8 +327,8 @@ async fn tus_protocol(stack: Stack) {
         StatusCode::NOT_FOUND
     );
     // An upload made where uploads live briefly (the configured lifetime) expires on its own.
-    let short = ApiConfig { upload_lifetime: Duration::from_millis(400), ..config(&env) };
-    let brief = router(AppState::new(env.db.clone(), env.stack.open_store().await, short.clone()));
+    let short = Config { upload_lifetime: Duration::from_millis(400), ..config(&env) };
+    let brief = router(app::Hub::new(env.db.clone(), env.stack.open_store().await, short.clone()));
     let (_, response) = send(&brief, Method::POST, "/api/v1/uploads", &create("vendor"), vec![]).await;
     let stale = header(&response, "location");
     assert_eq!(send(&brief, Method::PATCH, &stale, &h, pattern(100)).await.0, StatusCode::NO_CONTENT);
@@ -337,8 +338,8 @@ async fn tus_protocol(stack: Stack) {
         send(&first, Method::HEAD, &stale, &[auth("vendor"), tus.clone()], vec![]).await.0 == StatusCode::GONE
     })
     .await;
-    let state = AppState::new(env.db.clone(), env.stack.open_store().await, short);
-    assert_eq!(hub::api::tus::reap_expired(&state).await.unwrap(), 1, "only the expired one");
+    let state = app::Hub::new(env.db.clone(), env.stack.open_store().await, short);
+    assert_eq!(hub::app::uploads::reap_expired(&state).await.unwrap(), 1, "only the expired one");
     assert_eq!(
         send(&first, Method::HEAD, &stale, &[auth("vendor"), tus.clone()], vec![]).await.0,
         StatusCode::NOT_FOUND
@@ -346,8 +347,9 @@ async fn tus_protocol(stack: Stack) {
     let stale_id = stale.rsplit('/').next().unwrap();
     let freed = env.stack.open_store().await.list(&format!("uploads/{stale_id}/")).await.unwrap();
     assert!(freed.is_empty(), "its bytes are freed: {freed:?}");
-    let leftovers: Vec<_> = std::fs::read_dir(env.stack.spool()).unwrap().collect();
-    assert!(leftovers.is_empty(), "spooled chunks are removed");
+    let doomed_id = doomed.rsplit('/').next().unwrap();
+    let freed = env.stack.open_store().await.list(&format!("uploads/{doomed_id}/")).await.unwrap();
+    assert!(freed.is_empty(), "a terminated upload's bytes are freed too: {freed:?}");
 }
 
 testkit::on_every_backend!(tus_protocol);
@@ -379,7 +381,7 @@ async fn acknowledged_bytes_lost_from_a_local_disk_are_asked_for_again() {
 
     // The power cut: the last 200 acknowledged bytes never reached the disk.
     let id = location.rsplit('/').next().unwrap();
-    let file = store.local_path(&BlobKey::new(format!("uploads/{id}/data")).unwrap()).unwrap();
+    let file = env.stack.dir.path().join("blobs").join(format!("uploads/{id}/data"));
     std::fs::OpenOptions::new().write(true).open(&file).unwrap().set_len(400).unwrap();
 
     let (status, headers) = send(&hub, Method::HEAD, &location, &[auth.clone(), tus.clone()], vec![]).await;

@@ -7,8 +7,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use hub::Db;
-use hub::api::{ApiConfig, AppState, router};
+use hub::app::{self, Config};
 use hub::secrets::hash_password;
+use hub::server::router;
 use hub::store::BlobKey;
 use hub_domain::{AssetState, BucketKind, Metadata, RequestState, Role};
 use serde_json::{Value, json};
@@ -54,7 +55,7 @@ fn package(dir: &std::path::Path) -> Vec<u8> {
 struct Hub {
     stack: Stack,
     db: Db,
-    state: AppState,
+    state: app::Hub,
     app: Router,
     project: i64,
 }
@@ -62,8 +63,8 @@ struct Hub {
 /// A hub on `stack`, with project "Film" and its contributor `cht_vendor`.
 async fn hub_on(stack: Stack) -> Hub {
     let db = stack.db.clone();
-    let config = ApiConfig { spool_dir: stack.spool(), ..ApiConfig::default() };
-    let state = AppState::new(db.clone(), stack.open_store().await, config);
+    let config = Config::default();
+    let state = app::Hub::new(db.clone(), stack.open_store().await, config);
     let app = router(state.clone());
     let project = db.create_project("Film", "F").await.unwrap().id;
     let user = db.create_user("vendor", "Vendor", &hash_password("x"), false).await.unwrap();

@@ -11,17 +11,17 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use common::{FlakyStore, TestHub, eventually};
-use hub::api::AppState;
+use hub::app;
 use hub::worker::run_one;
 use hub_domain::{AssetState, BucketKind, Metadata, Role};
 use serde_json::json;
 use testkit::Stack;
 
 /// A worker's view of the hub: the same database, `store` for its blobs.
-fn worker(hub: &TestHub, store: Arc<FlakyStore>, retry: Duration) -> AppState {
+fn worker(hub: &TestHub, store: Arc<FlakyStore>, retry: Duration) -> app::Hub {
     let mut config = (*hub.state.config).clone();
     config.validation_retry = retry;
-    AppState::new(hub.stack.db.clone(), store, config)
+    app::Hub::new(hub.stack.db.clone(), store, config)
 }
 
 /// Delivers `count` small files into Final Sound; returns their asset ids.

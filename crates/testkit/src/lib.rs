@@ -16,7 +16,6 @@ pub mod media;
 pub mod zip;
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -166,7 +165,7 @@ pub struct Stack {
     pub backend: Backend,
     pub db: Db,
     pub store: Arc<dyn BlobStore>,
-    /// The data folder: SQLite's file, local blobs, the upload spool.
+    /// The data folder: SQLite's file and the local blobs (under `blobs/`).
     pub dir: tempfile::TempDir,
     pub database_url: String,
     /// The S3 settings (with this stack's own prefix), on PostgreSQL + S3.
@@ -196,13 +195,6 @@ impl Stack {
     /// Another handle on the same blobs, as a second instance would open them.
     pub async fn open_store(&self) -> Arc<dyn BlobStore> {
         open_store(&self.s3, self.dir.path()).await
-    }
-
-    /// Where upload chunks wait (this instance's local disk).
-    pub fn spool(&self) -> PathBuf {
-        let spool = self.dir.path().join("spool");
-        std::fs::create_dir_all(&spool).unwrap();
-        spool
     }
 
     /// Arguments and environment for `contenthub serve|worker` on this stack's database and store

@@ -4,118 +4,61 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use hub_domain::access::Action;
 use hub_domain::metadata::apply_patch;
-use hub_domain::{AssetState, BucketKind, FieldError};
+use hub_domain::{BucketKind, FieldError};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::AppState;
-use super::auth::{Caller, authorize};
-use super::error::{ApiError, ApiResult};
 use super::extract::{Json, Path, Query};
-use crate::db::{Asset, AssetQuery, AssetSort, HistoryEntry, Page};
+use crate::app::Hub;
+use crate::app::access::{Caller, authorize};
+use crate::app::assets::{asset_query, bucket};
+use crate::app::{AppError, AppResult};
+use crate::db::{Asset, HistoryEntry, Page};
 
 /// The most assets one bulk edit may touch.
 pub const MAX_BULK: usize = 1000;
 
-pub fn bucket(slug: &str) -> ApiResult<BucketKind> {
-    BucketKind::from_slug(slug).ok_or_else(ApiError::not_found)
-}
-
 /// `GET …/buckets/{b}/assets?state=&q=&sort=name|updated&order=asc|desc&after=&limit=&meta.FIELD=VALUE`
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     caller: Caller,
     Path((project_id, slug)): Path<(i64, String)>,
     Query(params): Query<Vec<(String, String)>>,
-) -> ApiResult<Json<Page<Asset>>> {
+) -> AppResult<Json<Page<Asset>>> {
     let bucket = bucket(&slug)?;
     authorize(&state, &caller, project_id, Action::ViewBucket(bucket)).await?;
     let query = asset_query(bucket, params)?;
     Ok(Json(state.db.list_assets(project_id, bucket, &query).await?))
 }
 
-/// The listing query from `state`, `q`, `sort`, `order`, `after`, `limit` and `meta.FIELD`
-/// parameters, each checked against the bucket's schema.
-pub(crate) fn asset_query(bucket: BucketKind, params: Vec<(String, String)>) -> ApiResult<AssetQuery> {
-    let mut query = AssetQuery { limit: 100, ..AssetQuery::default() };
-    for (key, value) in params {
-        match key.as_str() {
-            "state" if !value.is_empty() => {
-                query.state = Some(AssetState::parse(&value).ok_or_else(|| {
-                    let states: Vec<_> = AssetState::ALL.iter().map(|s| s.as_str()).collect();
-                    ApiError::bad_request(format!("state {value:?} is not one of {}", states.join(", ")))
-                })?)
-            }
-            "state" => {}
-            "q" => query.name_contains = Some(value),
-            "sort" => {
-                query.sort = match value.as_str() {
-                    "name" => AssetSort::Name,
-                    "updated" => AssetSort::Updated,
-                    _ => return Err(ApiError::bad_request("sort is `name` or `updated`")),
-                }
-            }
-            "order" => query.descending = value == "desc",
-            "after" => query.after = Some(value).filter(|v| !v.is_empty()),
-            "limit" => {
-                query.limit = value
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=500).contains(n))
-                    .ok_or_else(|| ApiError::bad_request("limit is a number from 1 to 500"))?
-            }
-            _ => match key.strip_prefix("meta.") {
-                Some(field) if bucket.field(field).is_some_and(|f| f.filterable) => {
-                    if !value.is_empty() {
-                        query.fields.push((field.to_owned(), value));
-                    }
-                }
-                _ => {
-                    let filterable: Vec<String> =
-                        bucket.schema().iter().filter(|f| f.filterable).map(|f| format!("meta.{}", f.key)).collect();
-                    return Err(ApiError::bad_request(format!(
-                        "unknown filter {key:?}; {} filters on state, q, sort, order, after, limit, {}",
-                        bucket.title(),
-                        filterable.join(", ")
-                    )));
-                }
-            },
-        }
-    }
-    if query.fields.len() > 8 {
-        return Err(ApiError::bad_request("at most 8 metadata filters at once"));
-    }
-    Ok(query)
-}
-
 /// Loads an asset the caller can see (404 otherwise, as for a missing one) and, for a write,
 /// checks that they may do `write` on its bucket (403 with the reason otherwise).
-async fn load(state: &AppState, caller: &Caller, id: i64, write: Option<fn(BucketKind) -> Action>) -> ApiResult<Asset> {
+async fn load(state: &Hub, caller: &Caller, id: i64, write: Option<fn(BucketKind) -> Action>) -> AppResult<Asset> {
     let asset = state.db.asset(id).await?;
     let action = write.unwrap_or(Action::ViewBucket);
     authorize(state, caller, asset.project_id, action(asset.bucket)).await?;
     Ok(asset)
 }
 
-pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<Asset>> {
+pub async fn get(State(state): State<Hub>, caller: Caller, Path(id): Path<i64>) -> AppResult<Json<Asset>> {
     Ok(Json(load(&state, &caller, id, None).await?))
 }
 
 pub async fn history(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     caller: Caller,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Vec<HistoryEntry>>> {
+) -> AppResult<Json<Vec<HistoryEntry>>> {
     load(&state, &caller, id, None).await?;
     Ok(Json(state.db.history(Some(id), None).await?))
 }
 
 /// The validation report: one result per check, newest run last.
 pub async fn validation(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     caller: Caller,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Vec<crate::db::CheckResult>>> {
+) -> AppResult<Json<Vec<crate::db::CheckResult>>> {
     load(&state, &caller, id, None).await?;
     Ok(Json(state.db.checks(id).await?))
 }
@@ -131,24 +74,24 @@ pub struct MembersQuery {
 
 /// A page of a package's files, with each one's upload and progress.
 pub async fn members(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     caller: Caller,
     Path(id): Path<i64>,
     Query(query): Query<MembersQuery>,
-) -> ApiResult<Json<Vec<crate::db::PackageMember>>> {
+) -> AppResult<Json<Vec<crate::db::PackageMember>>> {
     let asset = load(&state, &caller, id, None).await?;
     if asset.package_files.is_none() {
-        return Err(ApiError::conflict(format!("{} is a single file, not a package", asset.name)));
+        return Err(AppError::conflict(format!("{} is a single file, not a package", asset.name)));
     }
     let limit = query.limit.unwrap_or(1000);
     if !(1..=5000).contains(&limit) {
-        return Err(ApiError::bad_request("limit is 1 to 5000"));
+        return Err(AppError::bad_request("limit is 1 to 5000"));
     }
     Ok(Json(state.db.package_members(id, &query.after, limit, query.incomplete).await?))
 }
 
 /// Revalidation is an explicit action of a manager: Valid or Invalid → Delivered, and queued.
-pub async fn revalidate(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<Asset>> {
+pub async fn revalidate(State(state): State<Hub>, caller: Caller, Path(id): Path<i64>) -> AppResult<Json<Asset>> {
     let asset = load(&state, &caller, id, Some(Action::ManageBucket)).await?;
     let next = asset.state.next(hub_domain::AssetEvent::Revalidate)?;
     state.db.transition_asset(id, asset.state, next).await?;
@@ -167,14 +110,14 @@ pub struct MetadataPatch {
 }
 
 pub async fn update(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     caller: Caller,
     Path(id): Path<i64>,
     Json(patch): Json<MetadataPatch>,
-) -> ApiResult<Json<Asset>> {
+) -> AppResult<Json<Asset>> {
     let asset = load(&state, &caller, id, Some(Action::Deliver)).await?;
     let metadata = apply_patch(asset.bucket, &asset.metadata, &patch.metadata)
-        .map_err(|fields| ApiError::invalid(format!("the metadata of {} is not valid", asset.name), fields))?;
+        .map_err(|fields| AppError::invalid(format!("the metadata of {} is not valid", asset.name), fields))?;
     state.db.set_asset_metadata(id, &metadata).await?;
     let detail = serde_json::to_string(&patch.metadata).unwrap_or_default();
     state.db.add_history(asset.project_id, Some(id), None, Some(caller.user.id), "metadata_edited", &detail).await?;
@@ -190,18 +133,18 @@ pub struct BulkPatch {
 /// The bulk edit: one patch applied to many assets of one bucket. Every asset is checked first;
 /// if any would be invalid nothing changes, and the errors say which asset and which field.
 pub async fn bulk_update(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     caller: Caller,
     Path((project_id, slug)): Path<(i64, String)>,
     Json(patch): Json<BulkPatch>,
-) -> ApiResult<Json<Vec<Asset>>> {
+) -> AppResult<Json<Vec<Asset>>> {
     let bucket = bucket(&slug)?;
     authorize(&state, &caller, project_id, Action::Deliver(bucket)).await?;
     if patch.ids.is_empty() {
-        return Err(ApiError::bad_request("select at least one asset"));
+        return Err(AppError::bad_request("select at least one asset"));
     }
     if patch.ids.len() > MAX_BULK {
-        return Err(ApiError::new(
+        return Err(AppError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_many_assets",
             format!("a bulk edit takes at most {MAX_BULK} assets; split the selection"),
@@ -230,7 +173,7 @@ pub async fn bulk_update(
         }
     }
     if !errors.is_empty() {
-        return Err(ApiError::invalid("nothing was changed: some assets would not be valid", errors));
+        return Err(AppError::invalid("nothing was changed: some assets would not be valid", errors));
     }
     let detail = serde_json::to_string(&patch.metadata).unwrap_or_default();
     let mut updated = Vec::with_capacity(planned.len());
@@ -245,7 +188,7 @@ pub async fn bulk_update(
     Ok(Json(updated))
 }
 
-pub async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+pub async fn delete(State(state): State<Hub>, caller: Caller, Path(id): Path<i64>) -> AppResult<StatusCode> {
     let asset = load(&state, &caller, id, Some(Action::DeleteAsset)).await?;
     state.db.delete_asset(id).await?;
     let detail = format!("{} v{} deleted", asset.name, asset.version);

@@ -7,10 +7,10 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use hub_domain::access::Action;
 
-use super::AppState;
-use super::auth::{Caller, authorize};
-use super::error::{ApiError, ApiResult};
 use super::extract::Path;
+use crate::app::Hub;
+use crate::app::access::{Caller, authorize};
+use crate::app::{AppError, AppResult};
 use crate::store::{BlobKey, BlobStore};
 
 /// Bytes fetched from the store per piece of the response.
@@ -57,26 +57,26 @@ fn content_type(name: &str) -> &'static str {
 }
 
 pub async fn content(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     caller: Caller,
     Path(id): Path<i64>,
     headers: HeaderMap,
-) -> ApiResult<Response> {
+) -> AppResult<Response> {
     let asset = state.db.asset(id).await?;
     authorize(&state, &caller, asset.project_id, Action::ViewBucket(asset.bucket)).await?;
     if let Some(files) = asset.package_files {
-        return Err(ApiError::conflict(format!(
+        return Err(AppError::conflict(format!(
             "{} is a package of {files} files, not one file; list them at /api/v1/assets/{id}/members",
             asset.name
         )));
     }
     let key =
         asset.blob_key.as_deref().and_then(|k| BlobKey::new(k).ok()).ok_or_else(|| {
-            ApiError::conflict(format!("{} has no stored bytes yet (it is {})", asset.name, asset.state))
+            AppError::conflict(format!("{} has no stored bytes yet (it is {})", asset.name, asset.state))
         })?;
     let size = state.store.size(&key).await.map_err(|e| {
         tracing::error!(asset = id, error = %e, "stored bytes of an asset are unreachable");
-        ApiError::internal()
+        AppError::internal()
     })?;
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let (status, start, end) = match parse_range(range, size) {
@@ -84,7 +84,7 @@ pub async fn content(
         Ok(None) => (StatusCode::OK, 0, size),
         Err(()) => {
             let mut response =
-                ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "bad_range", format!("the file has {size} bytes"))
+                AppError::new(StatusCode::RANGE_NOT_SATISFIABLE, "bad_range", format!("the file has {size} bytes"))
                     .into_response();
             response
                 .headers_mut()

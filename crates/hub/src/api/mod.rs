@@ -1,5 +1,6 @@
-//! The JSON API under `/api/v1`, one module per resource, merged here. `router(state)` is what the
-//! server runs and what tests drive directly.
+//! The JSON API under `/api/v1`: one module per resource, each handler translating HTTP to a call
+//! of the core (`app`) and back. The endpoint table below is the single definition both the routes
+//! and the OpenAPI document are made from; `server::router` nests it beside the pages.
 
 pub mod assets;
 pub mod auth;
@@ -7,73 +8,18 @@ pub mod deliveries;
 pub mod download;
 pub mod error;
 pub mod extract;
-pub mod ops;
 pub mod projects;
 pub mod requests;
 pub mod session;
 pub mod spec;
 pub mod tus;
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
-use axum::routing::{MethodFilter, MethodRouter, get};
+use axum::routing::{MethodFilter, MethodRouter};
 
-use crate::db::Db;
-use crate::store::BlobStore;
-
-/// Settings the API needs; part of the server's configuration.
-#[derive(Debug, Clone)]
-pub struct ApiConfig {
-    /// How long a browser session lasts after signing in.
-    pub session_lifetime: std::time::Duration,
-    /// Mark the session cookie `Secure` (behind HTTPS).
-    pub secure_cookies: bool,
-    /// Where upload chunks wait while they arrive (local disk of this instance).
-    pub spool_dir: std::path::PathBuf,
-    /// The largest upload accepted, in bytes (`Tus-Max-Size`).
-    pub max_upload: i64,
-    /// How long an unfinished upload is kept after its last chunk (`Upload-Expires`); then its
-    /// storage is freed and its asset becomes Failed Delivery.
-    pub upload_lifetime: std::time::Duration,
-    /// How long a validation that could not run (storage unreachable) waits before its first
-    /// retry; each further retry waits twice as long, and after the last the asset goes back to
-    /// Delivered for a manager to ask again.
-    pub validation_retry: std::time::Duration,
-}
-
-impl Default for ApiConfig {
-    fn default() -> Self {
-        ApiConfig {
-            session_lifetime: std::time::Duration::from_secs(12 * 3600),
-            secure_cookies: false,
-            spool_dir: std::env::temp_dir(),
-            max_upload: 1 << 40,
-            upload_lifetime: std::time::Duration::from_secs(24 * 3600),
-            validation_retry: std::time::Duration::from_secs(1),
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct AppState {
-    pub db: Db,
-    pub store: Arc<dyn BlobStore>,
-    pub config: Arc<ApiConfig>,
-    pub limiter: Arc<auth::LoginLimiter>,
-    pub metrics: Arc<ops::Metrics>,
-}
-
-impl AppState {
-    pub fn new(db: Db, store: Arc<dyn BlobStore>, config: ApiConfig) -> Self {
-        AppState { db, store, config: Arc::new(config), limiter: Arc::default(), metrics: Arc::default() }
-    }
-}
-
-/// JSON bodies larger than this are refused with 413 (uploads do not come through JSON).
-const MAX_JSON_BODY: usize = 1 << 20;
+use crate::app::Hub;
 
 /// One API endpoint: the single definition both the router and the OpenAPI document are built from.
 #[derive(Debug)]
@@ -86,22 +32,27 @@ pub struct Endpoint {
     pub access: &'static str,
     /// Query parameters: (name, description).
     pub query: &'static [(&'static str, &'static str)],
-    route: fn() -> MethodRouter<AppState>,
+    /// The largest body it takes, when not the default for JSON.
+    pub body_limit: Option<usize>,
+    route: fn() -> MethodRouter<Hub>,
 }
 
 macro_rules! endpoint {
-    ($method:ident $path:literal => $handler:path, $summary:literal, $access:expr $(, query: $query:expr)?) => {
+    ($method:ident $path:literal => $handler:path, $summary:literal, $access:expr $(, query: $query:expr)? $(, body_limit: $limit:expr)?) => {
         Endpoint {
             method: Method::$method,
             path: $path,
             summary: $summary,
             access: $access,
             query: endpoint!(@query $($query)?),
+            body_limit: endpoint!(@limit $($limit)?),
             route: || axum::routing::on(MethodFilter::$method, $handler),
         }
     };
     (@query $query:expr) => { $query };
     (@query) => { &[] };
+    (@limit $limit:expr) => { Some($limit) };
+    (@limit) => { None };
 }
 
 const ASSET_QUERY: &[(&str, &str)] = &[
@@ -151,7 +102,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(PATCH "/requests/{id}" => requests::update, "Edit a request's title and metadata", MANAGER),
         endpoint!(POST "/requests/{id}/transition" => requests::transition, "Accept, ask for redelivery (with a reason), reject (with a reason) or reopen", MANAGER),
         endpoint!(GET "/requests/{id}/history" => requests::history, "Who did what to the request, when", MEMBER),
-        endpoint!(POST "/projects/{id}/deliveries" => deliveries::create, "Declare a delivery: files with sizes, md5, metadata and requests, all checked before any upload", CONTRIBUTOR),
+        endpoint!(POST "/projects/{id}/deliveries" => deliveries::create, "Declare a delivery: files with sizes, md5, metadata and requests, all checked before any upload", CONTRIBUTOR,
+            // A declaration may list the files of packages of up to 250,000 frames.
+            body_limit: crate::app::deliveries::MAX_DECLARATION_BODY),
         endpoint!(GET "/deliveries/{id}" => deliveries::get, "A delivery with each file's upload progress", MEMBER),
         endpoint!(POST "/deliveries/{id}/deliver" => deliveries::deliver, "DELIVER: every upload complete; assets become Delivered, requests Submitted", CONTRIBUTOR),
         endpoint!(OPTIONS "/uploads" => tus::options, "tus discovery: version, extensions, maximum size, checksum algorithms", "anyone"),
@@ -162,35 +115,15 @@ pub fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
-pub fn router(state: AppState) -> Router {
+/// The API's routes, to be nested under `/api/v1` (see `server::router`).
+pub fn routes() -> Router<Hub> {
     let mut api = Router::new();
     for endpoint in endpoints() {
         let mut route = (endpoint.route)();
-        if endpoint.path == "/projects/{id}/deliveries" {
-            // A declaration may list the files of packages of up to 250,000 frames.
-            route = route.layer(DefaultBodyLimit::max(deliveries::MAX_DECLARATION_BODY));
+        if let Some(limit) = endpoint.body_limit {
+            route = route.layer(DefaultBodyLimit::max(limit));
         }
         api = api.route(endpoint.path, route);
     }
-    let api =
-        api.route("/openapi.json", axum::routing::get(spec::serve)).fallback(|| async { error::ApiError::not_found() });
-    Router::new()
-        .nest("/api/v1", api)
-        .merge(crate::web::routes())
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::count_requests))
-        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
-        .with_state(state)
-}
-
-/// Serves the API on `listener` until `shutdown` completes, then finishes the requests in flight.
-/// Tests bind port 0 and call this with the real router.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    api.route("/openapi.json", axum::routing::get(spec::serve)).fallback(|| async { crate::app::AppError::not_found() })
 }

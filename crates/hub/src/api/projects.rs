@@ -6,13 +6,13 @@ use hub_domain::access::Action;
 use hub_domain::{BucketKind, Role};
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
-use super::auth::{Caller, authorize};
-use super::error::{ApiError, ApiResult};
 use super::extract::{Json, Path};
+use crate::app::Hub;
+use crate::app::access::{Caller, authorize};
+use crate::app::{AppError, AppResult};
 use crate::db::{BucketCounts, Member, Project};
 
-pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Project>>> {
+pub async fn list(State(state): State<Hub>, caller: Caller) -> AppResult<Json<Vec<Project>>> {
     Ok(Json(state.db.projects_for(&caller.user).await?))
 }
 
@@ -23,16 +23,16 @@ pub struct NewProject {
 }
 
 pub async fn create(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     caller: Caller,
     Json(new): Json<NewProject>,
-) -> ApiResult<(StatusCode, Json<Project>)> {
+) -> AppResult<(StatusCode, Json<Project>)> {
     if !caller.user.site_admin {
-        return Err(ApiError::forbidden("only site administrators create projects"));
+        return Err(AppError::forbidden("only site administrators create projects"));
     }
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 120 {
-        return Err(ApiError::bad_request("a project name has 1 to 120 characters"));
+        return Err(AppError::bad_request("a project name has 1 to 120 characters"));
     }
     let code = new.code.as_deref().map(str::trim).filter(|c| !c.is_empty()).unwrap_or(name);
     let project = state.db.create_project(name, &code.chars().take(16).collect::<String>()).await?;
@@ -49,10 +49,10 @@ pub struct ProjectView {
     pub buckets: Vec<BucketCounts>,
 }
 
-pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<ProjectView>> {
+pub async fn get(State(state): State<Hub>, caller: Caller, Path(id): Path<i64>) -> AppResult<Json<ProjectView>> {
     let member = authorize(&state, &caller, id, Action::ViewProject).await?;
     let project = state.db.project(id).await?;
-    let buckets = visible_counts(&state, id, member.as_ref()).await?;
+    let buckets = crate::app::projects::visible_counts(&state, id, member.as_ref()).await?;
     Ok(Json(ProjectView { project, role: member.map(|m| m.role), buckets }))
 }
 
@@ -64,11 +64,11 @@ pub struct ProjectSettings {
 }
 
 pub async fn update(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     caller: Caller,
     Path(id): Path<i64>,
     Json(settings): Json<ProjectSettings>,
-) -> ApiResult<Json<Project>> {
+) -> AppResult<Json<Project>> {
     authorize(&state, &caller, id, Action::ManageMembers).await?;
     if let Some(on) = settings.fast_start_remux {
         state.db.set_fast_start_remux(id, on).await?;
@@ -79,31 +79,15 @@ pub async fn update(
 }
 
 pub async fn buckets(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     caller: Caller,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Vec<BucketCounts>>> {
+) -> AppResult<Json<Vec<BucketCounts>>> {
     let member = authorize(&state, &caller, id, Action::ViewProject).await?;
-    Ok(Json(visible_counts(&state, id, member.as_ref()).await?))
+    Ok(Json(crate::app::projects::visible_counts(&state, id, member.as_ref()).await?))
 }
 
-pub(crate) async fn visible_counts(
-    state: &AppState,
-    project_id: i64,
-    member: Option<&Member>,
-) -> ApiResult<Vec<BucketCounts>> {
-    let mut counts = state.db.bucket_counts(project_id).await?;
-    if let Some(member) = member {
-        counts.retain(|c| member.membership().sees_bucket(c.bucket));
-    }
-    Ok(counts)
-}
-
-pub async fn members(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<Vec<Member>>> {
+pub async fn members(State(state): State<Hub>, caller: Caller, Path(id): Path<i64>) -> AppResult<Json<Vec<Member>>> {
     authorize(&state, &caller, id, Action::ViewProject).await?;
     Ok(Json(state.db.members(id).await?))
 }
@@ -118,18 +102,18 @@ pub struct MemberChange {
 }
 
 pub async fn add_member(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     caller: Caller,
     Path(id): Path<i64>,
     Json(change): Json<MemberChange>,
-) -> ApiResult<StatusCode> {
+) -> AppResult<StatusCode> {
     authorize(&state, &caller, id, Action::ManageMembers).await?;
-    let username = change.username.as_deref().ok_or_else(|| ApiError::bad_request("give the username to add"))?;
+    let username = change.username.as_deref().ok_or_else(|| AppError::bad_request("give the username to add"))?;
     let (user, _) = state
         .db
         .user_for_login(username)
         .await
-        .map_err(|_| ApiError::invalid(format!("there is no user named {username}"), Vec::new()))?;
+        .map_err(|_| AppError::invalid(format!("there is no user named {username}"), Vec::new()))?;
     state.db.set_member(id, user.id, change.role, change.buckets.as_deref()).await?;
     let detail = format!("{} added as {}", user.username, change.role.as_str());
     state.db.add_history(id, None, None, Some(caller.user.id), "member_added", &detail).await?;
@@ -137,14 +121,14 @@ pub async fn add_member(
 }
 
 pub async fn change_member(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     caller: Caller,
     Path((id, user_id)): Path<(i64, i64)>,
     Json(change): Json<MemberChange>,
-) -> ApiResult<StatusCode> {
+) -> AppResult<StatusCode> {
     authorize(&state, &caller, id, Action::ManageMembers).await?;
     if state.db.member(id, user_id).await?.is_none() {
-        return Err(ApiError::not_found());
+        return Err(AppError::not_found());
     }
     state.db.set_member(id, user_id, change.role, change.buckets.as_deref()).await?;
     let detail = format!("user {user_id} is now {}", change.role.as_str());
@@ -153,10 +137,10 @@ pub async fn change_member(
 }
 
 pub async fn remove_member(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     caller: Caller,
     Path((id, user_id)): Path<(i64, i64)>,
-) -> ApiResult<StatusCode> {
+) -> AppResult<StatusCode> {
     authorize(&state, &caller, id, Action::ManageMembers).await?;
     state.db.remove_member(id, user_id).await?;
     state.db.add_history(id, None, None, Some(caller.user.id), "member_removed", &format!("user {user_id}")).await?;

@@ -9,23 +9,23 @@ use hub_domain::{BucketKind, FieldError, Metadata, RequestEvent, RequestState};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::AppState;
-use super::assets::bucket;
-use super::auth::{Caller, authorize};
-use super::error::{ApiError, ApiResult};
 use super::extract::{Json, Path, Query};
+use crate::app::Hub;
+use crate::app::access::{Caller, authorize};
+use crate::app::assets::bucket;
+use crate::app::{AppError, AppResult};
 use crate::db::{HistoryEntry, Request};
 
-fn request_bucket(slug: &str) -> ApiResult<BucketKind> {
+fn request_bucket(slug: &str) -> AppResult<BucketKind> {
     let bucket = bucket(slug)?;
     if !bucket.request_based() {
-        return Err(ApiError::bad_request(format!("{} does not take requests", bucket.title())));
+        return Err(AppError::bad_request(format!("{} does not take requests", bucket.title())));
     }
     Ok(bucket)
 }
 
 /// Request metadata names what is wanted; every field is optional, each must fit the schema.
-fn request_metadata(bucket: BucketKind, input: &Map<String, Value>) -> ApiResult<Metadata> {
+fn request_metadata(bucket: BucketKind, input: &Map<String, Value>) -> AppResult<Metadata> {
     let mut metadata = Metadata::new();
     let mut errors = Vec::new();
     for (key, value) in input {
@@ -42,7 +42,7 @@ fn request_metadata(bucket: BucketKind, input: &Map<String, Value>) -> ApiResult
             },
         }
     }
-    if errors.is_empty() { Ok(metadata) } else { Err(ApiError::invalid("the request's metadata is not valid", errors)) }
+    if errors.is_empty() { Ok(metadata) } else { Err(AppError::invalid("the request's metadata is not valid", errors)) }
 }
 
 #[derive(Debug, Deserialize)]
@@ -51,17 +51,17 @@ pub struct ListParams {
 }
 
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     caller: Caller,
     Path((project_id, slug)): Path<(i64, String)>,
     Query(params): Query<ListParams>,
-) -> ApiResult<Json<Vec<Request>>> {
+) -> AppResult<Json<Vec<Request>>> {
     let bucket = request_bucket(&slug)?;
     authorize(&state, &caller, project_id, Action::ViewBucket(bucket)).await?;
     let wanted = match params.state.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => {
-            Some(RequestState::parse(s).ok_or_else(|| ApiError::bad_request(format!("unknown request state {s:?}")))?)
+            Some(RequestState::parse(s).ok_or_else(|| AppError::bad_request(format!("unknown request state {s:?}")))?)
         }
     };
     Ok(Json(state.db.list_requests(project_id, bucket, wanted).await?))
@@ -74,10 +74,10 @@ pub struct RequestBody {
     pub metadata: Map<String, Value>,
 }
 
-fn title(body: &RequestBody) -> ApiResult<String> {
+fn title(body: &RequestBody) -> AppResult<String> {
     let title = body.title.as_deref().map(str::trim).unwrap_or_default();
     if title.is_empty() || title.chars().count() > 200 {
-        return Err(ApiError::invalid(
+        return Err(AppError::invalid(
             "a request needs a title",
             vec![FieldError { field: "title".into(), message: "Title has 1 to 200 characters".into() }],
         ));
@@ -86,11 +86,11 @@ fn title(body: &RequestBody) -> ApiResult<String> {
 }
 
 pub async fn create(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     caller: Caller,
     Path((project_id, slug)): Path<(i64, String)>,
     Json(body): Json<RequestBody>,
-) -> ApiResult<(StatusCode, Json<Request>)> {
+) -> AppResult<(StatusCode, Json<Request>)> {
     let bucket = request_bucket(&slug)?;
     authorize(&state, &caller, project_id, Action::ManageBucket(bucket)).await?;
     let title = title(&body)?;
@@ -100,32 +100,32 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(request)))
 }
 
-async fn load(state: &AppState, caller: &Caller, id: i64, manage: bool) -> ApiResult<Request> {
+async fn load(state: &Hub, caller: &Caller, id: i64, manage: bool) -> AppResult<Request> {
     let request = state.db.request(id).await?;
     let action = if manage { Action::ManageBucket } else { Action::ViewBucket };
     authorize(state, caller, request.project_id, action(request.bucket)).await?;
     Ok(request)
 }
 
-pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<Request>> {
+pub async fn get(State(state): State<Hub>, caller: Caller, Path(id): Path<i64>) -> AppResult<Json<Request>> {
     Ok(Json(load(&state, &caller, id, false).await?))
 }
 
 pub async fn history(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     caller: Caller,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Vec<HistoryEntry>>> {
+) -> AppResult<Json<Vec<HistoryEntry>>> {
     load(&state, &caller, id, false).await?;
     Ok(Json(state.db.history(None, Some(id)).await?))
 }
 
 pub async fn update(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     caller: Caller,
     Path(id): Path<i64>,
     Json(body): Json<RequestBody>,
-) -> ApiResult<Json<Request>> {
+) -> AppResult<Json<Request>> {
     let request = load(&state, &caller, id, true).await?;
     let title = if body.title.is_some() { title(&body)? } else { request.title.clone() };
     let metadata = request_metadata(request.bucket, &body.metadata)?;
@@ -141,23 +141,23 @@ pub struct Transition {
 }
 
 pub async fn transition(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     caller: Caller,
     Path(id): Path<i64>,
     Json(body): Json<Transition>,
-) -> ApiResult<Json<Request>> {
+) -> AppResult<Json<Request>> {
     let request = load(&state, &caller, id, true).await?;
     if !matches!(
         body.event,
         RequestEvent::Accept | RequestEvent::AskRedelivery | RequestEvent::Reject | RequestEvent::Reopen
     ) {
-        return Err(ApiError::bad_request(
+        return Err(AppError::bad_request(
             "managers accept, ask_redelivery, reject or reopen; the other events come from deliveries and validation",
         ));
     }
     let reason = body.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
     if matches!(body.event, RequestEvent::AskRedelivery | RequestEvent::Reject) && reason.is_none() {
-        return Err(ApiError::invalid(
+        return Err(AppError::invalid(
             "say why, so that the vendor can act on it",
             vec![FieldError { field: "reason".into(), message: "Reason is required".into() }],
         ));

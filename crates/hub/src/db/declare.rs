@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use super::assets::{asset_from, insert_asset_sql, metadata_text, parse_bucket, parse_metadata, parse_state};
 use super::packages::INSERT_BATCH;
-use super::uploads::{COLUMNS as UPLOAD_COLUMNS, parts_text};
+use super::uploads::{bind_upload, insert_upload_sql};
 use super::{Asset, Db, Delivery, NewAsset, RepoError, RepoResult, Upload, audited, now_ms, with_pool};
 
 /// A declaration, made all at once: see [`Db::declare`].
@@ -47,10 +47,7 @@ impl Db {
     async fn declare_once(&self, plan: &DeclarePlan) -> RepoResult<Delivery> {
         let now = now_ms();
         let asset_sql = insert_asset_sql();
-        let upload_sql = format!(
-            "INSERT INTO uploads ({UPLOAD_COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-        );
+        let upload_sql = insert_upload_sql();
         let history = "INSERT INTO history (project_id, asset_id, request_id, user_id, action, detail, at_ms) \
                        VALUES ($1, $2, NULL, $3, 'delivery_created', $4, $5)";
         let id: i64 = with_pool!(self, pool => {
@@ -88,12 +85,7 @@ impl Db {
                         (String::new(), detail)
                     }
                     (None, Some(upload)) => {
-                        sqlx::query(audited(&upload_sql))
-                            .bind(&upload.id).bind(upload.project_id).bind(upload.bucket.slug()).bind(upload.created_by)
-                            .bind(upload.length).bind(upload.offset).bind(&upload.metadata).bind(upload.part_size)
-                            .bind(&upload.multipart_id).bind(parts_text(&upload.parts)).bind(&upload.pending_key)
-                            .bind(upload.pending_size).bind(&upload.blob_key).bind(upload.completed)
-                            .bind(upload.created_ms).bind(upload.expires_ms).bind(&upload.concat)
+                        bind_upload!(sqlx::query(audited(&upload_sql)), upload)
                             .execute(&mut *tx).await?;
                         (upload.id.clone(), format!("{} v{} declared in delivery {id}", asset.name, asset.version))
                     }

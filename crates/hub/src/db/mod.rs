@@ -138,6 +138,7 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
     ("0007_remux_and_reaper", include_str!("../../migrations/sqlite/0007_remux_and_reaper.sql")),
     ("0008_packages", include_str!("../../migrations/sqlite/0008_packages.sql")),
     ("0009_delivery_key", include_str!("../../migrations/sqlite/0009_delivery_key.sql")),
+    ("0010_upload_store_state", include_str!("../../migrations/sqlite/0010_upload_store_state.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../migrations/postgres/0001_initial.sql")),
@@ -149,6 +150,7 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0007_remux_and_reaper", include_str!("../../migrations/postgres/0007_remux_and_reaper.sql")),
     ("0008_packages", include_str!("../../migrations/postgres/0008_packages.sql")),
     ("0009_delivery_key", include_str!("../../migrations/postgres/0009_delivery_key.sql")),
+    ("0010_upload_store_state", include_str!("../../migrations/postgres/0010_upload_store_state.sql")),
 ];
 
 impl Db {
@@ -182,6 +184,12 @@ impl Db {
 
     /// Applies the migrations this database has not seen yet, each in its own transaction.
     pub async fn migrate(&self) -> RepoResult<()> {
+        self.migrate_until(None).await
+    }
+
+    /// Applies the migrations up to and including `last` (all of them for `None`), as an older
+    /// release would have left the database; for upgrade tests.
+    pub async fn migrate_until(&self, last: Option<&str>) -> RepoResult<()> {
         let migrations = match self.dialect() {
             Dialect::Sqlite => SQLITE_MIGRATIONS,
             Dialect::Postgres => POSTGRES_MIGRATIONS,
@@ -207,6 +215,9 @@ impl Db {
                     .await?;
                 tx.commit().await?;
                 tracing::info!(migration = name, "applied database migration");
+                if last == Some(*name) {
+                    return Ok(());
+                }
             }
             Ok::<(), RepoError>(())
         })?;

@@ -6,7 +6,6 @@ use sqlx::Row;
 
 use super::assets::parse_bucket;
 use super::{Db, RepoError, RepoResult, audited, now_ms, with_pool};
-use crate::store::PartRef;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Upload {
@@ -19,11 +18,8 @@ pub struct Upload {
     pub offset: i64,
     /// The raw `Upload-Metadata` header, echoed back on HEAD.
     pub metadata: String,
-    pub part_size: i64,
-    pub multipart_id: Option<String>,
-    pub parts: Vec<PartRef>,
-    pub pending_key: Option<String>,
-    pub pending_size: i64,
+    /// The blob store's own state of the upload (see `store::resumable`): opaque here.
+    pub store_state: String,
     /// Where the finished bytes are.
     pub blob_key: String,
     pub completed: bool,
@@ -33,13 +29,12 @@ pub struct Upload {
     pub concat: Option<String>,
 }
 
-pub(super) const COLUMNS: &str = "id, project_id, bucket, created_by, length, upload_offset, metadata, part_size, multipart_id, \
-                       parts, pending_key, pending_size, blob_key, completed, created_ms, expires_ms, concat";
+pub(super) const COLUMNS: &str = "id, project_id, bucket, created_by, length, upload_offset, metadata, store_state, \
+                       blob_key, completed, created_ms, expires_ms, concat";
 
 macro_rules! upload_from {
     ($row:expr) => {{
         let bucket: String = $row.try_get("bucket")?;
-        let parts: String = $row.try_get("parts")?;
         Upload {
             id: $row.try_get("id")?,
             project_id: $row.try_get("project_id")?,
@@ -48,11 +43,7 @@ macro_rules! upload_from {
             length: $row.try_get("length")?,
             offset: $row.try_get("upload_offset")?,
             metadata: $row.try_get("metadata")?,
-            part_size: $row.try_get("part_size")?,
-            multipart_id: $row.try_get("multipart_id")?,
-            parts: serde_json::from_str(&parts).map_err(|e| RepoError::Corrupt(format!("upload parts: {e}")))?,
-            pending_key: $row.try_get("pending_key")?,
-            pending_size: $row.try_get("pending_size")?,
+            store_state: $row.try_get("store_state")?,
             blob_key: $row.try_get("blob_key")?,
             completed: $row.try_get("completed")?,
             created_ms: $row.try_get("created_ms")?,
@@ -62,22 +53,37 @@ macro_rules! upload_from {
     }};
 }
 
-pub(super) fn parts_text(parts: &[PartRef]) -> String {
-    serde_json::to_string(parts).expect("part refs serialise")
+/// The insert of an upload row, for `create_upload` and `declare`.
+pub(super) fn insert_upload_sql() -> String {
+    format!("INSERT INTO uploads ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
 }
+
+/// Binds an upload's values to [`insert_upload_sql`].
+macro_rules! bind_upload {
+    ($query:expr, $upload:expr) => {{
+        let upload = $upload;
+        $query
+            .bind(&upload.id)
+            .bind(upload.project_id)
+            .bind(upload.bucket.slug())
+            .bind(upload.created_by)
+            .bind(upload.length)
+            .bind(upload.offset)
+            .bind(&upload.metadata)
+            .bind(&upload.store_state)
+            .bind(&upload.blob_key)
+            .bind(upload.completed)
+            .bind(upload.created_ms)
+            .bind(upload.expires_ms)
+            .bind(&upload.concat)
+    }};
+}
+pub(super) use bind_upload;
 
 impl Db {
     pub async fn create_upload(&self, upload: &Upload) -> RepoResult<()> {
-        let sql = format!(
-            "INSERT INTO uploads ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-        );
-        with_pool!(self, pool => sqlx::query(audited(&sql))
-            .bind(&upload.id).bind(upload.project_id).bind(upload.bucket.slug()).bind(upload.created_by)
-            .bind(upload.length).bind(upload.offset).bind(&upload.metadata).bind(upload.part_size)
-            .bind(&upload.multipart_id).bind(parts_text(&upload.parts)).bind(&upload.pending_key)
-            .bind(upload.pending_size).bind(&upload.blob_key).bind(upload.completed)
-            .bind(upload.created_ms).bind(upload.expires_ms).bind(&upload.concat)
-            .execute(pool).await.map(|_| ())?);
+        let sql = insert_upload_sql();
+        with_pool!(self, pool => bind_upload!(sqlx::query(audited(&sql)), upload).execute(pool).await.map(|_| ())?);
         Ok(())
     }
 
@@ -92,11 +98,10 @@ impl Db {
     /// Records what a PATCH stored, if the upload is still at `expected_offset`.
     pub async fn advance_upload(&self, next: &Upload, expected_offset: i64) -> RepoResult<()> {
         let n = with_pool!(self, pool => sqlx::query(
-            "UPDATE uploads SET length = $1, upload_offset = $2, multipart_id = $3, parts = $4, pending_key = $5, \
-             pending_size = $6, completed = $7, expires_ms = $8 WHERE id = $9 AND upload_offset = $10",
+            "UPDATE uploads SET length = $1, upload_offset = $2, store_state = $3, completed = $4, expires_ms = $5 \
+             WHERE id = $6 AND upload_offset = $7",
         )
-        .bind(next.length).bind(next.offset).bind(&next.multipart_id).bind(parts_text(&next.parts))
-        .bind(&next.pending_key).bind(next.pending_size).bind(next.completed).bind(next.expires_ms)
+        .bind(next.length).bind(next.offset).bind(&next.store_state).bind(next.completed).bind(next.expires_ms)
         .bind(&next.id).bind(expected_offset)
         .execute(pool).await?.rows_affected());
         if n == 1 {

@@ -1,10 +1,12 @@
 //! Blob storage behind one small trait: a local folder (the default) or any S3-compatible store.
 //!
-//! Large objects are written as multipart uploads whose state (upload id, part ids) belongs to the
-//! caller, who keeps it in the database, so that an upload begun on one instance can be continued
-//! on another or after a restart.
+//! Resumable uploads are written through each backend's own write path (`resumable`): the
+//! store keeps what it needs between PATCHes in an opaque state the caller records with the
+//! upload, so that an upload begun on one instance can be continued on another or after a restart.
+//! Nothing outside this module asks which backend it is talking to.
 
 mod local;
+pub mod resumable;
 mod s3;
 
 use std::fmt;
@@ -15,6 +17,7 @@ use bytes::Bytes;
 use tokio::io::AsyncRead;
 
 pub use local::LocalStore;
+pub use resumable::{Appended, Body, Refused, Resumable};
 pub use s3::{S3Settings, S3Store};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +32,9 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("object storage failed: {0}")]
     Backend(String),
+    /// The body of an append was refused by the engine; nothing of it was kept.
+    #[error("the body was refused; nothing of it was kept")]
+    Refused,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -87,10 +93,40 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
     /// Joins the parts, in order, into the blob.
     async fn complete_multipart(&self, key: &BlobKey, upload: &str, parts: Vec<PartRef>) -> StoreResult<()>;
     async fn abort_multipart(&self, key: &BlobKey, upload: &str) -> StoreResult<()>;
-    /// The file that holds `key`, for a store that keeps blobs as plain local files: tus then
-    /// appends uploads there in place instead of going through multipart parts.
-    fn local_path(&self, _key: &BlobKey) -> Option<std::path::PathBuf> {
-        None
+
+    // The write path of resumable uploads (see `resumable`). The defaults go through multipart
+    // parts and suit object stores; a backend with a better way overrides them.
+
+    /// Appends `body` to the upload after its recorded offset. On `Err` (including
+    /// [`StoreError::Refused`]) nothing of the body is part of the upload.
+    async fn append(&self, upload: Resumable<'_>, body: &mut dyn Body) -> StoreResult<Appended> {
+        resumable::append_parts(self, upload, body).await
+    }
+    /// How many of the upload's recorded bytes the store really holds (fewer after a power cut
+    /// on a store that does not sync every append).
+    async fn held(&self, upload: Resumable<'_>) -> StoreResult<u64> {
+        Ok(upload.offset)
+    }
+    /// Called once `after` is recorded in place of `before`: whatever only `before` needed goes.
+    async fn settle(&self, before: &str, after: &str) {
+        resumable::settle_parts(self, before, after).await
+    }
+    /// Joins finished blobs (key, size), in order, into `key`.
+    async fn concatenate(&self, key: &BlobKey, pieces: &[(BlobKey, u64)]) -> StoreResult<()> {
+        resumable::concatenate_parts(self, key, pieces).await
+    }
+    /// Frees all an upload holds, finished or not; failures are logged, never fatal.
+    async fn discard(&self, upload: Resumable<'_>) {
+        resumable::discard_parts(self, upload).await
+    }
+    /// The md5 of each of `keys` (with their sizes), in order. Stores that can hash faster in
+    /// place override it.
+    async fn md5s(&self, keys: &[(BlobKey, u64)]) -> StoreResult<Vec<[u8; 16]>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for (key, size) in keys {
+            out.push(md5_of(self, key, *size).await?);
+        }
+        Ok(out)
     }
 }
 
@@ -101,6 +137,18 @@ pub async fn probe(store: &dyn BlobStore) -> StoreResult<()> {
         Ok(_) | Err(StoreError::NotFound(_)) => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// The md5 of a blob, read in 8 MiB ranges.
+pub async fn md5_of<S: BlobStore + ?Sized>(store: &S, key: &BlobKey, size: u64) -> StoreResult<[u8; 16]> {
+    let mut hasher = md5_many::Md5State::new();
+    let mut at = 0;
+    while at < size {
+        let end = (at + (8 << 20)).min(size);
+        hasher.update(&store.get_range(key, at..end).await?);
+        at = end;
+    }
+    Ok(hasher.finalize())
 }
 
 fn check_range(range: &Range<u64>, size: u64) -> StoreResult<()> {

@@ -33,7 +33,7 @@ pub(super) struct AssetPage {
 }
 
 pub(super) async fn asset(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     viewer: Viewer,
     axum::extract::Path(id): axum::extract::Path<i64>,
 ) -> PageResult {

@@ -53,18 +53,18 @@ pub(super) struct BucketPage {
 }
 
 pub(super) async fn bucket(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     viewer: Viewer,
     axum::extract::Path((id, slug)): axum::extract::Path<(i64, String)>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> PageResult {
-    let bucket = BucketKind::from_slug(&slug).ok_or_else(ApiError::not_found)?;
+    let bucket = BucketKind::from_slug(&slug).ok_or_else(AppError::not_found)?;
     let member = authorize(&state, &viewer.caller, id, Action::ViewBucket(bucket)).await?;
     let project = state.db.project(id).await?;
     let param = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default();
     let listing: Vec<(String, String)> =
         params.iter().filter(|(k, _)| k != "delivered" && k != "view").cloned().collect();
-    let (query, problem) = match crate::api::assets::asset_query(bucket, listing) {
+    let (query, problem) = match crate::app::assets::asset_query(bucket, listing) {
         Ok(query) => (query, None),
         Err(e) => (crate::db::AssetQuery { limit: 100, ..Default::default() }, Some(e.body.message.clone())),
     };

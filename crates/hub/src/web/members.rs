@@ -23,7 +23,7 @@ pub(super) struct MembersPage {
 }
 
 pub(super) async fn members(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     viewer: Viewer,
     axum::extract::Path(id): axum::extract::Path<i64>,
 ) -> PageResult {

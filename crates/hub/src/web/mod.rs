@@ -15,10 +15,10 @@ use hub_domain::access::Action;
 use hub_domain::{AssetState, BucketKind, DeliveryState, FieldDef, FieldKind};
 use serde::Deserialize;
 
-use crate::api::AppState;
-use crate::api::auth::{Caller, SESSION_COOKIE, allows, authorize, authorize_own, cookie, session_caller};
-use crate::api::error::ApiError;
-use crate::api::session::{end_session, start_session};
+use crate::app::AppError;
+use crate::app::Hub;
+use crate::app::access::{Caller, allows, authorize, authorize_own, session_caller};
+use crate::app::sessions::{SESSION_COOKIE, cookie, end_session, start_session};
 use crate::db::{Asset, CheckResult, RepoError, User};
 use crate::validate::is_proxy;
 
@@ -37,7 +37,7 @@ use fields::{FieldView, display_value, field_view, field_views};
 use format::{human_bytes, when, when_exact};
 
 /// The page routes, merged into the service's router.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Hub> {
     Router::new()
         .route("/", get(projects::projects))
         .route("/login", get(signin::login_page).post(signin::login))
@@ -60,10 +60,10 @@ pub struct Viewer {
     csrf: String,
 }
 
-impl FromRequestParts<AppState> for Viewer {
+impl FromRequestParts<Hub> for Viewer {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &Hub) -> Result<Self, Self::Rejection> {
         let here = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let to_login = |expired: bool| {
             let flag = if expired { "&expired=1" } else { "" };
@@ -115,10 +115,10 @@ fn crumb(label: impl Into<String>, href: impl Into<String>) -> Crumb {
 /// An API error shown as a page: what went wrong and where to go from there. Everything a viewer
 /// may not see is "not found", exactly as in the API.
 #[derive(Debug)]
-pub struct PageError(ApiError);
+pub struct PageError(AppError);
 
-impl From<ApiError> for PageError {
-    fn from(e: ApiError) -> Self {
+impl From<AppError> for PageError {
+    fn from(e: AppError) -> Self {
         PageError(e)
     }
 }
@@ -210,7 +210,7 @@ fn delivered_id(value: &str) -> Option<String> {
 }
 
 /// Only a path on this site may be a place to come back to after signing in.
-fn local_path(next: &str) -> &str {
+fn same_site_path(next: &str) -> &str {
     if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next } else { "/" }
 }
 
@@ -226,7 +226,7 @@ async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> 
         "transfers.js" => (include_bytes!("../../static/transfers.js"), "text/javascript; charset=utf-8"),
         "tus.min.js" => (include_bytes!("../../static/tus.min.js"), "text/javascript; charset=utf-8"),
         "tus-js-client.LICENSE" => (include_bytes!("../../static/tus-js-client.LICENSE"), "text/plain; charset=utf-8"),
-        _ => return PageError(ApiError::not_found()).into_response(),
+        _ => return PageError(AppError::not_found()).into_response(),
     };
     let mut response = body.into_response();
     let headers = response.headers_mut();
@@ -240,10 +240,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_local_paths_are_places_to_return_to() {
-        assert_eq!(local_path("/projects/1?state=valid"), "/projects/1?state=valid");
+    fn only_same_site_paths_are_places_to_return_to() {
+        assert_eq!(same_site_path("/projects/1?state=valid"), "/projects/1?state=valid");
         for outside in ["//evil.example/x", "https://evil.example/", "/\\evil.example", "", "javascript:alert(1)"] {
-            assert_eq!(local_path(outside), "/", "{outside}");
+            assert_eq!(same_site_path(outside), "/", "{outside}");
         }
         assert_eq!(query_string(&[("next", "/a b?c=d&e")]), "next=%2Fa+b%3Fc%3Dd%26e");
     }

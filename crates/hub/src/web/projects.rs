@@ -17,7 +17,7 @@ pub(super) struct ProjectsPage {
     site_admin: bool,
 }
 
-pub(super) async fn projects(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+pub(super) async fn projects(State(state): State<Hub>, viewer: Viewer) -> PageResult {
     let projects = state.db.projects_for(viewer.user()).await?;
     let projects = projects.into_iter().map(|p| ProjectCard { id: p.id, name: p.name, code: p.code }).collect();
     let site_admin = viewer.user().site_admin;
@@ -48,13 +48,13 @@ pub(super) struct ProjectPage {
 }
 
 pub(super) async fn project(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     viewer: Viewer,
     axum::extract::Path(id): axum::extract::Path<i64>,
 ) -> PageResult {
     let member = authorize(&state, &viewer.caller, id, Action::ViewProject).await?;
     let project = state.db.project(id).await?;
-    let counts = crate::api::projects::visible_counts(&state, id, member.as_ref()).await?;
+    let counts = crate::app::projects::visible_counts(&state, id, member.as_ref()).await?;
     let manages = allows(&viewer.caller, member.as_ref(), Action::ManageMembers);
     let buckets = counts
         .into_iter()

@@ -45,12 +45,12 @@ pub(super) struct RequestsQuery {
 }
 
 pub(super) async fn requests(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     viewer: Viewer,
     axum::extract::Path((id, slug)): axum::extract::Path<(i64, String)>,
     Query(query): Query<RequestsQuery>,
 ) -> PageResult {
-    let bucket = BucketKind::from_slug(&slug).filter(|b| b.request_based()).ok_or_else(ApiError::not_found)?;
+    let bucket = BucketKind::from_slug(&slug).filter(|b| b.request_based()).ok_or_else(AppError::not_found)?;
     let member = authorize(&state, &viewer.caller, id, Action::ViewBucket(bucket)).await?;
     let project = state.db.project(id).await?;
     let manager = allows(&viewer.caller, member.as_ref(), Action::ManageBucket(bucket));

@@ -21,7 +21,7 @@ pub(super) struct LoginQuery {
 }
 
 pub(super) async fn login_page(Query(query): Query<LoginQuery>) -> Response {
-    let next = local_path(&query.next).to_owned();
+    let next = same_site_path(&query.next).to_owned();
     let chrome = Chrome::anonymous();
     render(&LoginPage { chrome, error: None, expired: query.expired.is_some(), next, username: String::new() })
 }
@@ -34,8 +34,8 @@ pub(super) struct LoginForm {
     next: String,
 }
 
-pub(super) async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
-    let next = local_path(&form.next).to_owned();
+pub(super) async fn login(State(state): State<Hub>, Form(form): Form<LoginForm>) -> Response {
+    let next = same_site_path(&form.next).to_owned();
     match start_session(&state, &form.username, &form.password).await {
         Ok((_, cookie)) => {
             let mut response = Redirect::to(&next).into_response();
@@ -62,14 +62,14 @@ pub(super) struct LogoutForm {
 }
 
 pub(super) async fn logout(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     viewer: Viewer,
     headers: HeaderMap,
     Form(form): Form<LogoutForm>,
 ) -> PageResult {
     if form.csrf != viewer.csrf {
         return Err(
-            ApiError::forbidden("this sign-out did not come from a contenthub page; reload and try again").into()
+            AppError::forbidden("this sign-out did not come from a contenthub page; reload and try again").into()
         );
     }
     let cookie = end_session(&state, &headers).await?;

@@ -46,7 +46,7 @@ pub(super) struct TransfersPage {
 /// The latest deliveries the transfers page lists.
 pub(super) const TRANSFERS_SHOWN: i64 = 50;
 
-pub(super) async fn transfers(State(state): State<AppState>, viewer: Viewer) -> PageResult {
+pub(super) async fn transfers(State(state): State<Hub>, viewer: Viewer) -> PageResult {
     let mut deliveries = Vec::new();
     let mut projects = std::collections::HashMap::new();
     let mut people = std::collections::HashMap::new();
@@ -75,7 +75,7 @@ pub(super) async fn transfers(State(state): State<AppState>, viewer: Viewer) -> 
             }
             _ => None,
         };
-        let view = crate::api::deliveries::view(&state, delivery).await?;
+        let view = crate::app::deliveries::view(&state, delivery).await?;
         // An open delivery whose every file failed has nothing left to resume.
         let taking = view.delivery.state == DeliveryState::Open;
         let stopped =

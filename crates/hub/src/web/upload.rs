@@ -24,12 +24,12 @@ pub(super) struct UploadQuery {
 }
 
 pub(super) async fn upload(
-    State(state): State<AppState>,
+    State(state): State<Hub>,
     viewer: Viewer,
     axum::extract::Path((id, slug)): axum::extract::Path<(i64, String)>,
     Query(query): Query<UploadQuery>,
 ) -> PageResult {
-    let bucket = BucketKind::from_slug(&slug).ok_or_else(ApiError::not_found)?;
+    let bucket = BucketKind::from_slug(&slug).ok_or_else(AppError::not_found)?;
     authorize(&state, &viewer.caller, id, Action::Deliver(bucket)).await?;
     let project = state.db.project(id).await?;
     let fields = field_views(bucket);
@@ -51,13 +51,13 @@ pub(super) async fn upload(
             let delivery = state.db.delivery(delivery_id).await?;
             let mine = delivery.created_by == Some(viewer.user().id);
             if !mine || delivery.project_id != id || delivery.bucket != bucket {
-                return Err(ApiError::not_found().into());
+                return Err(AppError::not_found().into());
             }
             if delivery.state != DeliveryState::Open {
-                return Err(ApiError::conflict(format!("delivery {delivery_id} was delivered already")).into());
+                return Err(AppError::conflict(format!("delivery {delivery_id} was delivered already")).into());
             }
-            let view = crate::api::deliveries::view(&state, delivery).await?;
-            serde_json::to_value(&view).map_err(|_| ApiError::internal())?
+            let view = crate::app::deliveries::view(&state, delivery).await?;
+            serde_json::to_value(&view).map_err(|_| AppError::internal())?
         }
         None => serde_json::Value::Null,
     };

@@ -21,7 +21,8 @@ where
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use hub::api::{ApiConfig, AppState, router};
+use hub::app::{self, Config};
+use hub::server::router;
 use hub_domain::Role;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -29,7 +30,7 @@ use tower::ServiceExt;
 /// A hub on a test stack, driven through its router: the state, the router, and one project.
 pub struct TestHub {
     pub stack: testkit::Stack,
-    pub state: AppState,
+    pub state: app::Hub,
     pub app: Router,
     pub project: i64,
 }
@@ -43,20 +44,20 @@ pub struct Answer {
 
 impl TestHub {
     /// A hub on `stack` with the default configuration changed by `configure`, and project "Film".
-    pub async fn new(stack: testkit::Stack, configure: impl FnOnce(&mut ApiConfig)) -> TestHub {
-        let mut config = ApiConfig { spool_dir: stack.spool(), ..ApiConfig::default() };
+    pub async fn new(stack: testkit::Stack, configure: impl FnOnce(&mut Config)) -> TestHub {
+        let mut config = Config::default();
         configure(&mut config);
-        let state = AppState::new(stack.db.clone(), stack.open_store().await, config);
+        let state = app::Hub::new(stack.db.clone(), stack.open_store().await, config);
         let app = router(state.clone());
         let project = stack.db.create_project("Film", "F").await.unwrap().id;
         TestHub { stack, state, app, project }
     }
 
     /// Another instance of the hub on the same database and store, configured differently.
-    pub async fn instance(&self, configure: impl FnOnce(&mut ApiConfig)) -> (AppState, Router) {
+    pub async fn instance(&self, configure: impl FnOnce(&mut Config)) -> (app::Hub, Router) {
         let mut config = (*self.state.config).clone();
         configure(&mut config);
-        let state = AppState::new(self.stack.db.clone(), self.stack.open_store().await, config);
+        let state = app::Hub::new(self.stack.db.clone(), self.stack.open_store().await, config);
         (state.clone(), router(state))
     }
 
@@ -206,7 +207,34 @@ impl hub::store::BlobStore for FlakyStore {
         self.pass().await?;
         self.inner.abort_multipart(key, upload).await
     }
-    fn local_path(&self, key: &hub::store::BlobKey) -> Option<std::path::PathBuf> {
-        self.inner.local_path(key)
+    async fn append(
+        &self,
+        upload: hub::store::Resumable<'_>,
+        body: &mut dyn hub::store::Body,
+    ) -> hub::store::StoreResult<hub::store::Appended> {
+        self.pass().await?;
+        self.inner.append(upload, body).await
+    }
+    async fn held(&self, upload: hub::store::Resumable<'_>) -> hub::store::StoreResult<u64> {
+        self.pass().await?;
+        self.inner.held(upload).await
+    }
+    async fn settle(&self, before: &str, after: &str) {
+        self.inner.settle(before, after).await
+    }
+    async fn concatenate(
+        &self,
+        key: &hub::store::BlobKey,
+        pieces: &[(hub::store::BlobKey, u64)],
+    ) -> hub::store::StoreResult<()> {
+        self.pass().await?;
+        self.inner.concatenate(key, pieces).await
+    }
+    async fn discard(&self, upload: hub::store::Resumable<'_>) {
+        self.inner.discard(upload).await
+    }
+    async fn md5s(&self, keys: &[(hub::store::BlobKey, u64)]) -> hub::store::StoreResult<Vec<[u8; 16]>> {
+        self.pass().await?;
+        self.inner.md5s(keys).await
     }
 }

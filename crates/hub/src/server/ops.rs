@@ -1,30 +1,15 @@
 //! Liveness, readiness and Prometheus metrics.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
+use crate::app::Hub;
 
-/// Request counters by status class, for `/metrics`.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    by_class: [AtomicU64; 5],
-    /// Bytes read from upload (PATCH and creation-with-upload) bodies, kept or refused.
-    pub upload_bytes_received: AtomicU64,
-}
-
-impl Metrics {
-    fn record(&self, status: StatusCode) {
-        let class = (status.as_u16() / 100).clamp(1, 5) as usize - 1;
-        self.by_class[class].fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-pub async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn count_requests(State(state): State<Hub>, request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     state.metrics.record(response.status());
     response
@@ -35,7 +20,7 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-pub async fn readyz(State(state): State<AppState>) -> Response {
+pub async fn readyz(State(state): State<Hub>) -> Response {
     if let Err(e) = state.db.ping().await {
         tracing::warn!(error = %e, "not ready: database unreachable");
         return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response();
@@ -47,7 +32,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     (StatusCode::OK, "ready\n").into_response()
 }
 
-pub async fn metrics(State(state): State<AppState>) -> Response {
+pub async fn metrics(State(state): State<Hub>) -> Response {
     let mut out = String::from(
         "# HELP contenthub_http_requests_total HTTP requests answered, by status class.\n\
          # TYPE contenthub_http_requests_total counter\n",

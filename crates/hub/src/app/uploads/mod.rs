@@ -1,0 +1,448 @@
+//! The upload engine: resumable uploads whatever protocol carries them (tus today, `api/tus.rs`).
+//! It creates uploads, appends bodies at their offset (one writer at a time, by lease), joins
+//! partial uploads, terminates them and reaps the expired; the blob store's write path
+//! (`store::resumable`) keeps the bytes. Each change of offset is a compare-and-set on the offset
+//! read, so no acknowledged byte is lost to a race, a crash or another instance. What packages
+//! and deliveries require of an upload is asked through `Hooks`, which `app::deliveries` answers.
+
+mod incoming;
+mod lease;
+pub mod metadata;
+mod reaper;
+
+use axum::http::StatusCode;
+use hub_domain::BucketKind;
+use hub_domain::access::Action;
+
+pub use incoming::{Algorithm, ByteStream, Checksum};
+pub use reaper::reap_expired;
+
+use self::incoming::Incoming;
+use self::lease::{Lease, PATCH_LEASE};
+use super::access::{Caller, authorize, authorize_own};
+use super::{AppError, AppResult, Hub};
+use crate::db::{RepoError, Upload, now_ms};
+use crate::secrets::random_token;
+use crate::store::{BlobKey, Resumable, StoreError};
+
+/// Why the engine refused an upload request (besides access and the database).
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error("the upload is at offset {at}, not {sent}; continue from there")]
+    OffsetMismatch { at: i64, sent: i64 },
+    #[error("{0}")]
+    MovedOn(String),
+    #[error("another PATCH of this upload is in progress; wait for it, then ask for the offset (HEAD)")]
+    Busy,
+    #[error("this upload was delivered and is closed: its bytes belong to the asset now")]
+    Delivered,
+    #[error("this upload expired; start a new one")]
+    Expired,
+    #[error("the body goes past Upload-Length; nothing of it was kept")]
+    TooLarge,
+    #[error("uploads are at most {0} bytes (max_upload_bytes)")]
+    LongerThanAllowed(i64),
+    #[error("{0}; it was discarded and the offset is unchanged")]
+    ChecksumMismatch(&'static str),
+    #[error("{0} is not complete yet")]
+    PartialIncomplete(String),
+    #[error("the storage did not take the data; retry from the last offset")]
+    Storage,
+}
+
+impl From<UploadError> for AppError {
+    fn from(e: UploadError) -> AppError {
+        let (status, code) = match &e {
+            UploadError::OffsetMismatch { .. } | UploadError::MovedOn(_) => (StatusCode::CONFLICT, "offset_mismatch"),
+            UploadError::Busy => (StatusCode::CONFLICT, "upload_busy"),
+            UploadError::Delivered => (StatusCode::CONFLICT, "delivered"),
+            UploadError::Expired => (StatusCode::GONE, "expired"),
+            UploadError::TooLarge | UploadError::LongerThanAllowed(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            UploadError::ChecksumMismatch(_) => {
+                (StatusCode::from_u16(460).expect("460 is a valid status"), "checksum_mismatch")
+            }
+            UploadError::PartialIncomplete(_) => (StatusCode::CONFLICT, "partial_incomplete"),
+            UploadError::Storage => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
+        };
+        AppError::new(status, code, e.to_string())
+    }
+}
+
+fn storage(e: StoreError) -> AppError {
+    tracing::error!(error = %e, "blob storage failed during an upload");
+    UploadError::Storage.into()
+}
+
+/// tus concatenation: a piece of a file, or a file made of pieces (their URLs, in order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Concat {
+    Partial,
+    Final(String),
+}
+
+impl Concat {
+    /// As recorded with the upload and echoed on HEAD.
+    fn text(&self) -> String {
+        match self {
+            Concat::Partial => "partial".into(),
+            Concat::Final(list) => format!("final;{list}"),
+        }
+    }
+}
+
+/// A new upload as a client asks for it.
+#[derive(Debug, Clone)]
+pub struct NewUpload {
+    /// `None`: deferred (or a final upload, whose length is its pieces').
+    pub length: Option<i64>,
+    /// The raw metadata (tus `Upload-Metadata`), kept and echoed back.
+    pub metadata: String,
+    pub concat: Option<Concat>,
+}
+
+/// One body for an upload, as a client sends it.
+#[derive(Debug, Clone, Default)]
+pub struct Chunk {
+    /// Where the client believes the upload stands.
+    pub offset: i64,
+    /// The length, if the client gives it now (a deferred length is set once).
+    pub length: Option<i64>,
+    pub checksum: Option<Checksum>,
+    /// How many bytes the client said it sends, for the transfer log.
+    pub announced: Option<i64>,
+}
+
+/// Where an upload goes and who makes it (the caller has checked access).
+#[derive(Debug, Clone, Copy)]
+pub struct Place {
+    pub project_id: i64,
+    pub bucket: BucketKind,
+    pub user_id: i64,
+}
+
+/// The package file an upload carries: its bytes go to `blob_key` under the package's prefix.
+#[derive(Debug)]
+pub struct MemberOf {
+    pub asset_id: i64,
+    pub name: String,
+    pub blob_key: String,
+}
+
+/// What the rest of the hub requires of uploads, asked at the points named (in the manner of
+/// tusd's hooks). `app::deliveries` answers: packages, deliveries and the transfer log.
+#[async_trait::async_trait]
+pub trait Hooks: Send + Sync + std::fmt::Debug {
+    /// An upload naming `package` is about to be made: the declared file of it that it carries.
+    async fn package_member(
+        &self,
+        hub: &Hub,
+        place: Place,
+        package: &str,
+        name: &str,
+        length: Option<i64>,
+    ) -> AppResult<MemberOf>;
+    /// A final (concatenated) upload names a delivery: it replaces that delivery's file `filename`.
+    async fn bind_final_upload(
+        &self,
+        hub: &Hub,
+        caller: &Caller,
+        delivery: i64,
+        filename: &str,
+        upload: &Upload,
+    ) -> AppResult<()>;
+    /// Before an upload is written or terminated: refuse if its bytes belong to someone now.
+    async fn ensure_open(&self, hub: &Hub, upload: &Upload) -> AppResult<()>;
+    /// After a PATCH, whatever it did; never fails.
+    async fn note_transfer(
+        &self,
+        hub: &Hub,
+        caller: &Caller,
+        before: &Upload,
+        result: &AppResult<Upload>,
+        sent: Option<i64>,
+    );
+    /// The store held only `held` of the upload's acknowledged bytes.
+    async fn note_lost_bytes(&self, hub: &Hub, upload: &Upload, held: i64) -> AppResult<()>;
+    /// The reaper removed the upload, unfinished.
+    async fn upload_expired(&self, hub: &Hub, upload: &Upload) -> AppResult<()>;
+}
+
+/// When an unfinished upload touched at `now` (ms) expires.
+fn expiry(hub: &Hub, now: i64) -> i64 {
+    now + hub.config.upload_lifetime.as_millis() as i64
+}
+
+/// The upload as its store sees it.
+fn resumable<'a>(upload: &'a Upload, key: &'a BlobKey) -> Resumable<'a> {
+    Resumable {
+        id: &upload.id,
+        key,
+        offset: upload.offset as u64,
+        length: upload.length.map(|l| l as u64),
+        state: &upload.store_state,
+    }
+}
+
+fn blob_key(upload: &Upload) -> BlobKey {
+    BlobKey::new(upload.blob_key.clone()).expect("upload keys are valid")
+}
+
+/// A new upload's record (not stored yet): its id, where its bytes go, its expiry.
+pub(crate) fn new_upload(
+    hub: &Hub,
+    place: Place,
+    length: Option<i64>,
+    raw_metadata: String,
+    concat: Option<String>,
+    blob_key: Option<String>,
+) -> Upload {
+    let id = random_token("", 24);
+    let now = now_ms();
+    Upload {
+        blob_key: blob_key.unwrap_or_else(|| format!("uploads/{id}/data")),
+        id,
+        project_id: place.project_id,
+        bucket: place.bucket,
+        created_by: Some(place.user_id),
+        length,
+        offset: 0,
+        metadata: raw_metadata,
+        store_state: String::new(),
+        completed: false,
+        created_ms: now,
+        expires_ms: expiry(hub, now),
+        concat,
+    }
+}
+
+/// Creates an upload (with its first body, for tus creation-with-upload). The metadata names the
+/// project, the bucket and the file; for a package file, the package; for a final upload, the
+/// delivery whose file it replaces.
+pub async fn create(
+    hub: &Hub,
+    caller: &Caller,
+    new: NewUpload,
+    first: Option<(Chunk, ByteStream)>,
+) -> AppResult<Upload> {
+    let max = hub.config.max_upload;
+    if new.length.is_some_and(|l| l > max) {
+        return Err(UploadError::LongerThanAllowed(max).into());
+    }
+    let pairs = metadata::parse(&new.metadata)?;
+    let get = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let project_id: i64 = get("project")
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| AppError::bad_request("Upload-Metadata must name the project (key `project`, its id)"))?;
+    let bucket = get("bucket").and_then(BucketKind::from_slug).ok_or_else(|| {
+        AppError::bad_request("Upload-Metadata must name the bucket (key `bucket`, e.g. final-sound)")
+    })?;
+    // Partial uploads are pieces of a file: they need no name of their own.
+    let filename = get("filename").unwrap_or(if new.concat == Some(Concat::Partial) { "part" } else { "" });
+    if let Err(issue) = hub_domain::names::check_delivery_name(filename) {
+        return Err(AppError::invalid(
+            format!("file name {filename:?} breaks the delivery rule: {issue}"),
+            vec![hub_domain::FieldError { field: "filename".into(), message: issue.to_string() }],
+        ));
+    }
+    if filename.is_empty() {
+        return Err(AppError::bad_request("Upload-Metadata must give the file name (key `filename`)"));
+    }
+    authorize(hub, caller, project_id, Action::Deliver(bucket)).await?;
+    let place = Place { project_id, bucket, user_id: caller.user.id };
+    if let Some(Concat::Final(list)) = &new.concat {
+        let upload = concatenate(hub, caller, place, list, new.metadata.clone()).await?;
+        if let Some(delivery) = get("delivery").and_then(|d| d.parse::<i64>().ok()) {
+            hub.hooks.bind_final_upload(hub, caller, delivery, filename, &upload).await?;
+        }
+        return Ok(upload);
+    }
+    let member = match get("package") {
+        Some(package) => Some(hub.hooks.package_member(hub, place, package, filename, new.length).await?),
+        None => None,
+    };
+    let concat = new.concat.as_ref().map(Concat::text);
+    let upload = open(hub, place, new.length, new.metadata.clone(), concat, member).await?;
+    match first {
+        Some((chunk, body)) => append(hub, upload, &chunk, body).await,
+        None => Ok(upload),
+    }
+}
+
+/// Records a new upload (and the package file it carries); a zero-length one is complete at once.
+pub(crate) async fn open(
+    hub: &Hub,
+    place: Place,
+    length: Option<i64>,
+    raw_metadata: String,
+    concat: Option<String>,
+    member: Option<MemberOf>,
+) -> AppResult<Upload> {
+    let blob_key = member.as_ref().map(|m| m.blob_key.clone());
+    let upload = new_upload(hub, place, length, raw_metadata, concat, blob_key);
+    hub.db.create_upload(&upload).await?;
+    if let Some(member) = &member {
+        hub.db.bind_member_upload(member.asset_id, &member.name, &upload.id).await?;
+    }
+    if length == Some(0) {
+        let empty: ByteStream = Box::pin(futures_util::stream::empty());
+        return append(hub, upload, &Chunk::default(), empty).await;
+    }
+    Ok(upload)
+}
+
+/// Joins complete partial uploads of the caller, in the order given, into a new final upload.
+async fn concatenate(hub: &Hub, caller: &Caller, place: Place, list: &str, raw_metadata: String) -> AppResult<Upload> {
+    let mut partials = Vec::new();
+    for url in list.split_whitespace() {
+        let id = url.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+        // Someone else's upload is not there for the caller (unless they manage the project).
+        let partial = hub.db.upload(id).await?;
+        authorize_own(hub, caller, partial.project_id, Action::Deliver(partial.bucket), partial.created_by).await?;
+        let same_place = partial.project_id == place.project_id && partial.bucket == place.bucket;
+        if partial.concat.as_deref() != Some("partial") || !same_place {
+            return Err(AppError::bad_request(format!("{url} is not a partial upload in this project and bucket")));
+        }
+        if !partial.completed {
+            return Err(UploadError::PartialIncomplete(url.to_owned()).into());
+        }
+        partials.push(partial);
+    }
+    if partials.is_empty() {
+        return Err(AppError::bad_request("Upload-Concat: final; needs at least one partial upload"));
+    }
+    let length: i64 = partials.iter().map(|p| p.length.unwrap_or(0)).sum();
+    let concat = Some(Concat::Final(list.to_owned()).text());
+    let upload = open(hub, place, Some(length), raw_metadata, concat, None).await?;
+    if length == 0 {
+        return Ok(upload);
+    }
+    let pieces: Vec<(BlobKey, u64)> = partials.iter().map(|p| (blob_key(p), p.length.unwrap_or(0) as u64)).collect();
+    hub.store.concatenate(&blob_key(&upload), &pieces).await.map_err(storage)?;
+    let next = Upload { offset: length, completed: true, ..upload };
+    hub.db.advance_upload(&next, 0).await?;
+    for partial in &partials {
+        discard(hub, partial).await;
+        hub.db.delete_upload(&partial.id).await?;
+    }
+    Ok(next)
+}
+
+/// Loads an upload of the caller's (or of a project they manage); expired ones are gone.
+async fn load(hub: &Hub, caller: &Caller, id: &str) -> AppResult<Upload> {
+    let upload = hub.db.upload(id).await?;
+    authorize_own(hub, caller, upload.project_id, Action::Deliver(upload.bucket), upload.created_by).await?;
+    if !upload.completed && upload.expires_ms < now_ms() {
+        return Err(UploadError::Expired.into());
+    }
+    Ok(upload)
+}
+
+/// An upload as it stands (tus HEAD): what the store really holds.
+pub async fn status(hub: &Hub, caller: &Caller, id: &str) -> AppResult<Upload> {
+    reconcile(hub, load(hub, caller, id).await?).await
+}
+
+/// Appends a body (tus PATCH) under the upload's lease, and tells the transfer log about it.
+pub async fn patch(hub: &Hub, caller: &Caller, id: &str, chunk: Chunk, body: ByteStream) -> AppResult<Upload> {
+    let upload = load(hub, caller, id).await?;
+    hub.hooks.ensure_open(hub, &upload).await?;
+    if upload.concat.as_deref().is_some_and(|c| c.starts_with("final")) {
+        return Err(AppError::forbidden("a final upload is made of its partial uploads; it takes no PATCH"));
+    }
+    if !hub.db.lease_upload(&upload.id, PATCH_LEASE.as_millis() as i64).await? {
+        return Err(UploadError::Busy.into());
+    }
+    // Held while this PATCH runs, renewed as it goes, and released however the request ends --
+    // also when the client goes away and the request is dropped midway.
+    let lease = Lease::hold(&hub.db, &upload.id);
+    let result = append(hub, upload.clone(), &chunk, body).await;
+    // Released before answering: the client may go on (or this process may die) right after.
+    lease.release().await;
+    hub.hooks.note_transfer(hub, caller, &upload, &result, chunk.announced).await;
+    result
+}
+
+/// Discards an upload (tus termination), unless it was delivered.
+pub async fn terminate(hub: &Hub, caller: &Caller, id: &str) -> AppResult<()> {
+    let upload = load(hub, caller, id).await?;
+    hub.hooks.ensure_open(hub, &upload).await?;
+    discard(hub, &upload).await;
+    hub.db.unbind_member(&upload.id).await?;
+    hub.db.delete_upload(&upload.id).await?;
+    Ok(())
+}
+
+/// Frees an upload's storage; failures are logged, never fatal (the blobs are unreachable anyway).
+pub(crate) async fn discard(hub: &Hub, upload: &Upload) {
+    let key = blob_key(upload);
+    hub.store.discard(resumable(upload, &key)).await;
+}
+
+/// Receives a body at the upload's offset and stores it; returns the upload as recorded.
+async fn append(hub: &Hub, upload: Upload, chunk: &Chunk, body: ByteStream) -> AppResult<Upload> {
+    let upload = reconcile(hub, upload).await?;
+    if chunk.offset != upload.offset {
+        return Err(UploadError::OffsetMismatch { at: upload.offset, sent: chunk.offset }.into());
+    }
+    let mut next = upload.clone();
+    if let Some(length) = chunk.length {
+        match upload.length {
+            None if length >= upload.offset && length <= hub.config.max_upload => next.length = Some(length),
+            Some(known) if known == length => {}
+            _ => return Err(AppError::bad_request("Upload-Length cannot change once set")),
+        }
+    }
+    let room = next.length.map_or(hub.config.max_upload - upload.offset, |l| l - upload.offset);
+    let mut incoming = Incoming::new(body, room, chunk.checksum.clone(), &hub.metrics);
+    if upload.completed {
+        // An empty PATCH on a finished upload changes nothing; anything more is too much.
+        incoming.drain().await?;
+        return Ok(upload);
+    }
+    let key = blob_key(&next);
+    let appended = match hub.store.append(resumable(&next, &key), &mut incoming).await {
+        Ok(appended) => appended,
+        Err(StoreError::Refused) => return Err(incoming.refusal.take().unwrap_or(UploadError::TooLarge).into()),
+        Err(e) => return Err(storage(e)),
+    };
+    next.offset = upload.offset + appended.received as i64;
+    next.completed = next.length == Some(next.offset);
+    next.store_state = appended.state;
+    next.expires_ms = expiry(hub, now_ms());
+    record(hub, &next, upload.offset).await?;
+    // What only the old state needed is freed once the new one is recorded.
+    hub.store.settle(&upload.store_state, &next.store_state).await;
+    Ok(next)
+}
+
+/// After a power cut a store may hold fewer bytes than were acknowledged: the offset goes back
+/// to what it holds, the client is told to continue from there (its next PATCH gets 409 with the
+/// offset), and the asset's history says what happened.
+async fn reconcile(hub: &Hub, upload: Upload) -> AppResult<Upload> {
+    if upload.completed || upload.offset == 0 {
+        return Ok(upload);
+    }
+    let key = blob_key(&upload);
+    let held = hub.store.held(resumable(&upload, &key)).await.map_err(storage)? as i64;
+    if held >= upload.offset {
+        return Ok(upload);
+    }
+    let next = Upload { offset: held, ..upload.clone() };
+    record(hub, &next, upload.offset).await?;
+    tracing::warn!(upload = %upload.id, acknowledged = upload.offset, held, "an upload lost bytes it had acknowledged; its offset goes back");
+    hub.hooks.note_lost_bytes(hub, &upload, held).await?;
+    Ok(next)
+}
+
+/// Records an upload's new offset (only if it is still at `expected`), and a package file whose
+/// upload just completed.
+async fn record(hub: &Hub, next: &Upload, expected: i64) -> AppResult<()> {
+    hub.db.advance_upload(next, expected).await.map_err(|e| match e {
+        RepoError::Conflict(message) => UploadError::MovedOn(message).into(),
+        other => AppError::from(other),
+    })?;
+    if next.completed {
+        hub.db.complete_member(&next.id).await?;
+    }
+    Ok(())
+}
