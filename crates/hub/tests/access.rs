@@ -7,18 +7,17 @@
 
 use std::collections::HashMap;
 
-use axum::Router;
+mod common;
+
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use base64::Engine;
-use hub::app::{self, Config};
+use common::TestHub;
 use hub::db::NewAsset;
-use hub::server::router;
 use hub::store::BlobKey;
 use hub_domain::{AssetState, BucketKind, Metadata, RequestState, Role};
 use serde_json::{Value, json};
 use testkit::Stack;
-use tower::ServiceExt;
 
 /// Who asks. The targets live in Final Sound; "scoped" people work in VFX only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -124,8 +123,7 @@ fn expected(access: Access, who: Who, credential: Credential, writes: bool) -> O
 }
 
 struct World {
-    app: Router,
-    stack: Stack,
+    hub: TestHub,
     project: i64,
     users: HashMap<Who, i64>,
     tokens: HashMap<Who, String>,
@@ -152,10 +150,8 @@ struct Target {
 const WAV: &[u8] = b"RIFF and some sound";
 
 async fn world(stack: Stack) -> World {
-    let db = stack.db.clone();
-    let config = Config::default();
-    let app = router(app::Hub::new(db.clone(), stack.open_store().await, config));
-    let project = db.create_project("Secret Film", "SF").await.unwrap().id;
+    let hub = TestHub::new(stack, |_| {}).await;
+    let (db, project) = (hub.stack.db.clone(), hub.project);
     let other = db.create_project("Other Show", "OS").await.unwrap().id;
     let (mut users, mut tokens, mut sessions) = (HashMap::new(), HashMap::new(), HashMap::new());
     let vfx = [BucketKind::Vfx];
@@ -188,28 +184,14 @@ async fn world(stack: Stack) -> World {
         tokens.insert(*who, token);
         sessions.insert(*who, session);
     }
-    World { app, stack, project, users, tokens, sessions }
+    World { hub, project, users, tokens, sessions }
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Value,
-    raw: String,
-}
+type Reply = common::Answer;
 
 impl World {
     async fn send(&self, method: Method, path: &str, headers: &[(String, String)], body: Body) -> Reply {
-        let mut request = Request::builder().method(method).uri(path);
-        for (k, v) in headers {
-            request = request.header(k, v);
-        }
-        let response = self.app.clone().oneshot(request.body(body).unwrap()).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
-        let raw = String::from_utf8_lossy(&bytes).into_owned();
-        Reply { status, headers, body: serde_json::from_str(&raw).unwrap_or(Value::Null), raw }
+        common::request(&self.hub.app, method, path, headers, body).await
     }
 
     fn auth(&self, who: Who, credential: Credential) -> Vec<(String, String)> {
@@ -239,10 +221,10 @@ impl World {
     }
 
     async fn asset(&self, counter: usize) -> i64 {
-        let db = &self.stack.db;
+        let db = &self.hub.stack.db;
         let name = format!("secret_r{counter}_pm.wav");
         let key = BlobKey::new(format!("matrix/{counter}/{name}")).unwrap();
-        self.stack.store.put_stream(&key, &mut &WAV[..]).await.unwrap();
+        self.hub.stack.store.put_stream(&key, &mut &WAV[..]).await.unwrap();
         let metadata: Metadata =
             serde_json::from_value(json!({"reel": 1, "mix_type": "stems", "format": "5.1"})).unwrap();
         let asset = db
@@ -296,12 +278,12 @@ impl World {
 
     async fn upload_offset(&self, url: &str) -> Option<i64> {
         let id = url.rsplit('/').next().unwrap();
-        self.stack.db.upload(id).await.ok().map(|u| u.offset)
+        self.hub.stack.db.upload(id).await.ok().map(|u| u.offset)
     }
 
     /// The ids of `who`'s tokens that still work.
     async fn live_tokens_of(&self, who: Who) -> Vec<i64> {
-        let tokens = self.stack.db.tokens(self.users[&who]).await.unwrap();
+        let tokens = self.hub.stack.db.tokens(self.users[&who]).await.unwrap();
         tokens.into_iter().filter(|t| t.revoked_ms.is_none()).map(|t| t.id).collect()
     }
 }
@@ -574,8 +556,8 @@ impl Route {
 }
 
 async fn prepare(w: &World, route: Route, who: Who, counter: usize) -> Target {
-    let db = &w.stack.db;
-    let upload_blobs = w.stack.store.list("uploads/").await.unwrap().len();
+    let db = &w.hub.stack.db;
+    let upload_blobs = w.hub.stack.store.list("uploads/").await.unwrap().len();
     let mut t = Target { counter, upload_blobs, ..Target::default() };
     match route.needs() {
         Needs::Nothing => {}
@@ -639,7 +621,7 @@ async fn prepare(w: &World, route: Route, who: Who, counter: usize) -> Target {
 /// Whether the route's write took effect (read back through the repositories and the store).
 async fn changed(w: &World, route: Route, who: Who, t: &Target) -> bool {
     use Route::*;
-    let db = &w.stack.db;
+    let db = &w.hub.stack.db;
     match route {
         CreateToken => match w.users.get(&who) {
             Some(user) => db.tokens(*user).await.unwrap().iter().any(|k| k.name == format!("matrix{}", t.counter)),
@@ -694,7 +676,7 @@ async fn changed(w: &World, route: Route, who: Who, t: &Target) -> bool {
             !page.items.is_empty()
         }
         Deliver => db.delivery(t.delivery).await.unwrap().state == hub_domain::DeliveryState::Delivered,
-        CreateUpload => w.stack.store.list("uploads/").await.unwrap().len() > t.upload_blobs,
+        CreateUpload => w.hub.stack.store.list("uploads/").await.unwrap().len() > t.upload_blobs,
         PatchUpload => w.upload_offset(&t.upload).await != Some(0),
         DeleteUpload => w.upload_offset(&t.upload).await.is_none(),
         Concatenate => {
@@ -793,7 +775,7 @@ async fn delivered_uploads_are_closed(stack: Stack) {
     ];
     w.as_owner(Method::PATCH, &upload, &octets, Body::from(WAV.to_vec())).await;
     w.as_owner(Method::POST, &format!("/api/v1/deliveries/{}/deliver", delivery["id"]), &[], Body::empty()).await;
-    let asset = w.stack.db.asset(delivery["files"][0]["asset_id"].as_i64().unwrap()).await.unwrap();
+    let asset = w.hub.stack.db.asset(delivery["files"][0]["asset_id"].as_i64().unwrap()).await.unwrap();
     for who in [Who::Owner, Who::Manager, Who::Admin] {
         let mut headers = w.auth(who, Credential::Token);
         headers.push(("tus-resumable".into(), "1.0.0".into()));
@@ -805,8 +787,8 @@ async fn delivered_uploads_are_closed(stack: Stack) {
         assert_eq!((reply.status, reply.body["code"].as_str()), (StatusCode::CONFLICT, Some("delivered")), "{who:?}");
     }
     let key = BlobKey::new(asset.blob_key.unwrap()).unwrap();
-    assert_eq!(&w.stack.store.get_range(&key, 0..WAV.len() as u64).await.unwrap()[..], WAV, "the asset's bytes");
-    assert_eq!(w.stack.store.size(&key).await.unwrap(), WAV.len() as u64);
+    assert_eq!(&w.hub.stack.store.get_range(&key, 0..WAV.len() as u64).await.unwrap()[..], WAV, "the asset's bytes");
+    assert_eq!(w.hub.stack.store.size(&key).await.unwrap(), WAV.len() as u64);
 }
 
 testkit::on_every_backend!(delivered_uploads_are_closed);

@@ -1,22 +1,20 @@
 //! The API through its router (no network): the authorisation matrix for every route, sign-in,
 //! CSRF, tokens, bulk edits and errors.
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
+mod common;
+
+use axum::http::{Method, StatusCode, header};
+use common::TestHub;
 use hub::Db;
-use hub::app::{self, Config};
 use hub::db::NewAsset;
-use hub::secrets::hash_password;
-use hub::server::router;
 use hub_domain::{AssetState, BucketKind, Metadata, Role};
 use serde_json::{Value, json};
-use tower::ServiceExt;
+use testkit::{Backend, Stack};
 
+/// The hub these tests talk to: SQLite + a local folder, as the embedded default runs.
 struct Hub {
-    app: Router,
+    test: TestHub,
     db: Db,
-    _dir: tempfile::TempDir,
 }
 
 struct Reply {
@@ -28,36 +26,24 @@ struct Reply {
 
 impl Hub {
     async fn new() -> Hub {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(&format!("sqlite://{}", dir.path().join("hub.db").display())).await.unwrap();
-        db.migrate().await.unwrap();
-        let store = hub::store::LocalStore::open(dir.path().join("blobs")).await.unwrap();
-        Hub { app: router(app::Hub::new(db.clone(), std::sync::Arc::new(store), Config::default())), db, _dir: dir }
+        let test = TestHub::new(Stack::new(Backend::SqliteLocal).await.unwrap(), |_| {}).await;
+        Hub { db: test.stack.db.clone(), test }
     }
 
+    /// A call with the given credentials headers, and a JSON body if there is one.
     async fn call(&self, method: Method, path: &str, auth: &[(&str, &str)], body: Option<Value>) -> Reply {
-        let mut request = Request::builder().method(method).uri(path);
-        for (name, value) in auth {
-            request = request.header(*name, *value);
+        let mut headers = auth.to_vec();
+        if body.is_some() {
+            headers.push(("content-type", "application/json"));
         }
-        let request = match body {
-            Some(body) => request.header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())),
-            None => request.body(Body::empty()),
-        }
-        .unwrap();
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let set_cookie = response.headers().get(header::SET_COOKIE).map(|v| v.to_str().unwrap().to_owned());
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
-        let raw = String::from_utf8_lossy(&bytes).into_owned();
-        Reply { status, body: serde_json::from_str(&raw).unwrap_or(Value::Null), raw, set_cookie }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let answer = common::request(&self.test.app, method, path, &headers, body).await;
+        let set_cookie = answer.headers.get(header::SET_COOKIE).map(|v| v.to_str().unwrap().to_owned());
+        Reply { status: answer.status, body: answer.body, raw: answer.raw, set_cookie }
     }
 
     async fn user(&self, name: &str, admin: bool) -> (i64, String) {
-        let user = self.db.create_user(name, name, &hash_password("pw-for-tests"), admin).await.unwrap();
-        let token = format!("cht_test_{name}");
-        self.db.create_token(user.id, "tests", &token).await.unwrap();
-        (user.id, token)
+        self.test.user(name, admin).await
     }
 }
 
@@ -426,28 +412,18 @@ async fn malformed_input_gets_api_errors_not_framework_text() {
         ),
     ];
     for (method, path, headers, body, status, code) in cases {
-        let mut request = Request::builder().method(method.clone()).uri(&path).header("authorization", &auth);
-        for (k, v) in headers {
-            request = request.header(k, v);
-        }
-        let request = request.body(body.map(|b| Body::from(b.to_owned())).unwrap_or_default()).unwrap();
-        let response = w.hub.app.clone().oneshot(request).await.unwrap();
-        assert_eq!(response.status(), status, "{method} {path}");
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        let json: Value =
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("{method} {path}: not JSON: {bytes:?}"));
+        let mut all = vec![("authorization", auth.as_str())];
+        all.extend(headers.iter().map(|(k, v)| (*k, *v)));
+        let answer = common::request(&w.hub.test.app, method.clone(), &path, &all, body.unwrap_or_default()).await;
+        assert_eq!(answer.status, status, "{method} {path}");
+        let json = answer.body;
+        assert!(json.is_object(), "{method} {path}: not JSON: {}", answer.raw);
         assert_eq!(json["code"], code, "{method} {path}: {json}");
         assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
     // Bodies over the limit are refused before they are read whole.
     let huge = format!("{{\"metadata\": {{\"notes\": \"{}\"}}}}", "x".repeat(2 << 20));
-    let request = Request::builder()
-        .method(Method::PATCH)
-        .uri(&a)
-        .header("authorization", &auth)
-        .header("content-type", "application/json")
-        .body(Body::from(huge))
-        .unwrap();
-    let response = w.hub.app.clone().oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let json = [("authorization", auth.as_str()), ("content-type", "application/json")];
+    let response = common::request(&w.hub.test.app, Method::PATCH, &a, &json, huge).await;
+    assert_eq!(response.status, StatusCode::PAYLOAD_TOO_LARGE);
 }

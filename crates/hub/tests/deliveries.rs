@@ -7,16 +7,14 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
-use hub::app::{self, Config};
-use hub::secrets::hash_password;
-use hub::server::router;
+use axum::http::{Method, StatusCode};
+use common::TestHub;
 use hub::store::BlobKey;
 use hub_domain::{BucketKind, Metadata, Role};
 use serde_json::{Value, json};
 use testkit::Stack;
-use tower::ServiceExt;
 
+/// A call as the holder of `token`: status and JSON body.
 async fn call(
     app: &Router,
     method: Method,
@@ -25,14 +23,8 @@ async fn call(
     headers: &[(&str, &str)],
     body: Body,
 ) -> (StatusCode, Value) {
-    let mut request = Request::builder().method(method).uri(uri).header("authorization", format!("Bearer {token}"));
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let response = app.clone().oneshot(request.body(body).unwrap()).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let answer = TestHub::call_on(app, token, method, uri, headers, body).await;
+    (answer.status, answer.body)
 }
 
 fn json_body(v: Value) -> Body {
@@ -44,23 +36,15 @@ const JSON: (&str, &str) = ("content-type", "application/json");
 testkit::on_every_backend!(declare_upload_deliver);
 
 async fn declare_upload_deliver(stack: Stack) {
-    let db = stack.db.clone();
-    let config = Config::default();
-    let state = app::Hub::new(db.clone(), stack.open_store().await, config.clone());
-    let app = router(state.clone());
+    let hub = TestHub::new(stack, |_| {}).await;
+    let (db, state, app, project) = (hub.stack.db.clone(), hub.state.clone(), hub.app.clone(), hub.project);
     // Uploads made through this one live two seconds: long enough for a few chunks, then they expire.
-    let brief_config = Config { upload_lifetime: Duration::from_secs(2), ..config };
-    let brief = router(app::Hub::new(db.clone(), stack.open_store().await, brief_config));
-    let project = db.create_project("Film", "F").await.unwrap().id;
+    let (_, brief) = hub.instance(|c| c.upload_lifetime = Duration::from_secs(2)).await;
     let mut tokens = std::collections::HashMap::new();
-    for (name, role) in [("vendor", Some(Role::Contributor)), ("viewer", Some(Role::Viewer)), ("outsider", None)] {
-        let user = db.create_user(name, name, &hash_password("x"), false).await.unwrap();
-        if let Some(role) = role {
-            db.set_member(project, user.id, role, None).await.unwrap();
-        }
-        db.create_token(user.id, "t", &format!("cht_{name}")).await.unwrap();
-        tokens.insert(name, format!("cht_{name}"));
+    for (name, role) in [("vendor", Role::Contributor), ("viewer", Role::Viewer)] {
+        tokens.insert(name, hub.member(name, role).await);
     }
+    tokens.insert("outsider", hub.user("outsider", false).await.1);
     let meta: Metadata = serde_json::from_value(json!({"reel": 1})).unwrap();
     let request = db.create_request(project, BucketKind::FinalSound, "Reel 1 printmaster", &meta).await.unwrap();
     let path = format!("/api/v1/projects/{project}/deliveries");
@@ -152,7 +136,7 @@ async fn declare_upload_deliver(stack: Stack) {
     let history = db.history(Some(asset.id), None).await.unwrap();
     assert!(history.iter().any(|h| h.action == "transfer_complete" && h.detail == "all 3000 bytes received"));
     let blob = BlobKey::new(asset.blob_key.unwrap()).unwrap();
-    assert_eq!(&stack.store.get_range(&blob, 0..3000).await.unwrap()[..], &data[..], "the delivered bytes");
+    assert_eq!(&hub.stack.store.get_range(&blob, 0..3000).await.unwrap()[..], &data[..], "the delivered bytes");
     assert_eq!(call(&app, Method::POST, &deliver, &tokens["vendor"], &[], Body::empty()).await.0, StatusCode::CONFLICT);
 
     // A second delivery of the same name is the next version.

@@ -5,38 +5,26 @@ mod common;
 
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use common::{TestHub, eventually};
 use hub::secrets::hash_password;
 use serde_json::json;
 use testkit::Stack;
-use tower::ServiceExt;
 
-/// A GET with the session cookie: status, `Location`, and the body's error code if any.
+/// A GET with the session cookie: status, `Location`, and the body's error message if any.
 async fn get(app: &axum::Router, uri: &str, cookie: &str) -> (StatusCode, String, String) {
-    let request = Request::builder().uri(uri).header(header::COOKIE, cookie).body(Body::empty()).unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let location = response.headers().get(header::LOCATION).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    let code =
-        serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|v| v["message"].as_str().map(str::to_owned));
-    (status, location, code.unwrap_or_default())
+    let answer = common::request(app, Method::GET, uri, &[("cookie", cookie)], "").await;
+    let message = answer.body["message"].as_str().unwrap_or_default().to_owned();
+    (answer.status, answer.header("location"), message)
 }
 
 /// Signs in through the API; returns the session cookie.
 async fn sign_in(app: &axum::Router, user: &str, password: &str) -> String {
     let body = json!({"username": user, "password": password}).to_string();
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri("/api/v1/session")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body))
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
+    let answer =
+        common::request(app, Method::POST, "/api/v1/session", &[("content-type", "application/json")], body).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let cookie = answer.header("set-cookie");
     assert!(cookie.contains("HttpOnly") && cookie.contains("Max-Age="), "{cookie}");
     cookie.split(';').next().unwrap().to_owned()
 }

@@ -8,48 +8,36 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use base64::Engine;
-use hub::Db;
-use hub::app::{self, Config};
-use hub::secrets::hash_password;
+use common::TestHub;
+use hub::app;
 use hub::server::router;
 use hub::store::{BlobKey, BlobStore};
 use hub_domain::Role;
 use testkit::Stack;
-use tower::ServiceExt;
 
+/// The hub of these tests (uploads up to 1 GiB) with a contributor and a viewer of its project,
+/// and a manager of another project.
 struct Env {
-    db: Db,
-    project: i64,
+    hub: TestHub,
     tokens: std::collections::HashMap<&'static str, String>,
-    stack: Stack,
 }
 
 async fn env(stack: Stack) -> Env {
-    let db = stack.db.clone();
-    let project = db.create_project("Upload Film", "UF").await.unwrap().id;
-    let other = db.create_project("Other", "OT").await.unwrap().id;
-    let mut tokens = std::collections::HashMap::new();
-    for (name, role, in_project) in
-        [("vendor", Role::Contributor, project), ("viewer", Role::Viewer, project), ("outsider", Role::Manager, other)]
-    {
-        let user = db.create_user(name, name, &hash_password("x"), false).await.unwrap();
-        db.set_member(in_project, user.id, role, None).await.unwrap();
-        let token = format!("cht_{name}");
-        db.create_token(user.id, "t", &token).await.unwrap();
-        tokens.insert(name, token);
-    }
-    Env { db, project, tokens, stack }
+    let hub = TestHub::new(stack, |c| c.max_upload = 1 << 30).await;
+    let other = hub.stack.db.create_project("Other", "OT").await.unwrap().id;
+    let tokens = std::collections::HashMap::from([
+        ("vendor", hub.member("vendor", Role::Contributor).await),
+        ("viewer", hub.member("viewer", Role::Viewer).await),
+        ("outsider", hub.member_of(other, "outsider", Role::Manager).await),
+    ]);
+    Env { hub, tokens }
 }
 
-fn config(_env: &Env) -> Config {
-    Config { max_upload: 1 << 30, ..Config::default() }
-}
-
+/// Another instance of the hub, on `store`.
 fn app(env: &Env, store: Arc<dyn BlobStore>) -> Router {
-    router(app::Hub::new(env.db.clone(), store, config(env)))
+    router(app::Hub::new(env.hub.stack.db.clone(), store, (*env.hub.state.config).clone()))
 }
 
 fn b64(s: &str) -> String {
@@ -63,12 +51,8 @@ async fn send(
     headers: &[(&str, String)],
     body: Vec<u8>,
 ) -> (StatusCode, axum::http::HeaderMap) {
-    let mut request = Request::builder().method(method).uri(uri);
-    for (k, v) in headers {
-        request = request.header(*k, v);
-    }
-    let response = app.clone().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
-    (response.status(), response.headers().clone())
+    let answer = common::request(app, method, uri, headers, body).await;
+    (answer.status, answer.headers)
 }
 
 fn header(headers: &axum::http::HeaderMap, name: &str) -> String {
@@ -81,13 +65,13 @@ fn pattern(len: usize) -> Vec<u8> {
 
 async fn tus_protocol(stack: Stack) {
     let env = env(stack).await;
-    let first = app(&env, env.stack.open_store().await);
+    let first = app(&env, env.hub.stack.open_store().await);
     let auth = |who: &str| ("authorization", format!("Bearer {}", env.tokens[who]));
     let tus = ("tus-resumable", "1.0.0".to_owned());
     let octets = ("content-type", "application/offset+octet-stream".to_owned());
     let meta = format!(
         "project {},bucket {},filename {}",
-        b64(&env.project.to_string()),
+        b64(&env.hub.project.to_string()),
         b64("final-sound"),
         b64("r1_pm.wav")
     );
@@ -127,7 +111,7 @@ async fn tus_protocol(stack: Stack) {
     assert_eq!(send(&first, Method::POST, "/api/v1/uploads", &create("viewer"), vec![]).await.0, StatusCode::FORBIDDEN);
     let bad_name = format!(
         "project {},bucket {},filename {}",
-        b64(&env.project.to_string()),
+        b64(&env.hub.project.to_string()),
         b64("final-sound"),
         b64("bad name.wav")
     );
@@ -180,13 +164,13 @@ async fn tus_protocol(stack: Stack) {
 
     // While one PATCH holds the upload, another is refused rather than interleaved.
     let id = location.rsplit('/').next().unwrap().to_owned();
-    assert!(env.db.lease_upload(&id, 60_000).await.unwrap());
+    assert!(env.hub.stack.db.lease_upload(&id, 60_000).await.unwrap());
     let (status, _) = patch(first.clone(), chunk, data[chunk..chunk + 10].to_vec(), None).await;
     assert_eq!(status, StatusCode::CONFLICT, "busy");
-    env.db.release_upload(&id).await.unwrap();
+    env.hub.stack.db.release_upload(&id).await.unwrap();
 
     // A second instance (another store handle, same database) continues and finishes it.
-    let second = app(&env, env.stack.open_store().await);
+    let second = app(&env, env.hub.stack.open_store().await);
     let sha1 = {
         use sha1::Digest;
         let digest = sha1::Sha1::digest(&data[chunk..2 * chunk]);
@@ -198,6 +182,7 @@ async fn tus_protocol(stack: Stack) {
     assert_eq!((status, header(&headers, "upload-offset")), (StatusCode::NO_CONTENT, length.to_string()));
     let id = location.rsplit('/').next().unwrap();
     let stored = env
+        .hub
         .stack
         .open_store()
         .await
@@ -217,7 +202,8 @@ async fn tus_protocol(stack: Stack) {
     assert_eq!((status, header(&response, "upload-offset")), (StatusCode::CREATED, "1000".into()));
     let id = header(&response, "location").rsplit('/').next().unwrap().to_owned();
     assert_eq!(
-        &env.stack
+        &env.hub
+            .stack
             .open_store()
             .await
             .get_range(&BlobKey::new(format!("uploads/{id}/data")).unwrap(), 0..1000)
@@ -253,7 +239,8 @@ async fn tus_protocol(stack: Stack) {
     assert_eq!(send(&first, Method::PATCH, &deferred, &h, part[3000..].to_vec()).await.0, StatusCode::NO_CONTENT);
     let id = deferred.rsplit('/').next().unwrap();
     assert_eq!(
-        &env.stack
+        &env.hub
+            .stack
             .open_store()
             .await
             .get_range(&BlobKey::new(format!("uploads/{id}/data")).unwrap(), 0..5000)
@@ -263,7 +250,7 @@ async fn tus_protocol(stack: Stack) {
     );
 
     // Concatenation: two partial uploads (as parallel connections send them) joined into one.
-    let partial_meta = format!("project {},bucket {}", b64(&env.project.to_string()), b64("final-sound"));
+    let partial_meta = format!("project {},bucket {}", b64(&env.hub.project.to_string()), b64("final-sound"));
     let pieces = [pattern(9 << 20), pattern((3 << 20) + 5)];
     let mut urls = Vec::new();
     for piece in &pieces {
@@ -297,6 +284,7 @@ async fn tus_protocol(stack: Stack) {
     assert!(header(&head, "upload-concat").starts_with("final;"));
     let id = joined.rsplit('/').next().unwrap();
     let stored = env
+        .hub
         .stack
         .open_store()
         .await
@@ -327,8 +315,7 @@ async fn tus_protocol(stack: Stack) {
         StatusCode::NOT_FOUND
     );
     // An upload made where uploads live briefly (the configured lifetime) expires on its own.
-    let short = Config { upload_lifetime: Duration::from_millis(400), ..config(&env) };
-    let brief = router(app::Hub::new(env.db.clone(), env.stack.open_store().await, short.clone()));
+    let (state, brief) = env.hub.instance(|c| c.upload_lifetime = Duration::from_millis(400)).await;
     let (_, response) = send(&brief, Method::POST, "/api/v1/uploads", &create("vendor"), vec![]).await;
     let stale = header(&response, "location");
     assert_eq!(send(&brief, Method::PATCH, &stale, &h, pattern(100)).await.0, StatusCode::NO_CONTENT);
@@ -338,17 +325,16 @@ async fn tus_protocol(stack: Stack) {
         send(&first, Method::HEAD, &stale, &[auth("vendor"), tus.clone()], vec![]).await.0 == StatusCode::GONE
     })
     .await;
-    let state = app::Hub::new(env.db.clone(), env.stack.open_store().await, short);
     assert_eq!(hub::app::uploads::reap_expired(&state).await.unwrap(), 1, "only the expired one");
     assert_eq!(
         send(&first, Method::HEAD, &stale, &[auth("vendor"), tus.clone()], vec![]).await.0,
         StatusCode::NOT_FOUND
     );
     let stale_id = stale.rsplit('/').next().unwrap();
-    let freed = env.stack.open_store().await.list(&format!("uploads/{stale_id}/")).await.unwrap();
+    let freed = env.hub.stack.open_store().await.list(&format!("uploads/{stale_id}/")).await.unwrap();
     assert!(freed.is_empty(), "its bytes are freed: {freed:?}");
     let doomed_id = doomed.rsplit('/').next().unwrap();
-    let freed = env.stack.open_store().await.list(&format!("uploads/{doomed_id}/")).await.unwrap();
+    let freed = env.hub.stack.open_store().await.list(&format!("uploads/{doomed_id}/")).await.unwrap();
     assert!(freed.is_empty(), "a terminated upload's bytes are freed too: {freed:?}");
 }
 
@@ -360,13 +346,17 @@ testkit::on_every_backend!(tus_protocol);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_bytes_lost_from_a_local_disk_are_asked_for_again() {
     let env = env(Stack::new(testkit::Backend::SqliteLocal).await.unwrap()).await;
-    let store = env.stack.open_store().await;
+    let store = env.hub.stack.open_store().await;
     let hub = app(&env, store.clone());
     let auth = ("authorization", format!("Bearer {}", env.tokens["vendor"]));
     let tus = ("tus-resumable", "1.0.0".to_owned());
     let octets = ("content-type", "application/offset+octet-stream".to_owned());
-    let meta =
-        format!("project {},bucket {},filename {}", b64(&env.project.to_string()), b64("music"), b64("cue_1m01.wav"));
+    let meta = format!(
+        "project {},bucket {},filename {}",
+        b64(&env.hub.project.to_string()),
+        b64("music"),
+        b64("cue_1m01.wav")
+    );
     let data = pattern(1000);
     let create = vec![auth.clone(), tus.clone(), ("upload-length", "1000".into()), ("upload-metadata", meta)];
     let (status, headers) = send(&hub, Method::POST, "/api/v1/uploads", &create, vec![]).await;
@@ -381,7 +371,7 @@ async fn acknowledged_bytes_lost_from_a_local_disk_are_asked_for_again() {
 
     // The power cut: the last 200 acknowledged bytes never reached the disk.
     let id = location.rsplit('/').next().unwrap();
-    let file = env.stack.dir.path().join("blobs").join(format!("uploads/{id}/data"));
+    let file = env.hub.stack.dir.path().join("blobs").join(format!("uploads/{id}/data"));
     std::fs::OpenOptions::new().write(true).open(&file).unwrap().set_len(400).unwrap();
 
     let (status, headers) = send(&hub, Method::HEAD, &location, &[auth.clone(), tus.clone()], vec![]).await;

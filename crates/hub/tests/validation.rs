@@ -3,28 +3,21 @@
 //! from the blob store; requests follow their assets. On SQLite + a local folder and on
 //! PostgreSQL + S3.
 
+mod common;
+
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
-use hub::Db;
-use hub::app::{self, Config};
-use hub::secrets::hash_password;
-use hub::server::router;
+use axum::http::{Method, StatusCode};
+use common::TestHub;
 use hub::store::BlobKey;
 use hub_domain::{AssetState, BucketKind, Metadata, RequestState, Role};
 use serde_json::{Value, json};
 use testkit::Stack;
-use tower::ServiceExt;
 
+/// A call as the project's contributor (`cht_vendor`): status and JSON body.
 async fn call(app: &Router, method: Method, uri: &str, headers: &[(&str, &str)], body: Body) -> (StatusCode, Value) {
-    let mut request = Request::builder().method(method).uri(uri).header("authorization", "Bearer cht_vendor");
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let response = app.clone().oneshot(request.body(body).unwrap()).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let answer = TestHub::call_on(app, "cht_vendor", method, uri, headers, body).await;
+    (answer.status, answer.body)
 }
 
 fn md5_hex(data: &[u8]) -> String {
@@ -52,29 +45,20 @@ fn package(dir: &std::path::Path) -> Vec<u8> {
     std::fs::read(target).unwrap()
 }
 
-struct Hub {
-    stack: Stack,
-    db: Db,
-    state: app::Hub,
-    app: Router,
-    project: i64,
-}
-
 /// A hub on `stack`, with project "Film" and its contributor `cht_vendor`.
-async fn hub_on(stack: Stack) -> Hub {
-    let db = stack.db.clone();
-    let config = Config::default();
-    let state = app::Hub::new(db.clone(), stack.open_store().await, config);
-    let app = router(state.clone());
-    let project = db.create_project("Film", "F").await.unwrap().id;
-    let user = db.create_user("vendor", "Vendor", &hash_password("x"), false).await.unwrap();
-    db.set_member(project, user.id, Role::Contributor, None).await.unwrap();
-    db.create_token(user.id, "t", "cht_vendor").await.unwrap();
-    Hub { stack, db, state, app, project }
+async fn hub_on(stack: Stack) -> TestHub {
+    let hub = TestHub::new(stack, |_| {}).await;
+    hub.member("vendor", Role::Contributor).await;
+    hub
 }
 
 /// Declares `files` (name, bytes, declared md5, request) in one delivery, uploads and DELIVERs it.
-async fn deliver(hub: &Hub, bucket: &str, files: &[(&str, Vec<u8>, String, Option<i64>)], metadata: Value) -> Value {
+async fn deliver(
+    hub: &TestHub,
+    bucket: &str,
+    files: &[(&str, Vec<u8>, String, Option<i64>)],
+    metadata: Value,
+) -> Value {
     let declared: Vec<Value> = files
         .iter()
         .map(|(name, data, md5, request)| {
@@ -113,7 +97,7 @@ testkit::on_every_backend!(
 
 async fn validation_decides_assets_and_requests(stack: Stack) {
     let hub = hub_on(stack).await;
-    let (db, state, app, project) = (hub.db.clone(), hub.state.clone(), hub.app.clone(), hub.project);
+    let (db, state, app, project) = (hub.stack.db.clone(), hub.state.clone(), hub.app.clone(), hub.project);
     let meta: Metadata = serde_json::from_value(json!({"reel": 1})).unwrap();
     let r1 = db.create_request(project, BucketKind::PictureDeliverables, "Reel 1 frames", &meta).await.unwrap();
     let r2 = db.create_request(project, BucketKind::PictureDeliverables, "Reel 1 VDM", &meta).await.unwrap();
@@ -182,17 +166,10 @@ async fn validation_decides_assets_and_requests(stack: Stack) {
     let get = |range: Option<&'static str>| {
         let app = app.clone();
         async move {
-            let mut request = Request::builder()
-                .uri(format!("/api/v1/assets/{id}/content"))
-                .header("authorization", "Bearer cht_vendor");
-            if let Some(range) = range {
-                request = request.header("range", range);
-            }
-            let response = app.oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
-            let status = response.status();
-            let headers = response.headers().clone();
-            let body = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
-            (status, headers, body)
+            let headers: Vec<(&str, &str)> = range.map(|r| ("range", r)).into_iter().collect();
+            let uri = format!("/api/v1/assets/{id}/content");
+            let answer = TestHub::call_on(&app, "cht_vendor", Method::GET, &uri, &headers, Body::empty()).await;
+            (answer.status, answer.headers, answer.bytes)
         }
     };
     let (status, headers, body) = get(None).await;
@@ -209,16 +186,9 @@ async fn validation_decides_assets_and_requests(stack: Stack) {
     // Revalidation is a manager's explicit action.
     let (status, _) = call(&app, Method::POST, &format!("/api/v1/assets/{id}/revalidate"), &[], Body::empty()).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let manager = db.create_user("studio", "Studio", &hash_password("x"), false).await.unwrap();
-    db.set_member(project, manager.id, Role::Manager, None).await.unwrap();
-    db.create_token(manager.id, "t", "cht_studio").await.unwrap();
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri(format!("/api/v1/assets/{id}/revalidate"))
-        .header("authorization", "Bearer cht_studio")
-        .body(Body::empty())
-        .unwrap();
-    assert_eq!(app.clone().oneshot(request).await.unwrap().status(), StatusCode::OK);
+    let studio = hub.member("studio", Role::Manager).await;
+    let uri = format!("/api/v1/assets/{id}/revalidate");
+    assert_eq!(TestHub::call_on(&app, &studio, Method::POST, &uri, &[], Body::empty()).await.status, StatusCode::OK);
     assert_eq!(db.asset(id).await.unwrap().state, AssetState::Delivered);
     assert!(hub::worker::run_one(&state, "test-worker").await.unwrap());
     assert_eq!(db.asset(id).await.unwrap().state, AssetState::Valid);
@@ -231,26 +201,16 @@ async fn fast_start_remux_is_a_project_setting(stack: Stack) {
     let as_manager = |method: Method, uri: String, body: Value| {
         let app = hub.app.clone();
         async move {
-            let request = Request::builder()
-                .method(method)
-                .uri(uri)
-                .header("authorization", "Bearer cht_studio")
-                .header("content-type", "application/json")
-                .body(Body::from(body.to_string()))
-                .unwrap();
-            let response = app.oneshot(request).await.unwrap();
-            let status = response.status();
-            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
+            let json = [("content-type", "application/json")];
+            let answer = TestHub::call_on(&app, "cht_studio", method, &uri, &json, Body::from(body.to_string())).await;
+            (answer.status, answer.body)
         }
     };
     let settings = format!("/api/v1/projects/{}", hub.project);
     let body = Body::from(json!({"fast_start_remux": true}).to_string());
     let (status, _) = call(&hub.app, Method::PATCH, &settings, &[("content-type", "application/json")], body).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a contributor cannot change project settings");
-    let manager = hub.db.create_user("studio", "Studio", &hash_password("x"), false).await.unwrap();
-    hub.db.set_member(hub.project, manager.id, Role::Manager, None).await.unwrap();
-    hub.db.create_token(manager.id, "t", "cht_studio").await.unwrap();
+    hub.member("studio", Role::Manager).await;
     let (status, _) = as_manager(Method::PATCH, settings.clone(), json!({"fast_start_remux": "yes"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, project) = as_manager(Method::PATCH, settings, json!({"fast_start_remux": true})).await;
@@ -267,22 +227,17 @@ async fn fast_start_remux_is_a_project_setting(stack: Stack) {
     let id_of = |name: &str| {
         delivery["files"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["asset_id"].as_i64().unwrap()
     };
-    let hevc_asset = hub.db.asset(id_of("sh010_hevc.mov")).await.unwrap();
+    let hevc_asset = hub.stack.db.asset(id_of("sh010_hevc.mov")).await.unwrap();
     assert_eq!(hevc_asset.state, AssetState::Invalid, "a remux does not make HEVC into H.264");
-    let asset = hub.db.asset(id_of("sh010_slow.mp4")).await.unwrap();
+    let asset = hub.stack.db.asset(id_of("sh010_slow.mp4")).await.unwrap();
     assert_eq!(asset.state, AssetState::Valid);
     let (_, report) =
         call(&hub.app, Method::GET, &format!("/api/v1/assets/{}/validation", asset.id), &[], Body::empty()).await;
     let text = report.to_string();
     assert!(text.contains("matches the declared md5") && text.contains("moved to the front"), "{report}");
 
-    let request = Request::builder()
-        .uri(format!("/api/v1/assets/{}/content", asset.id))
-        .header("authorization", "Bearer cht_vendor")
-        .body(Body::empty())
-        .unwrap();
-    let served =
-        axum::body::to_bytes(hub.app.clone().oneshot(request).await.unwrap().into_body(), 1 << 24).await.unwrap();
+    let uri = format!("/api/v1/assets/{}/content", asset.id);
+    let served = hub.call("cht_vendor", Method::GET, &uri, &[], Body::empty()).await.bytes;
     assert_eq!(served.len(), slow.len());
     assert_ne!(&served[..], &slow[..]);
     let info = media::inspect(&mut std::io::Cursor::new(&served[..]), served.len() as u64).unwrap();
@@ -311,6 +266,7 @@ async fn zipless_packages_upload_file_by_file_and_validate_as_a_whole(stack: Sta
     };
     let metadata = json!({"reel": 2, "deliverable_type": "frame sequence", "colour_space": "ACES"});
     let request = hub
+        .stack
         .db
         .create_request(
             hub.project,
@@ -384,21 +340,11 @@ async fn zipless_packages_upload_file_by_file_and_validate_as_a_whole(stack: Sta
     };
     let (first, data) = &files[0];
     // Another contributor of the same bucket cannot put files into this vendor's package.
-    let other =
-        hub.db.create_user(&format!("other{}", hub.project), "Other", &hash_password("x"), false).await.unwrap();
-    hub.db.set_member(hub.project, other.id, Role::Contributor, None).await.unwrap();
-    let other_token = format!("cht_other_{}", other.id);
-    hub.db.create_token(other.id, "t", &other_token).await.unwrap();
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri("/api/v1/uploads")
-        .header("authorization", format!("Bearer {other_token}"))
-        .header("tus-resumable", "1.0.0")
-        .header("upload-length", data.len().to_string())
-        .header("upload-metadata", meta(&good, first))
-        .body(Body::empty())
-        .unwrap();
-    assert_eq!(hub.app.clone().oneshot(request).await.unwrap().status(), StatusCode::BAD_REQUEST);
+    let other_token = hub.member(&format!("other{}", hub.project), Role::Contributor).await;
+    let (length, metadata) = (data.len().to_string(), meta(&good, first));
+    let headers = [("tus-resumable", "1.0.0"), ("upload-length", &length), ("upload-metadata", &metadata)];
+    let answer = hub.call(&other_token, Method::POST, "/api/v1/uploads", &headers, Body::empty()).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert_eq!(send(good.clone(), first.clone(), data.clone(), data.len() + 1).await, StatusCode::BAD_REQUEST);
     assert_eq!(send(good.clone(), "r2.0099999.dpx".into(), vec![1], 1).await, StatusCode::BAD_REQUEST);
     for (name, data) in &files {
@@ -420,10 +366,10 @@ async fn zipless_packages_upload_file_by_file_and_validate_as_a_whole(stack: Sta
     assert_eq!(status, StatusCode::OK);
     while hub::worker::run_one(&hub.state, "test-worker").await.unwrap() {}
 
-    let good_asset = hub.db.asset(good["asset_id"].as_i64().unwrap()).await.unwrap();
+    let good_asset = hub.stack.db.asset(good["asset_id"].as_i64().unwrap()).await.unwrap();
     assert_eq!(good_asset.state, AssetState::Valid);
     assert_eq!(good_asset.size as usize, files.iter().map(|f| f.1.len()).sum::<usize>());
-    let bad_asset = hub.db.asset(bad_package["asset_id"].as_i64().unwrap()).await.unwrap();
+    let bad_asset = hub.stack.db.asset(bad_package["asset_id"].as_i64().unwrap()).await.unwrap();
     assert_eq!(bad_asset.state, AssetState::Invalid);
     let (_, report) =
         call(&hub.app, Method::GET, &format!("/api/v1/assets/{}/validation", bad_asset.id), &[], Body::empty()).await;
@@ -457,7 +403,7 @@ async fn every_invalid_zip_ends_invalid_with_its_reason(stack: Stack) {
         ["good", "zip64"].into_iter().chain(testkit::zip::hostile_packages().iter().map(|c| c.0)).collect();
     for ((name, _, reason, wanted), what) in cases.iter().zip(whats) {
         let id = delivery["files"].as_array().unwrap().iter().find(|f| f["name"] == *name).unwrap()["asset_id"].clone();
-        let asset = hub.db.asset(id.as_i64().unwrap()).await.unwrap();
+        let asset = hub.stack.db.asset(id.as_i64().unwrap()).await.unwrap();
         let (_, report) =
             call(&hub.app, Method::GET, &format!("/api/v1/assets/{id}/validation"), &[], Body::empty()).await;
         assert_eq!(asset.state, *wanted, "{what} ({name}): {report}");
@@ -492,13 +438,13 @@ async fn real_encoder_files_are_judged_as_proxies(stack: Stack) {
         let id = id_of(name);
         let (_, report) =
             call(&hub.app, Method::GET, &format!("/api/v1/assets/{id}/validation"), &[], Body::empty()).await;
-        assert_eq!(hub.db.asset(id).await.unwrap().state, state, "{name}: {report}");
+        assert_eq!(hub.stack.db.asset(id).await.unwrap().state, state, "{name}: {report}");
         let proxy = report.as_array().unwrap().iter().find(|c| c["check"] == "proxy").unwrap();
         assert!(proxy["detail"].as_str().unwrap().contains(reason), "{name}: {proxy}");
     }
 
     // Where the project asks for it, the slow one is remuxed; the copy served plays cleanly.
-    hub.db.set_fast_start_remux(hub.project, true).await.unwrap();
+    hub.stack.db.set_fast_start_remux(hub.project, true).await.unwrap();
     let slow = media.iter().find(|(n, _)| n == "h264_slow.mp4").unwrap().1.clone();
     let again = deliver(
         &hub,
@@ -509,14 +455,9 @@ async fn real_encoder_files_are_judged_as_proxies(stack: Stack) {
     .await;
     while hub::worker::run_one(&hub.state, "test-worker").await.unwrap() {}
     let id = again["files"][0]["asset_id"].as_i64().unwrap();
-    assert_eq!(hub.db.asset(id).await.unwrap().state, AssetState::Valid);
-    let request = Request::builder()
-        .uri(format!("/api/v1/assets/{id}/content"))
-        .header("authorization", "Bearer cht_vendor")
-        .body(Body::empty())
-        .unwrap();
-    let served =
-        axum::body::to_bytes(hub.app.clone().oneshot(request).await.unwrap().into_body(), 1 << 26).await.unwrap();
+    assert_eq!(hub.stack.db.asset(id).await.unwrap().state, AssetState::Valid);
+    let uri = format!("/api/v1/assets/{id}/content");
+    let served = hub.call("cht_vendor", Method::GET, &uri, &[], Body::empty()).await.bytes;
     assert_ne!(&served[..], &slow[..], "the remuxed copy is served");
     let file = hub.stack.dir.path().join("served.mp4");
     std::fs::write(&file, &served).unwrap();

@@ -35,11 +35,42 @@ pub struct TestHub {
     pub project: i64,
 }
 
-/// An answer: status, headers and the body as JSON (`Null` when it is not JSON).
+/// An answer: status, headers, and the body as text and as JSON (`Null` when it is not JSON).
+#[derive(Debug)]
 pub struct Answer {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Value,
+    pub raw: String,
+    pub bytes: bytes::Bytes,
+}
+
+impl Answer {
+    /// A header's value, or "" when it is missing.
+    pub fn header(&self, name: &str) -> String {
+        self.headers.get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+    }
+}
+
+/// The one way the hub's tests call a router: `headers` as given (credentials included), the
+/// whole answer read.
+pub async fn request(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    headers: &[(impl AsRef<str>, impl AsRef<str>)],
+    body: impl Into<Body>,
+) -> Answer {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        request = request.header(k.as_ref(), v.as_ref());
+    }
+    let response = app.clone().oneshot(request.body(body.into()).unwrap()).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 27).await.unwrap();
+    let raw = String::from_utf8_lossy(&bytes).into_owned();
+    Answer { status, headers, body: serde_json::from_str(&raw).unwrap_or(Value::Null), raw, bytes }
 }
 
 impl TestHub {
@@ -61,14 +92,31 @@ impl TestHub {
         (state.clone(), router(state))
     }
 
-    /// A user who is `role` in the project (all buckets); returns their API token.
+    /// A user who is `role` in the project (all buckets); returns their API token, `cht_NAME`.
     pub async fn member(&self, name: &str, role: Role) -> String {
+        self.member_of(self.project, name, role).await
+    }
+
+    /// A user who is `role` in `project` (all buckets); returns their API token, `cht_NAME`.
+    pub async fn member_of(&self, project: i64, name: &str, role: Role) -> String {
+        // No password: these users use their token (hashing one costs a good part of a second).
+        let (id, token) = self.user_with_hash(name, false, "not-a-hash").await;
+        self.stack.db.set_member(project, id, role, None).await.unwrap();
+        token
+    }
+
+    /// A user (a site admin if `admin`) who signs in with the password `pw-for-tests`; their id
+    /// and API token, `cht_NAME`.
+    pub async fn user(&self, name: &str, admin: bool) -> (i64, String) {
+        self.user_with_hash(name, admin, &hub::secrets::hash_password("pw-for-tests")).await
+    }
+
+    async fn user_with_hash(&self, name: &str, admin: bool, hash: &str) -> (i64, String) {
         let db = &self.stack.db;
-        let user = db.create_user(name, name, "not-a-hash", false).await.unwrap();
-        db.set_member(self.project, user.id, role, None).await.unwrap();
+        let user = db.create_user(name, name, hash, admin).await.unwrap();
         let token = format!("cht_{name}");
         db.create_token(user.id, "tests", &token).await.unwrap();
-        token
+        (user.id, token)
     }
 
     /// Calls `app` as the holder of `token`.
@@ -80,15 +128,10 @@ impl TestHub {
         headers: &[(&str, &str)],
         body: Body,
     ) -> Answer {
-        let mut request = Request::builder().method(method).uri(uri).header("authorization", format!("Bearer {token}"));
-        for (k, v) in headers {
-            request = request.header(*k, *v);
-        }
-        let response = app.clone().oneshot(request.body(body).unwrap()).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
-        Answer { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+        let bearer = format!("Bearer {token}");
+        let mut all = vec![("authorization", bearer.as_str())];
+        all.extend_from_slice(headers);
+        request(app, method, uri, &all, body).await
     }
 
     pub async fn call(&self, token: &str, method: Method, uri: &str, headers: &[(&str, &str)], body: Body) -> Answer {
