@@ -15,6 +15,7 @@ use hub::Db;
 use hub::app;
 use hub::secrets::{generate_password, hash_password, random_token};
 use hub::store::{BlobStore, LocalStore, S3Settings, S3Store};
+use hub::worker::Duties;
 use hub_domain::{BucketKind, Role};
 use std::sync::Arc;
 
@@ -329,7 +330,8 @@ async fn run_workers(config: Config, workers: usize) -> anyhow::Result<()> {
         .with_context(|| format!("cannot reach the blob storage ({}); check its settings", store.describe()))?;
     let state = app::Hub::new(db, store, app::Config::default());
     for n in 0..workers.max(1) {
-        tokio::spawn(hub::worker::run(state.clone(), format!("worker-{}-{n}", std::process::id())));
+        let duties = if n == 0 { Duties::QueuedAndPeriodic } else { Duties::Queued };
+        tokio::spawn(hub::worker::run(state.clone(), format!("worker-{}-{n}", std::process::id()), duties));
     }
     println!("{} validation worker(s) running (Ctrl-C to stop)", workers.max(1));
     shutdown.await;
@@ -372,10 +374,16 @@ async fn serve(config: Config, demo: bool, workers: usize) -> anyhow::Result<()>
         ..app::Config::default()
     };
     let state = app::Hub::new(db, store, api);
-    tokio::spawn(reap_uploads(state.clone()));
-    for n in 0..workers {
+    // The first worker loop also does the periodic jobs (freeing expired uploads); with no
+    // validation workers here, a loop does only those.
+    for n in 0..workers.max(1) {
         let worker = format!("serve-{}-{}-{n}", std::process::id(), address.port());
-        tokio::spawn(hub::worker::run(state.clone(), worker));
+        let duties = match (workers, n) {
+            (0, _) => Duties::Periodic,
+            (_, 0) => Duties::QueuedAndPeriodic,
+            _ => Duties::Queued,
+        };
+        tokio::spawn(hub::worker::run(state.clone(), worker, duties));
     }
     for line in banner {
         println!("{line}");
@@ -385,20 +393,6 @@ async fn serve(config: Config, demo: bool, workers: usize) -> anyhow::Result<()>
     hub::server::serve(listener, state, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Frees the storage of expired, unfinished uploads: once a minute, or four times per lifetime
-/// when uploads live less than four minutes.
-async fn reap_uploads(state: app::Hub) {
-    let period =
-        (state.config.upload_lifetime / 4).clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(60));
-    let mut tick = tokio::time::interval(period);
-    loop {
-        tick.tick().await;
-        if let Err(e) = hub::app::uploads::reap_expired(&state).await {
-            tracing::warn!(error = ?e, "reaping expired uploads failed; will retry");
-        }
-    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when the

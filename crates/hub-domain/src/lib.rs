@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod catalogue;
+pub mod history;
 pub mod metadata;
 /// The delivery naming rule, shared with npack: one rule for the packager and the hub.
 pub use delivery_names as names;
@@ -10,5 +11,6 @@ pub mod state;
 
 pub use access::{Action, Decision, Membership, Principal, Role};
 pub use catalogue::{BucketKind, FieldDef, FieldKind};
+pub use history::{Check, HistoryAction};
 pub use metadata::{FieldError, Metadata};
 pub use state::{AssetEvent, AssetState, DeliveryState, RequestEvent, RequestState, TransitionError};

@@ -181,6 +181,18 @@ impl RequestState {
         RequestState::Rejected,
     ];
 
+    /// What the states of a request's assets, once one of them was validated, mean for it: all
+    /// Valid makes a Submitted request Processed; one that is not sends a Processed one back to
+    /// Submitted. `None`: nothing changes.
+    pub fn event_after_validation(self, assets: &[AssetState]) -> Option<RequestEvent> {
+        let all_valid = !assets.is_empty() && assets.iter().all(|s| *s == AssetState::Valid);
+        match (self, all_valid) {
+            (RequestState::Submitted, true) => Some(RequestEvent::AllAssetsValid),
+            (RequestState::Processed, false) => Some(RequestEvent::AssetInvalid),
+            _ => None,
+        }
+    }
+
     /// The one transition function for requests.
     pub fn next(self, event: RequestEvent) -> Result<RequestState, TransitionError> {
         use RequestEvent as E;
@@ -350,5 +362,16 @@ mod tests {
             AssetState::Valid.next(AssetEvent::TransferCompleted).unwrap_err().to_string(),
             "cannot complete the transfer when the asset is Valid"
         );
+    }
+
+    #[test]
+    fn requests_follow_their_validated_assets() {
+        use AssetState::{Invalid, Valid, Validating};
+        assert_eq!(RequestState::Submitted.event_after_validation(&[Valid, Valid]), Some(RequestEvent::AllAssetsValid));
+        assert_eq!(RequestState::Submitted.event_after_validation(&[Valid, Validating]), None);
+        assert_eq!(RequestState::Submitted.event_after_validation(&[]), None);
+        assert_eq!(RequestState::Processed.event_after_validation(&[Valid, Invalid]), Some(RequestEvent::AssetInvalid));
+        assert_eq!(RequestState::Processed.event_after_validation(&[Valid]), None);
+        assert_eq!(RequestState::Accepted.event_after_validation(&[Invalid]), None);
     }
 }

@@ -6,6 +6,8 @@ use std::io;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use hub_domain::Check;
+
 use crate::db::{Asset, CheckResult};
 use crate::store::{BlobKey, BlobStore, StoreError};
 
@@ -65,7 +67,7 @@ async fn md5_check(store: &dyn BlobStore, key: &BlobKey, asset: &Asset) -> Resul
             None => (true, format!("md5 {computed} (none was declared)")),
         }
     };
-    Ok(CheckResult { check: "md5".into(), passed, detail, files: Vec::new(), at_ms: 0 })
+    Ok(CheckResult { check: Check::Md5, passed, detail, files: Vec::new(), at_ms: 0 })
 }
 
 /// Random access to a stored blob for npack's verifier, which is synchronous: it runs on a
@@ -103,7 +105,7 @@ async fn zip_check(store: Arc<dyn BlobStore>, key: BlobKey) -> Result<CheckResul
         Ok(report) => package_result(&report),
         Err(npack::zip::read::ZipError::Io(e)) => return Err(StoreError::Io(e)),
         Err(e) => {
-            CheckResult { check: "package".into(), passed: false, detail: e.to_string(), files: Vec::new(), at_ms: 0 }
+            CheckResult { check: Check::Package, passed: false, detail: e.to_string(), files: Vec::new(), at_ms: 0 }
         }
     };
     Ok(result)
@@ -126,7 +128,7 @@ fn package_result(report: &npack::verify::Report) -> CheckResult {
     for problem in &report.problems {
         detail += &format!("; {problem}");
     }
-    CheckResult { check: "package".into(), passed: report.passed(), detail, files: failed, at_ms: 0 }
+    CheckResult { check: Check::Package, passed: report.passed(), detail, files: failed, at_ms: 0 }
 }
 
 /// A zipless package under `prefix`: what is stored there against its checksum.txt, as `npack
@@ -257,7 +259,7 @@ async fn proxy_check(
         Err(media::MediaError::Io(e)) => return Err(StoreError::Io(e)),
         Err(e) => (false, e.to_string()),
     };
-    Ok((CheckResult { check: "proxy".into(), passed, detail, files: Vec::new(), at_ms: 0 }, remuxed))
+    Ok((CheckResult { check: Check::Proxy, passed, detail, files: Vec::new(), at_ms: 0 }, remuxed))
 }
 
 /// Writes a fast-start copy of the blob at `key` to `copy`, through a local temporary file.

@@ -1,12 +1,14 @@
-//! Workers: claim validation jobs from the database, run the checks, and move the asset (and its
-//! request) to the state the results decide. They run inside `serve` by default.
+//! Workers: one loop that does the hub's background jobs. Queued jobs (validating a delivered
+//! asset) are claimed from the database, heartbeat while they run and are retried with doubling
+//! waits; periodic ones (freeing expired uploads) run on their schedule in the loop that was asked
+//! to keep it. They run inside `serve` by default, or alone with `contenthub worker`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use hub_domain::{AssetEvent, AssetState, RequestEvent, RequestState};
+use hub_domain::{AssetEvent, AssetState, HistoryAction};
 
 use crate::app::Hub;
-use crate::db::{Job, RepoError, RepoResult};
+use crate::db::{JobKind, QueuedJob, RepoError, RepoResult, ValidationResult};
 use crate::validate::run_checks;
 
 /// A job whose worker has been silent this long is given to another worker.
@@ -14,11 +16,50 @@ const STALE_MS: i64 = 60_000;
 const HEARTBEAT: Duration = Duration::from_secs(10);
 const MAX_ATTEMPTS: i64 = 5;
 
-/// Works until the process stops: claims, validates, sleeps briefly when there is nothing to do.
-pub async fn run(state: Hub, worker: String) {
-    tracing::info!(%worker, "validation worker started");
+/// What a worker does.
+#[derive(Debug)]
+pub enum Job {
+    /// Check a delivered asset and decide Valid or Invalid (queued by DELIVER or a revalidation).
+    Validate(QueuedJob),
+    /// Free the storage of unfinished uploads whose time is up (periodic).
+    ReapUploads,
+}
+
+/// How often expired uploads are reaped: four times per upload lifetime, between once a second
+/// and once a minute.
+pub fn reap_period(hub: &Hub) -> Duration {
+    (hub.config.upload_lifetime / 4).clamp(Duration::from_secs(1), Duration::from_secs(60))
+}
+
+/// Which jobs a worker loop takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duties {
+    /// Queued jobs only.
+    Queued,
+    /// Queued jobs, and the periodic ones when they are due (one loop per process does these).
+    QueuedAndPeriodic,
+    /// The periodic jobs only (a hub serving with no validation workers of its own).
+    Periodic,
+}
+
+/// Works until the process stops: the periodic jobs when they are due, otherwise the next queued
+/// job, sleeping briefly when there is nothing to do.
+pub async fn run(hub: Hub, worker: String, duties: Duties) {
+    tracing::info!(%worker, ?duties, "worker started");
+    let periodic = duties != Duties::Queued;
+    let mut next_reap = Instant::now();
     loop {
-        match run_one(&state, &worker).await {
+        if duties == Duties::Periodic {
+            tokio::time::sleep_until(next_reap.into()).await;
+        }
+        if periodic && Instant::now() >= next_reap {
+            next_reap = Instant::now() + reap_period(&hub);
+            if let Err(e) = perform(&hub, &worker, Job::ReapUploads).await {
+                tracing::warn!(error = %e, "a periodic job failed; will retry");
+            }
+            continue;
+        }
+        match run_one(&hub, &worker).await {
             Ok(true) => continue,
             Ok(false) => tokio::time::sleep(Duration::from_millis(500)).await,
             Err(e) => {
@@ -29,108 +70,107 @@ pub async fn run(state: Hub, worker: String) {
     }
 }
 
-/// Processes one job if one is ready; returns whether it did.
-pub async fn run_one(state: &Hub, worker: &str) -> RepoResult<bool> {
-    state.db.requeue_stale_jobs(STALE_MS).await?;
-    let Some(job) = state.db.claim_job(worker).await? else { return Ok(false) };
-    let beat = {
-        let (db, id, worker) = (state.db.clone(), job.id, worker.to_owned());
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(HEARTBEAT).await;
-                let _ = db.heartbeat_job(id, &worker).await;
-            }
-        })
+/// Processes one queued job if one is ready; returns whether it did.
+pub async fn run_one(hub: &Hub, worker: &str) -> RepoResult<bool> {
+    hub.db.requeue_stale_jobs(STALE_MS).await?;
+    let Some(job) = hub.db.claim_job(worker).await? else { return Ok(false) };
+    let job = match job.kind {
+        JobKind::Validate => Job::Validate(job),
     };
-    let outcome = match job.kind {
-        crate::db::JobKind::Validate => validate(state, &job).await,
-    };
-    beat.abort();
-    let Err(e) = outcome else {
-        state.db.finish_job(job.id).await?;
-        return Ok(true);
-    };
-    // The asset was deleted while it was being checked: nothing is left to validate.
-    let asset = match state.db.asset(job.asset_id).await {
-        Err(RepoError::NotFound) => {
-            state.db.finish_job(job.id).await?;
-            return Ok(true);
-        }
-        other => other?,
-    };
-    let base = state.config.validation_retry.as_millis() as i64;
-    let retry = (job.attempts < MAX_ATTEMPTS).then(|| base * 2i64.pow(job.attempts as u32));
-    tracing::warn!(job = job.id, asset = job.asset_id, error = %e, ?retry, "validation could not run");
-    state.db.fail_job(job.id, &e, retry).await?;
-    if retry.is_none()
-        && let Ok(next) = asset.state.next(AssetEvent::ValidationAbandoned)
-    {
-        // Given up: back to Delivered, where a manager can ask for validation again.
-        state.db.transition_asset(asset.id, asset.state, next).await?;
-        let detail = format!("validation could not run after {} attempts ({e}); a manager can ask again", job.attempts);
-        state.db.add_history(asset.project_id, Some(asset.id), None, None, "validation_abandoned", &detail).await?;
-    }
+    perform(hub, worker, job).await?;
     Ok(true)
 }
 
-async fn validate(state: &Hub, job: &Job) -> Result<(), String> {
-    let asset = match state.db.asset(job.asset_id).await {
+async fn perform(hub: &Hub, worker: &str, job: Job) -> RepoResult<()> {
+    match job {
+        // A reap that fails is tried again at the next period.
+        Job::ReapUploads => {
+            match crate::app::uploads::reap_expired(hub).await {
+                Ok(0) => {}
+                Ok(reaped) => tracing::info!(reaped, "expired uploads freed"),
+                Err(e) => tracing::warn!(error = ?e, "reaping expired uploads failed; will retry"),
+            }
+            Ok(())
+        }
+        Job::Validate(job) => {
+            let beat = {
+                let (db, id, worker) = (hub.db.clone(), job.id, worker.to_owned());
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(HEARTBEAT).await;
+                        let _ = db.heartbeat_job(id, &worker).await;
+                    }
+                })
+            };
+            let outcome = validate(hub, &job).await;
+            beat.abort();
+            match outcome {
+                Ok(()) => Ok(()),
+                Err(e) => retry_later(hub, &job, &e).await,
+            }
+        }
+    }
+}
+
+/// A validation that could not run (storage away): queued again after a doubling wait, and after
+/// the last attempt the asset goes back to Delivered for a manager to ask again.
+async fn retry_later(hub: &Hub, job: &QueuedJob, error: &str) -> RepoResult<()> {
+    // The asset was deleted while it was being checked: nothing is left to validate.
+    let asset = match hub.db.asset(job.asset_id).await {
+        Err(RepoError::NotFound) => return hub.db.finish_job(job.id).await,
+        other => other?,
+    };
+    let base = hub.config.validation_retry.as_millis() as i64;
+    let retry = (job.attempts < MAX_ATTEMPTS).then(|| base * 2i64.pow(job.attempts as u32));
+    tracing::warn!(job = job.id, asset = job.asset_id, error, ?retry, "validation could not run");
+    hub.db.fail_job(job.id, error, retry).await?;
+    if retry.is_none()
+        && let Ok(next) = asset.state.next(AssetEvent::ValidationAbandoned)
+    {
+        hub.db.transition_asset(asset.id, asset.state, next).await?;
+        let detail =
+            format!("validation could not run after {} attempts ({error}); a manager can ask again", job.attempts);
+        hub.db
+            .add_history(asset.project_id, Some(asset.id), None, None, HistoryAction::ValidationAbandoned, &detail)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Runs the checks and applies their verdict as one result (`Db::finish_validation`). An error
+/// means the checks could not run; the job is tried again.
+async fn validate(hub: &Hub, job: &QueuedJob) -> Result<(), String> {
+    let asset = match hub.db.asset(job.asset_id).await {
         Ok(asset) => asset,
-        Err(RepoError::NotFound) => return Ok(()), // deleted meanwhile: nothing to do
+        Err(RepoError::NotFound) => return hub.db.finish_job(job.id).await.map_err(|e| e.to_string()),
         Err(e) => return Err(e.to_string()),
     };
     let asset = match asset.state {
         AssetState::Delivered => {
             let next = asset.state.next(AssetEvent::ValidationStarted).map_err(|e| e.to_string())?;
-            state.db.transition_asset(asset.id, asset.state, next).await.map_err(|e| e.to_string())?;
+            hub.db.transition_asset(asset.id, asset.state, next).await.map_err(|e| e.to_string())?;
             crate::db::Asset { state: next, ..asset }
         }
         AssetState::Validating => asset, // a retry, or a job taken over from a silent worker
-        _ => return Ok(()),              // already decided
+        _ => return hub.db.finish_job(job.id).await.map_err(|e| e.to_string()), // already decided
     };
-    let remux = state.db.project(asset.project_id).await.map_err(|e| e.to_string())?.fast_start_remux;
-    let checked = run_checks(state.store.clone(), &asset, remux).await.map_err(|e| e.to_string())?;
-    if let Some(copy) = &checked.remuxed
-        && asset.original_blob_key.is_none()
-    {
-        state.db.replace_asset_blob(asset.id, copy.as_str()).await.map_err(|e| e.to_string())?;
-    }
-    let results = checked.results;
-    for result in &results {
-        state.db.record_check(asset.id, result).await.map_err(|e| e.to_string())?;
-    }
-    let passed = results.iter().all(|r| r.passed);
+    let remux = hub.db.project(asset.project_id).await.map_err(|e| e.to_string())?.fast_start_remux;
+    let checked = run_checks(hub.store.clone(), &asset, remux).await.map_err(|e| e.to_string())?;
+    let passed = checked.results.iter().all(|r| r.passed);
     let event = if passed { AssetEvent::ValidationPassed } else { AssetEvent::ValidationFailed };
     let next = asset.state.next(event).map_err(|e| e.to_string())?;
-    state.db.transition_asset(asset.id, asset.state, next).await.map_err(|e| e.to_string())?;
     let reasons: Vec<String> =
-        results.iter().filter(|r| !r.passed).map(|r| format!("{}: {}", r.check, r.detail)).collect();
-    let detail = if passed { "all checks passed".to_owned() } else { reasons.join("; ") };
-    state
-        .db
-        .add_history(asset.project_id, Some(asset.id), None, None, next.as_str(), &detail)
-        .await
-        .map_err(|e| e.to_string())?;
-    if let Some(request_id) = asset.request_id {
-        update_request(state, request_id).await.map_err(|e| e.to_string())?;
-    }
-    Ok(())
-}
-
-/// A request whose assets are all Valid is Processed; one that was Processed and now has an
-/// Invalid asset goes back to Submitted.
-async fn update_request(state: &Hub, request_id: i64) -> RepoResult<()> {
-    let request = state.db.request(request_id).await?;
-    let states = state.db.request_asset_states(request_id).await?;
-    let all_valid = !states.is_empty() && states.iter().all(|s| s == AssetState::Valid.as_str());
-    let event = match (request.state, all_valid) {
-        (RequestState::Submitted, true) => RequestEvent::AllAssetsValid,
-        (RequestState::Processed, false) => RequestEvent::AssetInvalid,
-        _ => return Ok(()),
+        checked.results.iter().filter(|r| !r.passed).map(|r| format!("{}: {}", r.check, r.detail)).collect();
+    let result = ValidationResult {
+        job_id: job.id,
+        asset_id: asset.id,
+        project_id: asset.project_id,
+        request_id: asset.request_id,
+        from: asset.state,
+        to: next,
+        remuxed: checked.remuxed.filter(|_| asset.original_blob_key.is_none()).map(|copy| copy.to_string()),
+        detail: if passed { "all checks passed".to_owned() } else { reasons.join("; ") },
+        checks: checked.results,
     };
-    if let Ok(next) = request.state.next(event) {
-        state.db.transition_request(request_id, request.state, next, None).await?;
-        state.db.add_history(request.project_id, None, Some(request_id), None, "request_state", next.as_str()).await?;
-    }
-    Ok(())
+    hub.db.finish_validation(&result).await.map_err(|e| e.to_string())
 }

@@ -190,7 +190,7 @@ async fn declare_upload_deliver(stack: Stack) {
         call(&brief, Method::PATCH, upload, &tokens["vendor"], &rest, Body::from(data[500..1000].to_vec())).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let log: Vec<(String, String)> =
-        db.history(Some(asset_id), None).await.unwrap().into_iter().map(|h| (h.action, h.detail)).collect();
+        db.history(Some(asset_id), None).await.unwrap().into_iter().map(|h| (h.action.to_string(), h.detail)).collect();
     assert!(
         log.iter().any(|(action, detail)| action == "transfer_error"
             && detail.contains("chunk at byte 0 was refused (460)")
@@ -209,7 +209,7 @@ async fn declare_upload_deliver(stack: Stack) {
         let (status, _) = call(&brief, Method::PATCH, upload, &tokens["vendor"], &at, Body::from(vec![0u8; 10])).await;
         assert_eq!(status.as_u16(), 460, "each bad chunk is refused");
     }
-    assert_eq!(db.count_history(asset_id, "transfer_error").await.unwrap(), 20);
+    assert_eq!(db.count_history(asset_id, hub_domain::HistoryAction::TransferError).await.unwrap(), 20);
     let keyed_upload = first["files"][0]["upload"].as_str().unwrap();
     common::eventually("both brief uploads expire", Duration::from_secs(30), || async {
         let head = [("tus-resumable", "1.0.0")];

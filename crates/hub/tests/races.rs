@@ -63,7 +63,11 @@ async fn two_delivers_of_one_delivery(stack: Stack) {
         let assets: Vec<i64> = ids(&delivery, "asset_id").iter().map(|v| v.as_i64().unwrap()).collect();
         for asset in &assets {
             assert_eq!(hub.stack.db.asset(*asset).await.unwrap().state, AssetState::Delivered);
-            assert_eq!(hub.stack.db.count_history(*asset, "delivered").await.unwrap(), 1, "delivered once");
+            assert_eq!(
+                hub.stack.db.count_history(*asset, hub_domain::HistoryAction::Delivered).await.unwrap(),
+                1,
+                "delivered once"
+            );
         }
         let mut want = assets.clone();
         want.sort_unstable();

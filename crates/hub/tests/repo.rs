@@ -6,7 +6,7 @@
 
 use hub::db::{AssetQuery, AssetSort, JobKind, NewAsset};
 use hub::{Db, RepoError};
-use hub_domain::{AssetState, BucketKind, DeliveryState, Metadata, RequestState, Role};
+use hub_domain::{AssetState, BucketKind, DeliveryState, HistoryAction, Metadata, RequestState, Role};
 use serde_json::json;
 
 fn meta(value: serde_json::Value) -> Metadata {
@@ -176,8 +176,10 @@ async fn suite(db: Db) {
     assert!(db.list_requests(film.id, sound, Some(RequestState::Open)).await.unwrap().is_empty());
     db.update_request(request.id, "Reel 1 printmaster 7.1", &meta(json!({"reel": 1}))).await.unwrap();
 
-    db.add_history(film.id, Some(first.id), None, Some(alice.id), "metadata", "reel 1 -> 2").await.unwrap();
-    db.add_history(film.id, Some(first.id), None, None, "state", "Delivered").await.unwrap();
+    db.add_history(film.id, Some(first.id), None, Some(alice.id), HistoryAction::MetadataEdited, "reel 1 -> 2")
+        .await
+        .unwrap();
+    db.add_history(film.id, Some(first.id), None, None, HistoryAction::Delivered, "Delivered").await.unwrap();
     let history = db.history(Some(first.id), None).await.unwrap();
     assert_eq!(history.len(), 2);
     assert_eq!(history[0].username.as_deref(), Some("alice"));
@@ -200,16 +202,6 @@ async fn suite(db: Db) {
     assert_eq!(db.requeue_stale_jobs(60_000).await.unwrap(), 0, "w3 is alive");
     assert_eq!(db.requeue_stale_jobs(-1_000).await.unwrap(), 1, "w3 went silent");
     assert_eq!(db.claim_job("w4").await.unwrap().map(|j| j.id), Some(a.id));
-    let check = hub::db::CheckResult {
-        check: "md5".into(),
-        passed: false,
-        detail: "mismatch".into(),
-        files: vec![("a".into(), "b".into())],
-        at_ms: 0,
-    };
-    db.record_check(first.id, &check).await.unwrap();
-    let checks = db.checks(first.id).await.unwrap();
-    assert_eq!((checks.len(), checks[0].passed, checks[0].files.clone()), (1, false, check.files.clone()));
 
     // A delivery's progress in one query: a file half uploaded, and a package with one of its two
     // files whole and the other under way; its uploads find their assets for the transfer log.
@@ -295,11 +287,13 @@ async fn suite(db: Db) {
         "a manager of the project"
     );
     assert!(db.deliveries_seen_by(admin.id, 10).await.unwrap().is_empty());
-    db.add_history(film.id, Some(package.id), None, None, "transfer_error", "b.dpx: refused").await.unwrap();
+    db.add_history(film.id, Some(package.id), None, None, HistoryAction::TransferError, "b.dpx: refused")
+        .await
+        .unwrap();
     let both = db.assets_history(&[first.id, package.id]).await.unwrap();
     assert_eq!(both.len(), 4, "two of the first asset's, the package's declaration and its refused file");
     assert!(both.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
-    assert_eq!(db.count_history(package.id, "transfer_error").await.unwrap(), 1);
+    assert_eq!(db.count_history(package.id, HistoryAction::TransferError).await.unwrap(), 1);
 
     db.delete_asset(first.id).await.unwrap();
     assert!(matches!(db.asset(first.id).await, Err(RepoError::NotFound)));
@@ -322,14 +316,6 @@ async fn suite(db: Db) {
     // Blobs of assets: set once, a remux replaces it and keeps the original, only once.
     db.set_asset_blob(second.id, "projects/1/a/v2").await.unwrap();
     assert_eq!(db.asset(second.id).await.unwrap().blob_key.as_deref(), Some("projects/1/a/v2"));
-    db.replace_asset_blob(second.id, "projects/1/a/v2.remux").await.unwrap();
-    let remuxed = db.asset(second.id).await.unwrap();
-    assert_eq!(
-        (remuxed.blob_key.as_deref(), remuxed.original_blob_key.as_deref()),
-        (Some("projects/1/a/v2.remux"), Some("projects/1/a/v2"))
-    );
-    assert!(matches!(db.replace_asset_blob(second.id, "again").await, Err(RepoError::Conflict(_))));
-    assert_eq!(db.asset(second.id).await.unwrap().original_blob_key.as_deref(), Some("projects/1/a/v2"), "unchanged");
     assert!(matches!(db.set_asset_blob(999_999, "x").await, Err(RepoError::NotFound)));
     let versions = db.asset_versions(film.id, sound, "r1_pm.wav").await.unwrap();
     assert_eq!(versions.iter().map(|a| a.version).collect::<Vec<_>>(), vec![2], "newest first; v1 was deleted");
@@ -462,7 +448,7 @@ async fn suite(db: Db) {
         (AssetState::Delivered, Some(format!("projects/1/assets/{}", package.id)))
     );
     assert_eq!(db.request(pending_request.id).await.unwrap().state, RequestState::Submitted);
-    assert_eq!(db.count_history(package.id, "delivered").await.unwrap(), 1);
+    assert_eq!(db.count_history(package.id, HistoryAction::Delivered).await.unwrap(), 1);
     let err = db.deliver(&good).await.unwrap_err();
     assert!(matches!(&err, RepoError::Conflict(m) if m.contains("already delivered")), "{err}");
 
@@ -480,8 +466,67 @@ async fn suite(db: Db) {
     })
     .await
     .unwrap();
-    assert_eq!(db.request_asset_states(pending_request.id).await.unwrap(), vec!["valid".to_owned()]);
-    assert!(db.request_asset_states(request.id).await.unwrap().is_empty());
+    // The validation's end, in one transaction: checks, a remuxed copy, the verdict, the request,
+    // the job; a stale one changes nothing.
+    let check = hub::db::CheckResult {
+        check: hub_domain::Check::Md5,
+        passed: false,
+        detail: "mismatch".into(),
+        files: vec![("a".into(), "b".into())],
+        at_ms: 0,
+    };
+    db.set_asset_blob(package.id, "projects/1/a/v2").await.unwrap();
+    let verdict = hub::db::ValidationResult {
+        job_id: job.id,
+        asset_id: package.id,
+        project_id: film.id,
+        request_id: Some(pending_request.id),
+        from: AssetState::Delivered,
+        to: AssetState::Valid,
+        checks: vec![check.clone()],
+        remuxed: Some("projects/1/a/v2.remux".into()),
+        detail: "all checks passed".into(),
+    };
+    let err = db.finish_validation(&verdict).await.unwrap_err();
+    assert!(matches!(&err, RepoError::Conflict(m) if m.contains("no longer")), "{err}");
+    assert!(db.checks(package.id).await.unwrap().is_empty(), "rolled back");
+    assert_eq!(db.asset(package.id).await.unwrap().original_blob_key, None, "rolled back");
+    let verdict = hub::db::ValidationResult { from: AssetState::Validating, ..verdict };
+    db.finish_validation(&verdict).await.unwrap();
+    let checks = db.checks(package.id).await.unwrap();
+    assert_eq!((checks.len(), checks[0].passed, checks[0].files.clone()), (1, false, check.files.clone()));
+    assert_eq!(checks[0].check, hub_domain::Check::Md5);
+    let remuxed = db.asset(package.id).await.unwrap();
+    assert_eq!(
+        (remuxed.state, remuxed.blob_key.as_deref(), remuxed.original_blob_key.as_deref()),
+        (AssetState::Valid, Some("projects/1/a/v2.remux"), Some("projects/1/a/v2"))
+    );
+    assert_eq!(
+        db.request(pending_request.id).await.unwrap().state,
+        RequestState::Processed,
+        "all its assets are Valid"
+    );
+    assert_eq!(db.count_history(package.id, HistoryAction::Valid).await.unwrap(), 1);
+    // Validated again (a revalidation): the delivered bytes stay the original.
+    db.transition_asset(package.id, AssetState::Valid, AssetState::Validating).await.unwrap();
+    let again = hub::db::ValidationResult {
+        remuxed: Some("again".into()),
+        to: AssetState::Invalid,
+        detail: "md5: mismatch".into(),
+        ..verdict
+    };
+    db.finish_validation(&again).await.unwrap();
+    let asset = db.asset(package.id).await.unwrap();
+    assert_eq!(asset.original_blob_key.as_deref(), Some("projects/1/a/v2"), "unchanged");
+    assert_eq!(asset.blob_key.as_deref(), Some("projects/1/a/v2.remux"), "unchanged");
+    assert_eq!(db.count_history(package.id, HistoryAction::Invalid).await.unwrap(), 1);
+    // An asset of the request found Invalid sends the Processed request back to Submitted.
+    let stems = db.asset_versions(film.id, sound, "r2_stems.wav").await.unwrap().remove(0);
+    assert_eq!(stems.request_id, Some(pending_request.id));
+    db.transition_asset(stems.id, AssetState::Valid, AssetState::Validating).await.unwrap();
+    let stems_verdict = hub::db::ValidationResult { asset_id: stems.id, remuxed: None, checks: Vec::new(), ..again };
+    db.finish_validation(&stems_verdict).await.unwrap();
+    assert_eq!(db.request(pending_request.id).await.unwrap().state, RequestState::Submitted, "an asset is Invalid");
 }
 
 /// Every public method of the database layer is called by the suite above (which runs on both

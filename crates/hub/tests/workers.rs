@@ -134,7 +134,11 @@ async fn two_workers_validate_each_asset_once(stack: Stack) {
     for asset in assets {
         assert_eq!(hub.stack.db.asset(asset).await.unwrap().state, AssetState::Valid);
         assert_eq!(hub.stack.db.checks(asset).await.unwrap().len(), 1, "checked once");
-        assert_eq!(hub.stack.db.count_history(asset, "valid").await.unwrap(), 1, "decided once");
+        assert_eq!(
+            hub.stack.db.count_history(asset, hub_domain::HistoryAction::Valid).await.unwrap(),
+            1,
+            "decided once"
+        );
     }
 }
 

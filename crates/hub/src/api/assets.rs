@@ -98,7 +98,14 @@ pub async fn revalidate(State(state): State<Hub>, caller: Caller, Path(id): Path
     state.db.enqueue_job(crate::db::JobKind::Validate, id).await?;
     state
         .db
-        .add_history(asset.project_id, Some(id), None, Some(caller.user.id), "revalidate", "validation asked for again")
+        .add_history(
+            asset.project_id,
+            Some(id),
+            None,
+            Some(caller.user.id),
+            hub_domain::HistoryAction::Revalidate,
+            "validation asked for again",
+        )
         .await?;
     Ok(Json(state.db.asset(id).await?))
 }
@@ -120,7 +127,17 @@ pub async fn update(
         .map_err(|fields| AppError::invalid(format!("the metadata of {} is not valid", asset.name), fields))?;
     state.db.set_asset_metadata(id, &metadata).await?;
     let detail = serde_json::to_string(&patch.metadata).unwrap_or_default();
-    state.db.add_history(asset.project_id, Some(id), None, Some(caller.user.id), "metadata_edited", &detail).await?;
+    state
+        .db
+        .add_history(
+            asset.project_id,
+            Some(id),
+            None,
+            Some(caller.user.id),
+            hub_domain::HistoryAction::MetadataEdited,
+            &detail,
+        )
+        .await?;
     Ok(Json(state.db.asset(id).await?))
 }
 
@@ -181,7 +198,14 @@ pub async fn bulk_update(
         state.db.set_asset_metadata(asset.id, &metadata).await?;
         state
             .db
-            .add_history(project_id, Some(asset.id), None, Some(caller.user.id), "metadata_edited", &detail)
+            .add_history(
+                project_id,
+                Some(asset.id),
+                None,
+                Some(caller.user.id),
+                hub_domain::HistoryAction::MetadataEdited,
+                &detail,
+            )
             .await?;
         updated.push(Asset { metadata, ..asset });
     }
@@ -192,6 +216,16 @@ pub async fn delete(State(state): State<Hub>, caller: Caller, Path(id): Path<i64
     let asset = load(&state, &caller, id, Some(Action::DeleteAsset)).await?;
     state.db.delete_asset(id).await?;
     let detail = format!("{} v{} deleted", asset.name, asset.version);
-    state.db.add_history(asset.project_id, None, None, Some(caller.user.id), "asset_deleted", &detail).await?;
+    state
+        .db
+        .add_history(
+            asset.project_id,
+            None,
+            None,
+            Some(caller.user.id),
+            hub_domain::HistoryAction::AssetDeleted,
+            &detail,
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

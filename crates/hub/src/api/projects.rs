@@ -36,7 +36,10 @@ pub async fn create(
     }
     let code = new.code.as_deref().map(str::trim).filter(|c| !c.is_empty()).unwrap_or(name);
     let project = state.db.create_project(name, &code.chars().take(16).collect::<String>()).await?;
-    state.db.add_history(project.id, None, None, Some(caller.user.id), "project_created", name).await?;
+    state
+        .db
+        .add_history(project.id, None, None, Some(caller.user.id), hub_domain::HistoryAction::ProjectCreated, name)
+        .await?;
     Ok((StatusCode::CREATED, Json(project)))
 }
 
@@ -73,7 +76,10 @@ pub async fn update(
     if let Some(on) = settings.fast_start_remux {
         state.db.set_fast_start_remux(id, on).await?;
         let detail = format!("fast-start remux of proxies {}", if on { "on" } else { "off" });
-        state.db.add_history(id, None, None, Some(caller.user.id), "project_settings", &detail).await?;
+        state
+            .db
+            .add_history(id, None, None, Some(caller.user.id), hub_domain::HistoryAction::ProjectSettings, &detail)
+            .await?;
     }
     Ok(Json(state.db.project(id).await?))
 }
@@ -116,7 +122,7 @@ pub async fn add_member(
         .map_err(|_| AppError::invalid(format!("there is no user named {username}"), Vec::new()))?;
     state.db.set_member(id, user.id, change.role, change.buckets.as_deref()).await?;
     let detail = format!("{} added as {}", user.username, change.role.as_str());
-    state.db.add_history(id, None, None, Some(caller.user.id), "member_added", &detail).await?;
+    state.db.add_history(id, None, None, Some(caller.user.id), hub_domain::HistoryAction::MemberAdded, &detail).await?;
     Ok(StatusCode::CREATED)
 }
 
@@ -132,7 +138,10 @@ pub async fn change_member(
     }
     state.db.set_member(id, user_id, change.role, change.buckets.as_deref()).await?;
     let detail = format!("user {user_id} is now {}", change.role.as_str());
-    state.db.add_history(id, None, None, Some(caller.user.id), "member_changed", &detail).await?;
+    state
+        .db
+        .add_history(id, None, None, Some(caller.user.id), hub_domain::HistoryAction::MemberChanged, &detail)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -143,6 +152,16 @@ pub async fn remove_member(
 ) -> AppResult<StatusCode> {
     authorize(&state, &caller, id, Action::ManageMembers).await?;
     state.db.remove_member(id, user_id).await?;
-    state.db.add_history(id, None, None, Some(caller.user.id), "member_removed", &format!("user {user_id}")).await?;
+    state
+        .db
+        .add_history(
+            id,
+            None,
+            None,
+            Some(caller.user.id),
+            hub_domain::HistoryAction::MemberRemoved,
+            &format!("user {user_id}"),
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -96,7 +96,17 @@ pub async fn create(
     let title = title(&body)?;
     let metadata = request_metadata(bucket, &body.metadata)?;
     let request = state.db.create_request(project_id, bucket, &title, &metadata).await?;
-    state.db.add_history(project_id, None, Some(request.id), Some(caller.user.id), "request_created", &title).await?;
+    state
+        .db
+        .add_history(
+            project_id,
+            None,
+            Some(request.id),
+            Some(caller.user.id),
+            hub_domain::HistoryAction::RequestCreated,
+            &title,
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(request)))
 }
 
@@ -130,7 +140,17 @@ pub async fn update(
     let title = if body.title.is_some() { title(&body)? } else { request.title.clone() };
     let metadata = request_metadata(request.bucket, &body.metadata)?;
     state.db.update_request(id, &title, &metadata).await?;
-    state.db.add_history(request.project_id, None, Some(id), Some(caller.user.id), "request_edited", &title).await?;
+    state
+        .db
+        .add_history(
+            request.project_id,
+            None,
+            Some(id),
+            Some(caller.user.id),
+            hub_domain::HistoryAction::RequestEdited,
+            &title,
+        )
+        .await?;
     Ok(Json(state.db.request(id).await?))
 }
 
@@ -165,6 +185,16 @@ pub async fn transition(
     let next = request.state.next(body.event)?;
     state.db.transition_request(id, request.state, next, reason).await?;
     let detail = format!("{} -> {}{}", request.state, next, reason.map(|r| format!(": {r}")).unwrap_or_default());
-    state.db.add_history(request.project_id, None, Some(id), Some(caller.user.id), "request_state", &detail).await?;
+    state
+        .db
+        .add_history(
+            request.project_id,
+            None,
+            Some(id),
+            Some(caller.user.id),
+            hub_domain::HistoryAction::RequestState,
+            &detail,
+        )
+        .await?;
     Ok(Json(state.db.request(id).await?))
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use hub_domain::{AssetState, BucketKind, Metadata, RequestState};
+use hub_domain::{AssetState, BucketKind, HistoryAction, Metadata, RequestState};
 use sqlx::Row;
 
 use super::{
@@ -237,15 +237,6 @@ impl Db {
         if n == 0 { Err(RepoError::NotFound) } else { Ok(()) }
     }
 
-    /// The asset's bytes were replaced (a fast-start remux): the new blob serves downloads, the
-    /// delivered one is kept as the original.
-    pub async fn replace_asset_blob(&self, id: i64, blob_key: &str) -> RepoResult<()> {
-        let n = with_pool!(self, pool => sqlx::query(
-            "UPDATE assets SET original_blob_key = blob_key, blob_key = $1 WHERE id = $2 AND original_blob_key IS NULL",
-        ).bind(blob_key).bind(id).execute(pool).await?.rows_affected());
-        if n == 0 { Err(RepoError::Conflict("the asset was already remuxed".into())) } else { Ok(()) }
-    }
-
     /// Every version of the asset named `name` in a bucket, newest first.
     pub async fn asset_versions(&self, project_id: i64, bucket: BucketKind, name: &str) -> RepoResult<Vec<Asset>> {
         let sql = format!(
@@ -298,20 +289,20 @@ impl Db {
         asset_id: Option<i64>,
         request_id: Option<i64>,
         user_id: Option<i64>,
-        action: &str,
+        action: HistoryAction,
         detail: &str,
     ) -> RepoResult<()> {
         with_pool!(self, pool => sqlx::query(
             "INSERT INTO history (project_id, asset_id, request_id, user_id, action, detail, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        ).bind(project_id).bind(asset_id).bind(request_id).bind(user_id).bind(action).bind(detail).bind(now_ms()).execute(pool).await.map(|_| ())?);
+        ).bind(project_id).bind(asset_id).bind(request_id).bind(user_id).bind(action.as_str()).bind(detail).bind(now_ms()).execute(pool).await.map(|_| ())?);
         Ok(())
     }
 
     /// How many history lines of `action` an asset has (to bound what a noisy upload may log).
-    pub async fn count_history(&self, asset_id: i64, action: &str) -> RepoResult<i64> {
+    pub async fn count_history(&self, asset_id: i64, action: HistoryAction) -> RepoResult<i64> {
         Ok(with_pool!(self, pool => sqlx::query_scalar(
             "SELECT COUNT(*) FROM history WHERE asset_id = $1 AND action = $2",
-        ).bind(asset_id).bind(action).fetch_one(pool).await?))
+        ).bind(asset_id).bind(action.as_str()).fetch_one(pool).await?))
     }
 
     /// An asset's or a request's history, oldest first.
@@ -362,7 +353,11 @@ where
         request_id: row.try_get("request_id")?,
         user_id: row.try_get("user_id")?,
         username: row.try_get("username")?,
-        action: row.try_get("action")?,
+        action: {
+            let action: String = row.try_get("action")?;
+            HistoryAction::parse(&action)
+                .ok_or_else(|| RepoError::Corrupt(format!("unknown history action {action:?}")))?
+        },
         detail: row.try_get("detail")?,
         at_ms: row.try_get("at_ms")?,
     })

@@ -2,6 +2,7 @@
 //! PostgreSQL; one UPDATE … WHERE id = (SELECT …) on SQLite, whose single writer makes it atomic),
 //! heartbeat while they work, and jobs whose worker stopped heartbeating are queued again.
 
+use hub_domain::{AssetState, HistoryAction, RequestState};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -31,7 +32,7 @@ impl JobKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Job {
+pub struct QueuedJob {
     pub id: i64,
     pub kind: JobKind,
     pub asset_id: i64,
@@ -41,7 +42,7 @@ pub struct Job {
 /// The outcome of one validation check of an asset, with the files it concerns.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct CheckResult {
-    pub check: String,
+    pub check: hub_domain::Check,
     pub passed: bool,
     pub detail: String,
     /// Per-file findings (name, what is wrong), for packages.
@@ -60,7 +61,7 @@ impl Db {
     }
 
     /// Claims the oldest ready job for `worker`, if any.
-    pub async fn claim_job(&self, worker: &str) -> RepoResult<Option<Job>> {
+    pub async fn claim_job(&self, worker: &str) -> RepoResult<Option<QueuedJob>> {
         let now = now_ms();
         let pick = match self.dialect() {
             Dialect::Postgres => {
@@ -76,7 +77,7 @@ impl Db {
             let row = sqlx::query(audited(&sql)).bind(worker).bind(now).fetch_optional(pool).await?;
             match row {
                 None => Ok(None),
-                Some(row) => Ok(Some(Job {
+                Some(row) => Ok(Some(QueuedJob {
                     id: row.try_get("id")?,
                     kind: JobKind::parse(&row.try_get::<String, _>("kind")?)?,
                     asset_id: row.try_get("asset_id")?,
@@ -117,15 +118,6 @@ impl Db {
         Ok(n)
     }
 
-    pub async fn record_check(&self, asset_id: i64, result: &CheckResult) -> RepoResult<()> {
-        let files = serde_json::to_string(&result.files).expect("findings serialise");
-        with_pool!(self, pool => sqlx::query(
-            "INSERT INTO validation_results (asset_id, check_name, passed, detail, files, at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
-        ).bind(asset_id).bind(&result.check).bind(result.passed).bind(&result.detail).bind(files).bind(now_ms())
-        .execute(pool).await.map(|_| ())?);
-        Ok(())
-    }
-
     /// An asset's validation results, newest run last.
     pub async fn checks(&self, asset_id: i64) -> RepoResult<Vec<CheckResult>> {
         with_pool!(self, pool => {
@@ -136,7 +128,11 @@ impl Db {
             for row in &rows {
                 let files: String = row.try_get("files")?;
                 out.push(CheckResult {
-                    check: row.try_get("check_name")?,
+                    check: {
+                        let name: String = row.try_get("check_name")?;
+                        hub_domain::Check::parse(&name)
+                            .ok_or_else(|| super::RepoError::Corrupt(format!("unknown check {name:?}")))?
+                    },
                     passed: row.try_get("passed")?,
                     detail: row.try_get("detail")?,
                     files: serde_json::from_str(&files).map_err(|e| super::RepoError::Corrupt(e.to_string()))?,
@@ -147,10 +143,84 @@ impl Db {
         })
     }
 
-    /// Asset ids linked to a request, with their states, for deciding whether it is Processed.
-    pub async fn request_asset_states(&self, request_id: i64) -> RepoResult<Vec<String>> {
-        let rows: Vec<(String,)> = with_pool!(self, pool => sqlx::query_as("SELECT state FROM assets WHERE request_id = $1")
-            .bind(request_id).fetch_all(pool).await?);
-        Ok(rows.into_iter().map(|r| r.0).collect())
+    /// How a validation ends, in one transaction: the checks recorded, a remuxed copy put in place,
+    /// the asset moved (compare-and-set on the state the worker read), its history, its request
+    /// moved as `RequestState::event_after_validation` decides from the states of all its assets
+    /// (read inside the transaction, with the request locked, so two validations of one request's
+    /// assets cannot both miss that all are Valid), and the job finished. All of it or none.
+    pub async fn finish_validation(&self, result: &ValidationResult) -> RepoResult<()> {
+        let now = now_ms();
+        let history = "INSERT INTO history (project_id, asset_id, request_id, user_id, action, detail, at_ms) \
+                       VALUES ($1, $2, $3, NULL, $4, $5, $6)";
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if let Some(request_id) = result.request_id {
+                // Taken first: a row lock on PostgreSQL, the write lock on SQLite.
+                sqlx::query("UPDATE requests SET updated_ms = updated_ms WHERE id = $1")
+                    .bind(request_id).execute(&mut *tx).await?;
+            }
+            if let Some(copy) = &result.remuxed {
+                sqlx::query("UPDATE assets SET original_blob_key = blob_key, blob_key = $1 WHERE id = $2 AND original_blob_key IS NULL")
+                    .bind(copy).bind(result.asset_id).execute(&mut *tx).await?;
+            }
+            for check in &result.checks {
+                let files = serde_json::to_string(&check.files).expect("findings serialise");
+                sqlx::query(
+                    "INSERT INTO validation_results (asset_id, check_name, passed, detail, files, at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+                ).bind(result.asset_id).bind(check.check.as_str()).bind(check.passed).bind(&check.detail).bind(files).bind(now)
+                .execute(&mut *tx).await?;
+            }
+            let n = sqlx::query("UPDATE assets SET state = $1, updated_ms = $2 WHERE id = $3 AND state = $4")
+                .bind(result.to.as_str()).bind(now).bind(result.asset_id).bind(result.from.as_str())
+                .execute(&mut *tx).await?.rows_affected();
+            if n != 1 {
+                return Err(RepoError::Conflict(format!("asset {} is no longer {}", result.asset_id, result.from)));
+            }
+            sqlx::query(history)
+                .bind(result.project_id).bind(result.asset_id).bind(None::<i64>)
+                .bind(HistoryAction::verdict(result.to == AssetState::Valid).as_str()).bind(&result.detail).bind(now)
+                .execute(&mut *tx).await?;
+            if let Some(request_id) = result.request_id {
+                let state: String = sqlx::query_scalar("SELECT state FROM requests WHERE id = $1")
+                    .bind(request_id).fetch_one(&mut *tx).await?;
+                let state = RequestState::parse(&state)
+                    .ok_or_else(|| RepoError::Corrupt(format!("unknown request state {state:?}")))?;
+                let assets: Vec<String> = sqlx::query_scalar("SELECT state FROM assets WHERE request_id = $1")
+                    .bind(request_id).fetch_all(&mut *tx).await?;
+                let assets = assets
+                    .iter()
+                    .map(|s| AssetState::parse(s).ok_or_else(|| RepoError::Corrupt(format!("unknown asset state {s:?}"))))
+                    .collect::<RepoResult<Vec<_>>>()?;
+                if let Some(next) = state.event_after_validation(&assets).and_then(|event| state.next(event).ok()) {
+                    sqlx::query("UPDATE requests SET state = $1, updated_ms = $2 WHERE id = $3")
+                        .bind(next.as_str()).bind(now).bind(request_id).execute(&mut *tx).await?;
+                    sqlx::query(history)
+                        .bind(result.project_id).bind(None::<i64>).bind(request_id)
+                        .bind(HistoryAction::RequestState.as_str()).bind(next.as_str()).bind(now)
+                        .execute(&mut *tx).await?;
+                }
+            }
+            sqlx::query("UPDATE jobs SET state = 'done', heartbeat_ms = $1 WHERE id = $2")
+                .bind(now).bind(result.job_id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
     }
+}
+
+/// How one validation ends, as the worker decided it; see [`Db::finish_validation`].
+#[derive(Debug, Clone)]
+pub struct ValidationResult {
+    pub job_id: i64,
+    pub asset_id: i64,
+    pub project_id: i64,
+    pub request_id: Option<i64>,
+    /// The state the worker read (Validating) and the one the checks decided (Valid or Invalid).
+    pub from: AssetState,
+    pub to: AssetState,
+    pub checks: Vec<CheckResult>,
+    /// A fast-start copy that serves the asset from now on (the delivered bytes are kept).
+    pub remuxed: Option<String>,
+    /// For the history: all passed, or what failed.
+    pub detail: String,
 }

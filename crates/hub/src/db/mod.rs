@@ -23,7 +23,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use declare::{DeclarePlan, DeclaredFile};
 pub use deliveries::{DeliverPlan, Delivery, DeliveryFile, FileProgress, PlannedAsset, PlannedRequest, TransferTarget};
-pub use jobs::{CheckResult, Job, JobKind};
+pub use jobs::{CheckResult, JobKind, QueuedJob, ValidationResult};
 pub use models::*;
 pub use packages::PackageMember;
 pub use uploads::Upload;

@@ -134,7 +134,7 @@ pub struct HistoryEntry {
     pub request_id: Option<i64>,
     pub user_id: Option<i64>,
     pub username: Option<String>,
-    pub action: String,
+    pub action: hub_domain::HistoryAction,
     pub detail: String,
     pub at_ms: i64,
 }

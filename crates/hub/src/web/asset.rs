@@ -43,7 +43,7 @@ pub(super) async fn asset(
     let checks = state.db.checks(id).await?;
     let history = state.db.history(Some(id), None).await?;
     let versions = state.db.asset_versions(asset.project_id, asset.bucket, &asset.name).await?;
-    let proxy_check = checks.iter().rev().find(|c| c.check == "proxy");
+    let proxy_check = checks.iter().rev().find(|c| c.check == hub_domain::Check::Proxy);
     let (playable, not_playable) =
         playability(&asset, is_proxy(&asset.name), proxy_check.map(|c| (c.passed, c.detail.as_str())));
     let metadata = asset

@@ -178,7 +178,7 @@ impl HistoryView {
     fn new(h: crate::db::HistoryEntry, at: fn(i64) -> String) -> Self {
         HistoryView {
             at: at(h.at_ms),
-            action: h.action.replace('_', " "),
+            action: h.action.as_str().replace('_', " "),
             who: h.username.unwrap_or_else(|| "contenthub".into()),
             detail: h.detail,
         }

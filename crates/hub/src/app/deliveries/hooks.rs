@@ -4,6 +4,7 @@
 //! an expired upload fails its asset.
 
 use async_trait::async_trait;
+use hub_domain::HistoryAction;
 use hub_domain::access::Action;
 
 use crate::app::access::{Caller, authorize_own};
@@ -125,7 +126,7 @@ impl Hooks for DeliveryHooks {
     ) {
         let (action, detail) = match result {
             Ok(after) if after.completed && !before.completed => {
-                ("transfer_complete", format!("all {} bytes received", after.offset))
+                (HistoryAction::TransferComplete, format!("all {} bytes received", after.offset))
             }
             Ok(after) if sent.is_some_and(|n| after.offset - before.offset < n) => {
                 let (kept, sent) = (after.offset - before.offset, sent.unwrap_or_default());
@@ -134,10 +135,13 @@ impl Hooks for DeliveryHooks {
                 } else {
                     format!("the connection dropped after {kept} of the chunk's {sent} bytes; the hub kept them")
                 };
-                ("transfer_interrupted", format!("{what}, and the upload continues from byte {}", after.offset))
+                (
+                    HistoryAction::TransferInterrupted,
+                    format!("{what}, and the upload continues from byte {}", after.offset),
+                )
             }
             Err(e) => (
-                "transfer_error",
+                HistoryAction::TransferError,
                 format!("a chunk at byte {} was refused ({}): {}", before.offset, e.status.as_u16(), e.body.message),
             ),
             Ok(_) => return,
@@ -149,11 +153,11 @@ impl Hooks for DeliveryHooks {
         };
         let detail = match &target.member {
             // A package's files complete by the thousand; its check tells the story.
-            Some(_) if action == "transfer_complete" => return,
+            Some(_) if action == HistoryAction::TransferComplete => return,
             Some(member) => format!("{member}: {detail}"),
             None => detail,
         };
-        if action != "transfer_complete"
+        if action != HistoryAction::TransferComplete
             && state.db.count_history(target.asset_id, action).await.is_ok_and(|n| n >= MAX_TRANSFER_NOTES)
         {
             return;
@@ -176,7 +180,7 @@ impl Hooks for DeliveryHooks {
             );
             state
                 .db
-                .add_history(upload.project_id, Some(asset_id), None, None, "transfer_interrupted", &detail)
+                .add_history(upload.project_id, Some(asset_id), None, None, HistoryAction::TransferInterrupted, &detail)
                 .await?;
         }
         Ok(())
@@ -192,7 +196,10 @@ impl Hooks for DeliveryHooks {
             {
                 let detail =
                     format!("the upload expired at {} of {} bytes; deliver the file again", upload.offset, asset.size);
-                state.db.add_history(asset.project_id, Some(asset.id), None, None, "transfer_failed", &detail).await?;
+                state
+                    .db
+                    .add_history(asset.project_id, Some(asset.id), None, None, HistoryAction::TransferFailed, &detail)
+                    .await?;
             }
         }
         Ok(())
