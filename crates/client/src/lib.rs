@@ -1,7 +1,13 @@
-//! A typed client for the contenthub API (`/api/v1`). Responses are plain `serde_json::Value`s
-//! wrapped in small typed views where the CLI and tests need fields; errors carry the server's
-//! stable `{code, message}` so that callers can act on them.
+//! A typed client for the contenthub API (`/api/v1`): it sends and returns the API's own types
+//! (`api_types`, shared with the server), and its errors carry the server's stable
+//! `{code, message, fields}` so that callers can act on them.
 
+pub use api_types;
+use api_types::{
+    Asset, CheckResult, CreatedToken, DeliveryView, ErrorBody, Me, NewDelivery, PackageMember, Page, Project,
+    ProjectView, Request,
+};
+pub use hub_domain::FieldError;
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -11,7 +17,7 @@ use serde_json::{Value, json};
 pub enum ClientError {
     /// The server answered with an API error.
     #[error("{status}: {message} ({code})")]
-    Api { status: u16, code: String, message: String, fields: Value },
+    Api { status: u16, code: String, message: String, fields: Vec<FieldError> },
     #[error("cannot reach {url}: {source}")]
     Transport { url: String, source: reqwest::Error },
     #[error("unexpected answer from {url}: {detail}")]
@@ -147,15 +153,7 @@ impl Client {
         let status = response.status();
         let bytes = response.bytes().await.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
         if !status.is_success() {
-            let error: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            return Err(ClientError::Api {
-                status: status.as_u16(),
-                code: error["code"].as_str().unwrap_or("unknown").to_owned(),
-                message: error["message"]
-                    .as_str()
-                    .map_or_else(|| String::from_utf8_lossy(&bytes).into_owned(), str::to_owned),
-                fields: error["fields"].clone(),
-            });
+            return Err(api_error(status.as_u16(), &bytes, || String::from_utf8_lossy(&bytes).into_owned()));
         }
         let bytes = if status == StatusCode::NO_CONTENT || bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
         serde_json::from_slice(bytes).map_err(|e| ClientError::Protocol { url, detail: e.to_string() })
@@ -164,19 +162,19 @@ impl Client {
     pub async fn logout(&self) -> ClientResult<()> {
         self.send::<Value>(Method::DELETE, "/session", None::<&()>).await.map(|_| ())
     }
-    pub async fn me(&self) -> ClientResult<Value> {
+    pub async fn me(&self) -> ClientResult<Me> {
         self.send(Method::GET, "/me", None::<&()>).await
     }
-    pub async fn create_token(&self, name: &str) -> ClientResult<Value> {
+    pub async fn create_token(&self, name: &str) -> ClientResult<CreatedToken> {
         self.send(Method::POST, "/tokens", Some(&json!({"name": name}))).await
     }
-    pub async fn projects(&self) -> ClientResult<Vec<Value>> {
+    pub async fn projects(&self) -> ClientResult<Vec<Project>> {
         self.send(Method::GET, "/projects", None::<&()>).await
     }
-    pub async fn create_project(&self, name: &str) -> ClientResult<Value> {
+    pub async fn create_project(&self, name: &str) -> ClientResult<Project> {
         self.send(Method::POST, "/projects", Some(&json!({"name": name}))).await
     }
-    pub async fn project(&self, id: i64) -> ClientResult<Value> {
+    pub async fn project(&self, id: i64) -> ClientResult<ProjectView> {
         self.send(Method::GET, &format!("/projects/{id}"), None::<&()>).await
     }
     pub async fn add_member(
@@ -189,7 +187,7 @@ impl Client {
         let body = json!({"username": username, "role": role, "buckets": buckets});
         self.send::<Value>(Method::POST, &format!("/projects/{project}/members"), Some(&body)).await.map(|_| ())
     }
-    pub async fn assets(&self, project: i64, bucket: &str, query: &AssetQuery) -> ClientResult<Value> {
+    pub async fn assets(&self, project: i64, bucket: &str, query: &AssetQuery) -> ClientResult<Page<Asset>> {
         self.send_query(
             Method::GET,
             &format!("/projects/{project}/buckets/{bucket}/assets"),
@@ -198,10 +196,10 @@ impl Client {
         )
         .await
     }
-    pub async fn asset(&self, id: i64) -> ClientResult<Value> {
+    pub async fn asset(&self, id: i64) -> ClientResult<Asset> {
         self.send(Method::GET, &format!("/assets/{id}"), None::<&()>).await
     }
-    pub async fn update_metadata(&self, id: i64, metadata: Value) -> ClientResult<Value> {
+    pub async fn update_metadata(&self, id: i64, metadata: Value) -> ClientResult<Asset> {
         self.send(Method::PATCH, &format!("/assets/{id}"), Some(&json!({"metadata": metadata}))).await
     }
     pub async fn bulk_update(
@@ -210,11 +208,11 @@ impl Client {
         bucket: &str,
         ids: &[i64],
         metadata: Value,
-    ) -> ClientResult<Vec<Value>> {
+    ) -> ClientResult<Vec<Asset>> {
         let body = json!({"ids": ids, "metadata": metadata});
         self.send(Method::PATCH, &format!("/projects/{project}/buckets/{bucket}/assets"), Some(&body)).await
     }
-    pub async fn requests(&self, project: i64, bucket: &str) -> ClientResult<Vec<Value>> {
+    pub async fn requests(&self, project: i64, bucket: &str) -> ClientResult<Vec<Request>> {
         self.send(Method::GET, &format!("/projects/{project}/buckets/{bucket}/requests"), None::<&()>).await
     }
     pub async fn create_request(
@@ -223,11 +221,11 @@ impl Client {
         bucket: &str,
         title: &str,
         metadata: Value,
-    ) -> ClientResult<Value> {
+    ) -> ClientResult<Request> {
         let body = json!({"title": title, "metadata": metadata});
         self.send(Method::POST, &format!("/projects/{project}/buckets/{bucket}/requests"), Some(&body)).await
     }
-    pub async fn transition_request(&self, id: i64, event: &str, reason: Option<&str>) -> ClientResult<Value> {
+    pub async fn transition_request(&self, id: i64, event: &str, reason: Option<&str>) -> ClientResult<Request> {
         self.send(Method::POST, &format!("/requests/{id}/transition"), Some(&json!({"event": event, "reason": reason})))
             .await
     }
@@ -240,52 +238,37 @@ pub struct UploadOffset {
     pub length: Option<u64>,
 }
 
-/// tus `Upload-Metadata`: `key base64(value)` pairs.
-pub fn upload_metadata(pairs: &[(&str, &str)]) -> String {
-    use base64::Engine;
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k} {}", base64::engine::general_purpose::STANDARD.encode(v)))
-        .collect::<Vec<_>>()
-        .join(",")
+/// The error of a refused call: the server's error body, or `fallback()` as the message when the
+/// answer was not one.
+fn api_error(status: u16, bytes: &[u8], fallback: impl FnOnce() -> String) -> ClientError {
+    match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(body) => ClientError::Api { status, code: body.code, message: body.message, fields: body.fields },
+        Err(_) => ClientError::Api { status, code: "unknown".into(), message: fallback(), fields: Vec::new() },
+    }
 }
 
 impl Client {
-    /// Declares a delivery (`files` as the API takes them) and returns it with an upload URL per file.
-    pub async fn create_delivery(&self, project: i64, bucket: &str, files: Value) -> ClientResult<Value> {
-        self.create_delivery_once(project, bucket, files, None).await
+    /// Declares a delivery and returns it with an upload URL per file. With a `client_key`, the
+    /// same key again returns the same delivery, so the call can be retried when its answer was
+    /// lost.
+    pub async fn create_delivery(&self, project: i64, delivery: &NewDelivery) -> ClientResult<DeliveryView> {
+        self.send(Method::POST, &format!("/projects/{project}/deliveries"), Some(delivery)).await
     }
-    /// Declares a delivery under the client's own key: the same key again returns the same
-    /// delivery, so the call can be retried when its answer was lost.
-    pub async fn create_delivery_once(
-        &self,
-        project: i64,
-        bucket: &str,
-        files: Value,
-        client_key: Option<&str>,
-    ) -> ClientResult<Value> {
-        self.send(
-            Method::POST,
-            &format!("/projects/{project}/deliveries"),
-            Some(&json!({"bucket": bucket, "files": files, "client_key": client_key})),
-        )
-        .await
-    }
-    pub async fn delivery(&self, id: i64) -> ClientResult<Value> {
+    pub async fn delivery(&self, id: i64) -> ClientResult<DeliveryView> {
         self.send(Method::GET, &format!("/deliveries/{id}"), None::<&()>).await
     }
-    pub async fn deliver(&self, id: i64) -> ClientResult<Value> {
+    pub async fn deliver(&self, id: i64) -> ClientResult<DeliveryView> {
         self.send(Method::POST, &format!("/deliveries/{id}/deliver"), None::<&()>).await
     }
     /// A page of a package's files that are not fully uploaded yet, by name after `after`.
-    pub async fn incomplete_members(&self, asset: i64, after: &str) -> ClientResult<Vec<Value>> {
+    pub async fn incomplete_members(&self, asset: i64, after: &str) -> ClientResult<Vec<PackageMember>> {
         let query = [("incomplete", "true"), ("limit", "5000"), ("after", after)].map(|(k, v)| (k.into(), v.into()));
         self.send_query(Method::GET, &format!("/assets/{asset}/members"), &query, None::<&()>).await
     }
-    pub async fn request(&self, id: i64) -> ClientResult<Value> {
+    pub async fn request(&self, id: i64) -> ClientResult<Request> {
         self.send(Method::GET, &format!("/requests/{id}"), None::<&()>).await
     }
-    pub async fn validation(&self, asset: i64) -> ClientResult<Value> {
+    pub async fn validation(&self, asset: i64) -> ClientResult<Vec<CheckResult>> {
         self.send(Method::GET, &format!("/assets/{asset}/validation"), None::<&()>).await
     }
 
@@ -302,13 +285,8 @@ impl Client {
 
     async fn tus_error(url: &str, response: reqwest::Response) -> ClientError {
         let status = response.status().as_u16();
-        let error: Value = response.json().await.unwrap_or(Value::Null);
-        ClientError::Api {
-            status,
-            code: error["code"].as_str().unwrap_or("unknown").to_owned(),
-            message: error["message"].as_str().map_or_else(|| format!("{url} answered {status}"), str::to_owned),
-            fields: error["fields"].clone(),
-        }
+        let bytes = response.bytes().await.unwrap_or_default();
+        api_error(status, &bytes, || format!("{url} answered {status}"))
     }
 
     /// Where the server has an upload (`path` is the upload URL or its path).

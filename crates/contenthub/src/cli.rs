@@ -10,6 +10,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use base64::Engine;
 use client::Client;
+use client::api_types::upload_metadata;
+use client::api_types::{DeliveryView, NewDelivery, NewFile, NewMember};
+use hub_domain::{AssetState, DeliveryState};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -79,7 +82,7 @@ pub async fn login(url: &str, token: Option<String>) -> anyhow::Result<()> {
     let client = Client::new(url).with_token(&token);
     let me = client.me().await.context("the hub did not accept the token")?;
     write_private(&home().join("credentials.json"), &serde_json::to_string(&Credentials { url: url.into(), token })?)?;
-    println!("signed in to {url} as {}", me["user"]["username"].as_str().unwrap_or("?"));
+    println!("signed in to {url} as {}", me.user.username);
     Ok(())
 }
 
@@ -180,17 +183,17 @@ pub fn parse_rate(text: &str) -> Result<u64, String> {
 /// reel) is the files' default metadata.
 pub async fn deliver(request: i64, mut args: UploadArgs) -> anyhow::Result<()> {
     let found = client()?.request(request).await.map_err(explain)?;
-    args.project = found["project_id"].as_i64().context("the request has no project")?;
-    args.bucket = found["bucket"].as_str().context("the request has no bucket")?.to_owned();
+    args.project = found.project_id;
+    args.bucket = found.bucket.slug().to_owned();
     args.request = Some(request);
     let given: Vec<String> = args.meta.iter().filter_map(|m| m.split_once('=')).map(|(k, _)| k.trim().into()).collect();
-    for (key, value) in found["metadata"].as_object().into_iter().flatten() {
+    for (key, value) in &found.metadata {
         if !given.contains(key) {
             let value = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
             args.meta.push(format!("{key}={value}"));
         }
     }
-    eprintln!("request {request}: {} ({})", found["title"].as_str().unwrap_or("?"), args.bucket);
+    eprintln!("request {request}: {} ({})", found.title, args.bucket);
     upload(args).await
 }
 
@@ -265,35 +268,31 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
         } else {
             vec![None; sources.len()]
         };
-        let files: Vec<Value> = sources
+        let files: Vec<NewFile> = sources
             .iter()
             .zip(&digests)
             .zip(&packages)
-            .map(|((f, md5), members)| {
-                if members.is_empty() {
-                    json!({"name": f.name, "size": f.size, "md5": md5, "metadata": metadata, "request_id": args.request})
-                } else {
-                    let members: Vec<Value> = members.iter().map(|m| json!({"name": m.name, "size": m.size})).collect();
-                    json!({"name": f.name, "package": members, "metadata": metadata, "request_id": args.request})
-                }
+            .map(|((f, md5), members)| NewFile {
+                name: f.name.clone(),
+                size: if members.is_empty() { f.size as i64 } else { 0 },
+                package: (!members.is_empty())
+                    .then(|| members.iter().map(|m| NewMember { name: m.name.clone(), size: m.size as i64 }).collect()),
+                md5: md5.clone(),
+                metadata: metadata.clone(),
+                request_id: args.request,
             })
             .collect();
-        let files = Value::Array(files);
         // Our own key for the declaration: retried after a lost answer, it finds the same delivery.
-        let once = hub::secrets::random_token("cli_", 24);
-        let delivery = retry(|| client.create_delivery_once(args.project, &args.bucket, files.clone(), Some(&once)))
-            .await
-            .map_err(explain)?;
-        let id = delivery["id"].as_i64().context("no delivery id")?;
-        let started_ms = hub::db::now_ms();
+        let declaration = NewDelivery { bucket: args.bucket.clone(), client_key: Some(new_client_key()), files };
+        let delivery = retry(|| client.create_delivery(args.project, &declaration)).await.map_err(explain)?;
+        let id = delivery.delivery.id;
+        let started_ms = now_ms();
         let mut transfers = Vec::new();
         for f in &sources {
-            let declared = delivery["files"]
-                .as_array()
-                .and_then(|a| a.iter().find(|x| x["name"] == f.name.as_str()))
-                .context("the delivery does not list a file")?;
-            let package = declared["package"].is_object().then(|| declared["asset_id"].as_i64()).flatten();
-            let upload = declared["upload"].as_str().filter(|_| package.is_none());
+            let declared =
+                delivery.files.iter().find(|x| x.name == f.name).context("the delivery does not list a file")?;
+            let package = declared.package.as_ref().map(|_| declared.asset_id);
+            let upload = declared.upload.as_deref().filter(|_| package.is_none());
             let transfer = Transfer {
                 delivery: id,
                 name: f.name.clone(),
@@ -325,7 +324,7 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
             && source.size >= SPLIT_AT
             && args.split > 1
         {
-            let meta = client::upload_metadata(&[("project", &args.project.to_string()), ("bucket", &args.bucket)]);
+            let meta = upload_metadata::encode(&[("project", &args.project.to_string()), ("bucket", &args.bucket)]);
             for (_, len) in split(source.size, args.split.min(32)) {
                 let part = retry(|| client.create_upload(Some(len), &meta, Some("partial"))).await;
                 transfer.parts.push(part.map_err(explain)?);
@@ -395,7 +394,7 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
                 }
             }
             if !transfer.parts.is_empty() {
-                let meta = client::upload_metadata(&[
+                let meta = upload_metadata::encode(&[
                     ("project", &project.to_string()),
                     ("bucket", &bucket),
                     ("filename", &source.name),
@@ -443,7 +442,7 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
         Ok(delivered) => delivered,
         // DELIVER is one transaction: if its answer was lost, the delivery says whether it happened.
         Err(e) => match retry(|| client.delivery(delivery_id)).await {
-            Ok(view) if view["state"] == "delivered" => view,
+            Ok(view) if view.delivery.state == DeliveryState::Delivered => view,
             _ => return Err(explain(e)),
         },
     };
@@ -513,21 +512,21 @@ async fn send_package(
     loop {
         let page = retry(|| client.incomplete_members(asset, &after)).await.map_err(explain)?;
         let Some(last) = page.last() else { break };
-        after = last["name"].as_str().unwrap_or_default().to_owned();
+        after = last.name.clone();
         open.extend(page);
     }
     let sizes: std::collections::HashMap<&str, u64> = members.iter().map(|m| (m.name.as_str(), m.size)).collect();
-    let pending: u64 = open.iter().filter_map(|m| sizes.get(m["name"].as_str().unwrap_or_default())).sum();
+    let pending: u64 = open.iter().filter_map(|m| sizes.get(m.name.as_str())).sum();
     bar.inc(members.iter().map(|m| m.size).sum::<u64>() - pending);
     let mut sends = tokio::task::JoinSet::new();
     for member in open {
-        let name = member["name"].as_str().unwrap_or_default().to_owned();
+        let name = member.name.clone();
         let Some(&size) = sizes.get(name.as_str()) else {
             bail!("the hub expects {name} in {}, but it is not there any more", dir.display());
         };
         let stream = streams.clone().acquire_owned().await.expect("never closed");
         let (client, bar, path, pace) = (client.clone(), bar.clone(), dir.join(&name), pace.clone());
-        let meta = client::upload_metadata(&[
+        let meta = upload_metadata::encode(&[
             ("project", &project.to_string()),
             ("bucket", &bucket),
             ("filename", &name),
@@ -535,8 +534,8 @@ async fn send_package(
         ]);
         sends.spawn(async move {
             let _stream = stream;
-            let url = match member["upload"].as_str() {
-                Some(url) => url.to_owned(),
+            let url = match member.upload {
+                Some(url) => url,
                 None => retry_connect(|| client.create_upload(Some(size), &meta, None)).await.map_err(explain)?,
             };
             send_piece(&client, &path, 0, size, &url, &bar, &pace).await
@@ -674,8 +673,30 @@ async fn file_complete(client: &Client, delivery: i64, name: &str) -> bool {
 }
 
 /// Whether the delivery (as the hub shows it) has the file of that name whole.
-fn has_whole(delivery: &Value, name: &str) -> bool {
-    delivery["files"].as_array().into_iter().flatten().any(|f| f["name"] == name && f["complete"] == true)
+fn has_whole(delivery: &DeliveryView, name: &str) -> bool {
+    delivery.files.iter().any(|f| f.name == name && f.complete)
+}
+
+/// A key of this client's own for a declaration: declared again with it (a retry after a lost
+/// answer), the hub returns the delivery it made the first time.
+fn new_client_key() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    // Two independently seeded SipHashes of the time and the process: unique enough for a retry key.
+    let mut key = String::from("cli_");
+    for _ in 0..2 {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos(),
+        );
+        hasher.write_u32(std::process::id());
+        key += &format!("{:016x}", hasher.finish());
+    }
+    key
+}
+
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Reads the chunk at `at` of a piece (one read straight into the buffer that is sent) and its
@@ -761,13 +782,8 @@ pub async fn transfers(as_json: bool) -> anyhow::Result<()> {
 
 fn explain(e: client::ClientError) -> anyhow::Error {
     match &e {
-        client::ClientError::Api { fields, .. } if fields.is_array() => {
-            let details: Vec<String> = fields
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|f| format!("  {}: {}", f["field"].as_str().unwrap_or("?"), f["message"].as_str().unwrap_or("?")))
-                .collect();
+        client::ClientError::Api { fields, .. } if !fields.is_empty() => {
+            let details: Vec<String> = fields.iter().map(|f| format!("  {}: {}", f.field, f.message)).collect();
             anyhow::anyhow!("{e}\n{}", details.join("\n"))
         }
         _ => anyhow::anyhow!(e),
@@ -775,14 +791,13 @@ fn explain(e: client::ClientError) -> anyhow::Error {
 }
 
 /// Polls the delivery until no file is in flight or being validated.
-async fn wait(client: &Client, id: i64) -> anyhow::Result<Value> {
+async fn wait(client: &Client, id: i64) -> anyhow::Result<DeliveryView> {
     loop {
         let delivery = retry(|| client.delivery(id)).await.map_err(explain)?;
-        let settled = delivery["files"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .all(|f| matches!(f["state"].as_str(), Some("valid" | "invalid" | "failed_delivery")));
+        let settled = delivery
+            .files
+            .iter()
+            .all(|f| matches!(f.state, AssetState::Valid | AssetState::Invalid | AssetState::FailedDelivery));
         if settled {
             return Ok(delivery);
         }
@@ -790,20 +805,15 @@ async fn wait(client: &Client, id: i64) -> anyhow::Result<Value> {
     }
 }
 
-async fn print_delivery(client: &Client, delivery: &Value) {
-    println!("delivery {} is {}", delivery["id"], delivery["state"].as_str().unwrap_or("?"));
-    for f in delivery["files"].as_array().into_iter().flatten() {
-        println!("  {:12} {}", f["state"].as_str().unwrap_or("?"), f["name"].as_str().unwrap_or("?"));
-        if f["state"] == "invalid"
-            && let Some(id) = f["asset_id"].as_i64()
-            && let Ok(report) = client.validation(id).await
+async fn print_delivery(client: &Client, delivery: &DeliveryView) {
+    println!("delivery {} is {}", delivery.delivery.id, delivery.delivery.state.as_str());
+    for f in &delivery.files {
+        println!("  {:12} {}", f.state.as_str(), f.name);
+        if f.state == AssetState::Invalid
+            && let Ok(report) = client.validation(f.asset_id).await
         {
-            for check in report.as_array().into_iter().flatten().filter(|c| c["passed"] == false) {
-                println!(
-                    "      {}: {}",
-                    check["check"].as_str().unwrap_or("?"),
-                    check["detail"].as_str().unwrap_or("?")
-                );
+            for check in report.iter().filter(|c| !c.passed) {
+                println!("      {}: {}", check.check, check.detail);
             }
         }
     }

@@ -4,7 +4,8 @@
 //! - the core (`app`), the workers (`worker`, `validate`), the repositories (`db`) and the blob
 //!   stores (`store`) never import a face, nor axum beyond its plain `http` types;
 //! - nothing outside `store/` names a blob backend, and nothing outside `db/` a database pool;
-//! - the hub's top-level modules, and the core's own modules, import each other without cycles.
+//! - the hub's top-level modules, and the core's own modules, import each other without cycles;
+//! - the delivery CLI does not import the hub (it has the client and the API types).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -219,6 +220,17 @@ fn modules_import_each_other_without_cycles() {
     for (from, to) in [("api", "app"), ("web", "app"), ("worker", "app"), ("app", "db"), ("app", "store")] {
         assert!(top[from].contains(to), "{from} uses {to}: {top:?}");
     }
+}
+
+/// The delivery CLI talks to the hub through the client and the shared API types only.
+#[test]
+fn the_cli_does_not_import_the_hub() {
+    let cli = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contenthub/src/cli.rs");
+    let text = std::fs::read_to_string(&cli).unwrap();
+    let imports: Vec<&str> =
+        text.lines().map(code).filter(|l| l.contains("hub::") && !l.contains("hub_domain::")).collect();
+    assert!(imports.is_empty(), "{} imports the hub: {imports:#?}", cli.display());
+    assert!(text.contains("client::"), "found the CLI at {}", cli.display());
 }
 
 #[test]

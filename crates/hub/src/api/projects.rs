@@ -4,7 +4,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use hub_domain::access::Action;
 use hub_domain::{BucketKind, Role};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+
+use api_types::ProjectView;
 
 use super::extract::{Json, Path};
 use crate::app::Hub;
@@ -41,15 +43,6 @@ pub async fn create(
         .add_history(project.id, None, None, Some(caller.user.id), hub_domain::HistoryAction::ProjectCreated, name)
         .await?;
     Ok((StatusCode::CREATED, Json(project)))
-}
-
-#[derive(Debug, Serialize)]
-pub struct ProjectView {
-    #[serde(flatten)]
-    pub project: Project,
-    /// The caller's role; absent for a site admin who is not a member.
-    pub role: Option<Role>,
-    pub buckets: Vec<BucketCounts>,
 }
 
 pub async fn get(State(state): State<Hub>, caller: Caller, Path(id): Path<i64>) -> AppResult<Json<ProjectView>> {

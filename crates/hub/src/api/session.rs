@@ -3,13 +3,15 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+
+use api_types::{CreatedToken, Me};
 
 use super::extract::{Json, Path};
 use crate::app::access::Caller;
 use crate::app::sessions::{end_session, start_session};
 use crate::app::{AppError, AppResult, Hub};
-use crate::db::{ApiToken, Project, User};
+use crate::db::ApiToken;
 use crate::secrets::random_token;
 
 #[derive(Debug, Deserialize)]
@@ -32,13 +34,6 @@ pub async fn logout(State(state): State<Hub>, _caller: Caller, headers: HeaderMa
     Ok(response)
 }
 
-#[derive(Debug, Serialize)]
-pub struct Me {
-    pub user: User,
-    pub projects: Vec<Project>,
-    pub via_token: bool,
-}
-
 pub async fn me(State(state): State<Hub>, caller: Caller) -> AppResult<Json<Me>> {
     let projects = state.db.projects_for(&caller.user).await?;
     Ok(Json(Me { user: caller.user, projects, via_token: caller.principal.via_token }))
@@ -47,14 +42,6 @@ pub async fn me(State(state): State<Hub>, caller: Caller) -> AppResult<Json<Me>>
 #[derive(Debug, Deserialize)]
 pub struct NewToken {
     pub name: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct CreatedToken {
-    #[serde(flatten)]
-    pub token: ApiToken,
-    /// Shown once; only its hash is stored.
-    pub secret: String,
 }
 
 pub async fn create_token(

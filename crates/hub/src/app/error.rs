@@ -2,19 +2,11 @@
 //! fields at fault, and the HTTP status the faces answer with. Repository errors are mapped here,
 //! once; the API turns it into `{code, message}` JSON, the pages into an error page.
 
+pub use api_types::ErrorBody;
 use axum::http::StatusCode;
 use hub_domain::{FieldError, TransitionError};
-use serde::Serialize;
 
 use crate::db::RepoError;
-
-#[derive(Debug, Serialize)]
-pub struct ErrorBody {
-    pub code: &'static str,
-    pub message: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub fields: Vec<FieldError>,
-}
 
 #[derive(Debug)]
 pub struct AppError {
@@ -24,7 +16,7 @@ pub struct AppError {
 
 impl AppError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        AppError { status, body: ErrorBody { code, message: message.into(), fields: Vec::new() } }
+        AppError { status, body: ErrorBody { code: code.to_owned(), message: message.into(), fields: Vec::new() } }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)

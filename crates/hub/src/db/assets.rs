@@ -262,7 +262,7 @@ impl Db {
         let mut counts: BTreeMap<BucketKind, BucketCounts> = BucketKind::ALL
             .into_iter()
             .map(|b| {
-                let zero = AssetState::ALL.into_iter().map(|s| (s.as_str(), 0)).collect();
+                let zero = AssetState::ALL.into_iter().map(|s| (s.as_str().to_owned(), 0)).collect();
                 (b, BucketCounts { bucket: b, counts: zero, open_requests: 0 })
             })
             .collect();
@@ -271,7 +271,7 @@ impl Db {
         ).bind(project_id).fetch_all(pool).await?);
         for (bucket, state, n) in rows {
             let entry = counts.get_mut(&super::assets::parse_bucket(&bucket)?).expect("every bucket is listed");
-            entry.counts.insert(parse_state(&state)?.as_str(), n);
+            entry.counts.insert(parse_state(&state)?.as_str().to_owned(), n);
         }
         let open: Vec<(String, i64)> = with_pool!(self, pool => sqlx::query_as(
             "SELECT bucket, COUNT(*) FROM requests WHERE project_id = $1 AND state IN ($2, $3) GROUP BY bucket",

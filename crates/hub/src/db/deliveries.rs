@@ -1,22 +1,13 @@
 //! Deliveries: a batch of files into one bucket; each file is an asset and an upload.
 
-use hub_domain::{AssetState, BucketKind, DeliveryState, RequestState};
+use hub_domain::{AssetState, DeliveryState, RequestState};
 use serde::Serialize;
 use sqlx::Row;
 
+pub use api_types::Delivery;
+
 use super::assets::parse_bucket;
 use super::{Db, RepoError, RepoResult, now_ms, with_pool};
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Delivery {
-    pub id: i64,
-    pub project_id: i64,
-    pub bucket: BucketKind,
-    pub created_by: Option<i64>,
-    pub state: DeliveryState,
-    pub created_ms: i64,
-    pub delivered_ms: Option<i64>,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeliveryFile {

@@ -6,6 +6,8 @@ use hub_domain::{AssetState, HistoryAction, RequestState};
 use serde::Serialize;
 use sqlx::Row;
 
+pub use api_types::CheckResult;
+
 use super::{Db, Dialect, RepoError, RepoResult, audited, now_ms, with_pool};
 
 /// What a job does. Validation is the one kind today; what later work queues joins it here.
@@ -37,18 +39,6 @@ pub struct QueuedJob {
     pub kind: JobKind,
     pub asset_id: i64,
     pub attempts: i64,
-}
-
-/// The outcome of one validation check of an asset, with the files it concerns.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct CheckResult {
-    pub check: hub_domain::Check,
-    pub passed: bool,
-    pub detail: String,
-    /// Per-file findings (name, what is wrong), for packages.
-    pub files: Vec<(String, String)>,
-    #[serde(default)]
-    pub at_ms: i64,
 }
 
 impl Db {

@@ -1,20 +1,10 @@
 //! Zipless packages: the member files of a package asset, each with its own upload.
 
-use serde::Serialize;
 use sqlx::Row;
 
-use super::{Db, RepoError, RepoResult, audited, with_pool};
+pub use api_types::PackageMember;
 
-/// One file of a package, with its upload's progress.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PackageMember {
-    pub name: String,
-    pub size: i64,
-    /// The tus upload URL, once the file's upload was created.
-    pub upload: Option<String>,
-    pub offset: i64,
-    pub complete: bool,
-}
+use super::{Db, RepoError, RepoResult, audited, with_pool};
 
 /// Rows per INSERT when members are recorded (3 bound values each, well under SQLite's limit).
 pub(super) const INSERT_BATCH: usize = 1000;

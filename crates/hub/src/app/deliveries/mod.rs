@@ -13,8 +13,8 @@ use hub_domain::access::Action;
 use hub_domain::metadata::apply_patch;
 use hub_domain::names::check_delivery_name;
 use hub_domain::{AssetEvent, AssetState, DeliveryState, FieldError, Metadata, RequestEvent};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+
+pub use api_types::{DeliveryView, FileView, NewDelivery, NewFile, NewMember, PackageProgress};
 
 use super::access::{Caller, authorize, authorize_own};
 use super::assets::bucket;
@@ -29,70 +29,6 @@ pub const MAX_FILES: usize = 10_000;
 pub const MAX_PACKAGE_FILES: usize = 250_000;
 /// The body of a delivery declaration may list that many package files.
 pub const MAX_DECLARATION_BODY: usize = 64 << 20;
-
-#[derive(Debug, Deserialize)]
-pub struct NewFile {
-    pub name: String,
-    /// For a package: the sum of its files' sizes (may be left out).
-    #[serde(default)]
-    pub size: i64,
-    /// A zipless package: a frame folder's files, checksum.txt among them, delivered as one asset.
-    pub package: Option<Vec<NewMember>>,
-    /// Hex md5 the vendor computed; the hub compares its own with it.
-    pub md5: Option<String>,
-    #[serde(default)]
-    pub metadata: Map<String, Value>,
-    pub request_id: Option<i64>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct NewMember {
-    pub name: String,
-    pub size: i64,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct NewDelivery {
-    pub bucket: String,
-    /// The client's own key for this declaration (up to 100 characters): declaring again with the
-    /// same key returns the delivery made the first time, so a retry after a lost answer is safe.
-    pub client_key: Option<String>,
-    pub files: Vec<NewFile>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct FileView {
-    pub asset_id: i64,
-    pub name: String,
-    pub version: i64,
-    pub size: i64,
-    pub state: AssetState,
-    /// The request the file fulfils (request-based buckets).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<i64>,
-    /// The tus upload URL for this file; none for a package, whose files each get their own
-    /// (`GET /api/v1/assets/{id}/members`).
-    pub upload: Option<String>,
-    /// Bytes the hub holds (for a package: of all its files).
-    pub offset: i64,
-    pub complete: bool,
-    /// A package: how many files it holds, and how many are not fully uploaded yet.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub package: Option<PackageProgress>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct PackageProgress {
-    pub files: i64,
-    pub incomplete: i64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct DeliveryView {
-    #[serde(flatten)]
-    pub delivery: Delivery,
-    pub files: Vec<FileView>,
-}
 
 fn field(index: usize, name: &str, message: impl Into<String>) -> FieldError {
     FieldError { field: format!("files[{index}].{name}"), message: message.into() }

@@ -1,31 +1,12 @@
 //! Upload metadata as tus carries it (`Upload-Metadata`): comma-separated `key base64value` pairs.
 
-use base64::Engine;
-
 use crate::app::{AppError, AppResult};
+
+pub use api_types::upload_metadata::encode;
 
 /// The pairs of a raw `Upload-Metadata` value, in order.
 pub fn parse(raw: &str) -> AppResult<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once(' ').unwrap_or((pair, ""));
-        let value = base64::engine::general_purpose::STANDARD
-            .decode(value.trim())
-            .ok()
-            .and_then(|v| String::from_utf8(v).ok())
-            .ok_or_else(|| AppError::bad_request(format!("Upload-Metadata value of {key:?} is not base64 of UTF-8")))?;
-        out.push((key.to_owned(), value));
-    }
-    Ok(out)
-}
-
-/// `Upload-Metadata` for the given pairs.
-pub fn encode(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k} {}", base64::engine::general_purpose::STANDARD.encode(v)))
-        .collect::<Vec<_>>()
-        .join(",")
+    api_types::upload_metadata::parse(raw).map_err(AppError::bad_request)
 }
 
 #[cfg(test)]
