@@ -13,7 +13,6 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use hub::Db;
 use hub::app;
-use hub::secrets::{generate_password, hash_password, random_token};
 use hub::store::{BlobStore, LocalStore, S3Settings, S3Store};
 use hub::worker::Duties;
 use hub_domain::{BucketKind, Role};
@@ -348,9 +347,7 @@ async fn serve(config: Config, demo: bool, workers: usize) -> anyhow::Result<()>
         .await
         .with_context(|| format!("cannot reach the blob storage ({}); check its settings", store.describe()))?;
     let mut banner = Vec::new();
-    if db.count_users().await? == 0 {
-        let password = generate_password();
-        db.create_user("admin", "Administrator", &hash_password(&password), true).await?;
+    if let Some(password) = hub::app::admin::first_admin(&db).await? {
         banner.push(format!("First start: created the site admin `admin` with password {password}"));
         banner.push("  (shown once; change it with `contenthub admin reset-password admin`)".into());
     }
@@ -408,27 +405,24 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + S
 }
 
 async fn run_admin(config: Config, admin: Admin) -> anyhow::Result<()> {
+    use hub::app::admin;
     let db = open_db(&config).await?;
+    let no_user = |username: &str| format!("no user named {username}");
     match admin {
         Admin::CreateUser { username, display_name, site_admin } => {
-            let password = generate_password();
             let display = display_name.unwrap_or_else(|| username.clone());
-            let user = db.create_user(&username, &display, &hash_password(&password), site_admin).await?;
+            let (user, password) = admin::create_user(&db, &username, &display, site_admin).await?;
             println!("created user {} (id {}) with password {password}", user.username, user.id);
         }
         Admin::ResetPassword { username } => {
-            let (user, _) = db.user_for_login(&username).await.with_context(|| format!("no user named {username}"))?;
-            let password = generate_password();
-            db.set_password(user.id, &hash_password(&password)).await?;
+            let password = admin::reset_password(&db, &username).await.with_context(|| no_user(&username))?;
             println!("new password for {username}: {password} (their sessions have ended)");
         }
         Admin::CreateProject { name, code } => {
-            let project = db.create_project(&name, code.as_deref().unwrap_or(&name)).await?;
+            let project = admin::create_project(&db, &name, code.as_deref()).await?;
             println!("created project {} (id {})", project.name, project.id);
         }
         Admin::AddMember { project_id, username, role, buckets } => {
-            db.project(project_id).await.with_context(|| format!("no project with id {project_id}"))?;
-            let (user, _) = db.user_for_login(&username).await.with_context(|| format!("no user named {username}"))?;
             let role = Role::parse(&role).expect("clap checked the role");
             let buckets = buckets
                 .map(|list| {
@@ -437,13 +431,13 @@ async fn run_admin(config: Config, admin: Admin) -> anyhow::Result<()> {
                         .collect::<anyhow::Result<Vec<_>>>()
                 })
                 .transpose()?;
-            db.set_member(project_id, user.id, role, buckets.as_deref()).await?;
+            admin::add_member(&db, project_id, &username, role, buckets.as_deref())
+                .await
+                .with_context(|| format!("no project with id {project_id}, or no user named {username}"))?;
             println!("{username} is now {} of project {project_id}", role.as_str());
         }
         Admin::CreateToken { username, name } => {
-            let (user, _) = db.user_for_login(&username).await.with_context(|| format!("no user named {username}"))?;
-            let secret = random_token("cht_", 32);
-            db.create_token(user.id, &name, &secret).await?;
+            let secret = admin::create_token(&db, &username, &name).await.with_context(|| no_user(&username))?;
             println!("{secret}");
             eprintln!("API token {name:?} for {username}; shown once: use it as `Authorization: Bearer TOKEN`");
         }

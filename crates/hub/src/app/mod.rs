@@ -4,6 +4,7 @@
 //! configuration, the sign-in limiter and the counters.
 
 pub mod access;
+pub mod admin;
 pub mod assets;
 pub mod deliveries;
 pub mod error;
