@@ -330,7 +330,8 @@ async fn run_workers(config: Config, workers: usize) -> anyhow::Result<()> {
     let state = app::Hub::new(db, store, app::Config::default());
     for n in 0..workers.max(1) {
         let duties = if n == 0 { Duties::QueuedAndPeriodic } else { Duties::Queued };
-        tokio::spawn(hub::worker::run(state.clone(), format!("worker-{}-{n}", std::process::id()), duties));
+        let (hub, name) = (state.clone(), format!("worker-{}-{n}", std::process::id()));
+        tokio::spawn(hub::worker::supervise(name.clone(), move || hub::worker::run(hub.clone(), name.clone(), duties)));
     }
     println!("{} validation worker(s) running (Ctrl-C to stop)", workers.max(1));
     shutdown.await;
@@ -380,7 +381,10 @@ async fn serve(config: Config, demo: bool, workers: usize) -> anyhow::Result<()>
             (_, 0) => Duties::QueuedAndPeriodic,
             _ => Duties::Queued,
         };
-        tokio::spawn(hub::worker::run(state.clone(), worker, duties));
+        let hub = state.clone();
+        tokio::spawn(hub::worker::supervise(worker.clone(), move || {
+            hub::worker::run(hub.clone(), worker.clone(), duties)
+        }));
     }
     for line in banner {
         println!("{line}");

@@ -9,6 +9,10 @@ pub mod metadata;
 pub use delivery_names as names;
 pub mod state;
 
+/// The longest file name a delivery takes, in bytes: what filesystems allow, and what keeps a
+/// stored key within bounds.
+pub const MAX_NAME_BYTES: usize = 255;
+
 pub use access::{Action, Decision, Membership, Principal, Role};
 pub use catalogue::{BucketKind, FieldDef, FieldKind};
 pub use history::{Check, HistoryAction};

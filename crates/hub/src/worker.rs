@@ -70,6 +70,26 @@ pub async fn run(hub: Hub, worker: String, duties: Duties) {
     }
 }
 
+/// Runs the task `make` makes, and makes it again whenever it dies of a panic (logged), so that a
+/// background loop that trips over something unexpected is back a second later instead of gone
+/// until the process restarts. Returns when the task returns.
+pub async fn supervise<F, Fut>(what: String, mut make: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    loop {
+        match tokio::spawn(make()).await {
+            Ok(()) => return,
+            Err(e) if e.is_panic() => {
+                tracing::error!(task = %what, "a background task died of a panic; starting it again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(_) => return, // cancelled: the process is stopping
+        }
+    }
+}
+
 /// Processes one queued job if one is ready; returns whether it did.
 pub async fn run_one(hub: &Hub, worker: &str) -> RepoResult<bool> {
     hub.db.requeue_stale_jobs(STALE_MS).await?;
@@ -173,4 +193,26 @@ async fn validate(hub: &Hub, job: &QueuedJob) -> Result<(), String> {
         checks: checked.results,
     };
     hub.db.finish_validation(&result).await.map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn a_task_that_panics_is_started_again() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = runs.clone();
+        super::supervise("test".into(), move || {
+            let runs = counted.clone();
+            async move {
+                if runs.fetch_add(1, Ordering::SeqCst) < 2 {
+                    panic!("tripped");
+                }
+            }
+        })
+        .await;
+        assert_eq!(runs.load(Ordering::SeqCst), 3, "two panics, two restarts, then it ended");
+    }
 }

@@ -49,15 +49,20 @@ async fn sessions_end_when_their_time_is_up_or_the_password_changes(stack: Stack
     assert!(status.is_redirection(), "{status}");
     assert!(location.starts_with("/login?") && location.contains("next=%2Fprojects%2F1"), "{location}");
 
-    // A new password ends every session of the user at once.
+    // A new password ends every session of the user at once, and revokes their API tokens.
     let (_, long) = hub.instance(|c| c.session_lifetime = Duration::from_secs(3600)).await;
     let first = sign_in(&long, "editor", "pw-1").await;
     let second = sign_in(&long, "editor", "pw-1").await;
     assert_eq!(get(&long, "/api/v1/me", &first).await.0, StatusCode::OK);
+    hub.stack.db.create_token(user.id, "script", "cht_editor_script").await.unwrap();
+    let bearer = [("authorization", "Bearer cht_editor_script")];
+    assert_eq!(common::request(&long, Method::GET, "/api/v1/me", &bearer, "").await.status, StatusCode::OK);
     hub.stack.db.set_password(user.id, &hash_password("pw-2")).await.unwrap();
     for cookie in [&first, &second] {
         assert_eq!(get(&long, "/api/v1/me", cookie).await.0, StatusCode::UNAUTHORIZED);
     }
+    let after = common::request(&long, Method::GET, "/api/v1/me", &bearer, "").await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED, "the token went with the old password: {}", after.raw);
     let fresh = sign_in(&long, "editor", "pw-2").await;
     assert_eq!(get(&long, "/api/v1/me", &fresh).await.0, StatusCode::OK);
 }

@@ -381,3 +381,143 @@ async fn acknowledged_bytes_lost_from_a_local_disk_are_asked_for_again() {
     assert_eq!((status, header(&headers, "upload-offset")), (StatusCode::NO_CONTENT, "1000".to_owned()));
     assert!(std::fs::read(&file).unwrap() == data, "the finished file is whole");
 }
+
+/// The contributor of the hostile-input tests, on an instance of its own.
+struct Vendor {
+    hub: Router,
+    token: String,
+    auth: (&'static str, String),
+    tus: (&'static str, String),
+    octets: (&'static str, String),
+    project: i64,
+}
+
+async fn vendor(env: &Env) -> Vendor {
+    let token = env.tokens["vendor"].clone();
+    Vendor {
+        hub: app(env, env.hub.stack.open_store().await),
+        auth: ("authorization", format!("Bearer {token}")),
+        token,
+        tus: ("tus-resumable", "1.0.0".to_owned()),
+        octets: ("content-type", "application/offset+octet-stream".to_owned()),
+        project: env.hub.project,
+    }
+}
+
+/// A name too long for a storage key is refused when it is declared (it used to make a key over 512
+/// bytes, and every PATCH, DELETE and reap of it panicked).
+async fn names_too_long_for_a_key(stack: Stack) {
+    let env = env(stack).await;
+    let Vendor { hub, token: vendor, auth, tus, project, .. } = vendor(&env).await;
+
+    // A package file name of 300 bytes (every character allowed) is refused at declaration.
+    let long = format!("{}.dpx", "a".repeat(296));
+    let files = serde_json::json!([{"name": "r1_frames", "metadata": {"shot": "sh010", "version": 1}, "package": [
+        {"name": long, "size": 10}, {"name": "checksum.txt", "size": 50}]}]);
+    let body = serde_json::json!({"bucket": "vfx", "files": files}).to_string();
+    let json = ("content-type", "application/json".to_owned());
+    let answer = common::request(
+        &hub,
+        Method::POST,
+        &format!("/api/v1/projects/{project}/deliveries"),
+        &[auth.clone(), json.clone()],
+        body,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.raw);
+    assert!(answer.raw.contains("at most 255 bytes"), "{}", answer.raw);
+    let user = env.hub.stack.db.user_for_token(&vendor).await.unwrap();
+    let listed = env.hub.stack.db.deliveries_seen_by(user.id, 10).await.unwrap();
+    assert!(listed.is_empty(), "nothing was declared: {listed:?}");
+    // And a tus upload named so.
+    let meta = format!("project {},bucket {},filename {}", b64(&project.to_string()), b64("music"), b64(&long));
+    let headers = vec![auth.clone(), tus.clone(), ("upload-length", "10".into()), ("upload-metadata", meta)];
+    let answer = common::request(&hub, Method::POST, "/api/v1/uploads", &headers, "").await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.raw);
+}
+
+/// A damaged record (a stored key that is not a key) fails its own requests with 500 instead of a
+/// panic, and the reaper goes past it to the others.
+async fn damaged_upload_records(stack: Stack) {
+    let env = env(stack).await;
+    let Vendor { hub, token: vendor, auth, tus, octets, project } = vendor(&env).await;
+    let user = env.hub.stack.db.user_for_token(&vendor).await.unwrap();
+    let damaged = |id: &str, expires_ms: i64| hub::db::Upload {
+        id: id.into(),
+        project_id: project,
+        bucket: hub_domain::BucketKind::Music,
+        created_by: Some(user.id),
+        length: Some(10),
+        offset: 0,
+        metadata: String::new(),
+        store_state: String::new(),
+        blob_key: format!("packages/x/{}", "b".repeat(600)),
+        completed: false,
+        created_ms: 0,
+        expires_ms,
+        concat: None,
+    };
+    env.hub.stack.db.create_upload(&damaged("damaged1", i64::MAX / 2)).await.unwrap();
+    let h = vec![auth.clone(), tus.clone(), octets.clone(), ("upload-offset", "0".into())];
+    let answer = common::request(&hub, Method::PATCH, "/api/v1/uploads/damaged1", &h, vec![7u8; 10]).await;
+    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", answer.raw);
+    let answer =
+        common::request(&hub, Method::DELETE, "/api/v1/uploads/damaged1", &[auth.clone(), tus.clone()], "").await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT, "its record can still be removed: {}", answer.raw);
+    env.hub.stack.db.create_upload(&damaged("damaged2", 1)).await.unwrap();
+    let (state, brief) = env.hub.instance(|c| c.upload_lifetime = Duration::from_millis(1)).await;
+    let meta = format!("project {},bucket {},filename {}", b64(&project.to_string()), b64("music"), b64("ok.wav"));
+    let headers = vec![auth.clone(), tus.clone(), ("upload-length", "10".into()), ("upload-metadata", meta)];
+    let answer = common::request(&brief, Method::POST, "/api/v1/uploads", &headers, "").await;
+    assert_eq!(answer.status, StatusCode::CREATED);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(hub::app::uploads::reap_expired(&state).await.unwrap(), 2, "the damaged one and the other");
+}
+
+/// A final upload cannot list a partial twice, list too many, or add up past the largest upload.
+async fn concatenation_cannot_amplify(stack: Stack) {
+    let env = env(stack).await;
+    let Vendor { hub, auth, tus, octets, project, .. } = vendor(&env).await;
+    let partial_meta = format!("project {},bucket {}", b64(&project.to_string()), b64("final-sound"));
+    let partial = || {
+        let (hub, auth, tus, octets, partial_meta) =
+            (hub.clone(), auth.clone(), tus.clone(), octets.clone(), partial_meta.clone());
+        async move {
+            let headers = vec![
+                auth.clone(),
+                tus.clone(),
+                ("upload-length", "600".into()),
+                ("upload-metadata", partial_meta),
+                ("upload-concat", "partial".into()),
+            ];
+            let answer = common::request(&hub, Method::POST, "/api/v1/uploads", &headers, "").await;
+            let url = answer.header("location");
+            let h = vec![auth, tus, octets, ("upload-offset", "0".into())];
+            assert_eq!(
+                common::request(&hub, Method::PATCH, &url, &h, pattern(600)).await.status,
+                StatusCode::NO_CONTENT
+            );
+            url
+        }
+    };
+    let (one, two) = (partial().await, partial().await);
+    let meta =
+        format!("project {},bucket {},filename {}", b64(&project.to_string()), b64("final-sound"), b64("r1.wav"));
+    let finale = |list: String| {
+        vec![auth.clone(), tus.clone(), ("upload-metadata", meta.clone()), ("upload-concat", format!("final;{list}"))]
+    };
+    let twice = common::request(&hub, Method::POST, "/api/v1/uploads", &finale(format!("{one} {two} {one}")), "").await;
+    assert_eq!(twice.status, StatusCode::BAD_REQUEST, "{}", twice.raw);
+    assert!(twice.raw.contains("listed twice"), "{}", twice.raw);
+    let many = vec![two.clone(); hub::app::uploads::MAX_PARTIALS + 1].join(" ");
+    let answer = common::request(&hub, Method::POST, "/api/v1/uploads", &finale(many), "").await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.raw);
+    let (_, small) = env.hub.instance(|c| c.max_upload = 1000).await;
+    let answer = common::request(&small, Method::POST, "/api/v1/uploads", &finale(format!("{one} {two}")), "").await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "1,200 bytes past a 1,000-byte limit: {}", answer.raw);
+    // Nothing was lost by the refusals: the two joined once make the file.
+    let answer = common::request(&hub, Method::POST, "/api/v1/uploads", &finale(format!("{one} {two}")), "").await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.raw);
+}
+
+testkit::on_every_backend!(names_too_long_for_a_key, damaged_upload_records, concatenation_cannot_amplify);

@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 use hub_domain::Principal;
 
-use crate::app::access::{Caller, session_caller};
+use crate::app::access::{Caller, same_secret, session_caller};
 use crate::app::sessions::{SESSION_COOKIE, cookie};
 use crate::app::{AppError, Hub};
 use crate::db::RepoError;
@@ -33,7 +33,7 @@ impl FromRequestParts<Hub> for Caller {
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if !safe {
             let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-            if sent != Some(csrf.as_str()) {
+            if !sent.is_some_and(|sent| same_secret(sent, &csrf)) {
                 return Err(AppError::new(
                     StatusCode::FORBIDDEN,
                     "csrf",

@@ -26,6 +26,13 @@ pub async fn session_caller(state: &Hub, token: &str) -> Result<(Caller, String)
     Ok((Caller { user, principal }, csrf))
 }
 
+/// Whether a secret the client sent is the one we hold, in time that does not depend on where
+/// they differ (a CSRF token compared with `==` leaks its prefix to a patient attacker).
+pub fn same_secret(sent: &str, held: &str) -> bool {
+    let (sent, held) = (sent.as_bytes(), held.as_bytes());
+    sent.len() == held.len() && sent.iter().zip(held).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0
+}
+
 /// Whether the caller may also do `action` in a project where `authorize` found this membership
 /// (no second look at the database).
 pub fn allows(caller: &Caller, member: Option<&Member>, action: Action) -> bool {
@@ -94,5 +101,18 @@ impl LoginLimiter {
     }
     pub fn succeeded(&self, username: &str) {
         self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&username.to_lowercase());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn secrets_match_only_whole() {
+        assert!(same_secret("abc123", "abc123"));
+        for other in ["abc124", "abc12", "abc1234", "", "ABC123"] {
+            assert!(!same_secret(other, "abc123"), "{other}");
+        }
     }
 }

@@ -75,12 +75,13 @@ fn encode_cursor(key: &str, id: i64) -> String {
 
 fn decode_cursor(cursor: &str) -> RepoResult<(String, i64)> {
     let bad = || RepoError::Conflict("the paging cursor is not valid; start again from the first page".into());
-    if !cursor.len().is_multiple_of(2) || cursor.len() > 2048 {
+    if !cursor.is_ascii() || !cursor.len().is_multiple_of(2) || cursor.len() > 2048 {
         return Err(bad());
     }
-    let bytes: Vec<u8> = (0..cursor.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&cursor[i..i + 2], 16).map_err(|_| bad()))
+    let bytes: Vec<u8> = cursor
+        .as_bytes()
+        .chunks(2)
+        .map(|pair| std::str::from_utf8(pair).ok().and_then(|hex| u8::from_str_radix(hex, 16).ok()).ok_or_else(bad))
         .collect::<RepoResult<_>>()?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let (key, id) = text.rsplit_once('\u{1f}').ok_or_else(bad)?;
@@ -371,7 +372,8 @@ mod tests {
     fn cursors_round_trip_and_reject_garbage() {
         let c = encode_cursor("shot 010.dpx", 42);
         assert_eq!(decode_cursor(&c).unwrap(), ("shot 010.dpx".to_owned(), 42));
-        for bad in ["zz", "abc", "", "00"] {
+        // Not hex, odd, empty, no separator, and text whose byte 2 is inside a character.
+        for bad in ["zz", "abc", "", "00", "aé", "éa", "€€"] {
             let err = decode_cursor(bad).unwrap_err();
             assert!(matches!(&err, RepoError::Conflict(m) if m.contains("cursor is not valid")), "{bad}: {err}");
         }

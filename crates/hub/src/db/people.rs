@@ -90,8 +90,10 @@ impl Db {
     pub async fn set_password(&self, user_id: i64, password_hash: &str) -> RepoResult<()> {
         let done = with_pool!(self, pool => sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash).bind(user_id).execute(pool).await?.rows_affected());
-        // Sessions die with the old password.
+        // Sessions and API tokens die with the old password.
         with_pool!(self, pool => sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(pool).await.map(|_| ())?);
+        with_pool!(self, pool => sqlx::query("UPDATE api_tokens SET revoked_ms = $1 WHERE user_id = $2 AND revoked_ms IS NULL")
+            .bind(now_ms()).bind(user_id).execute(pool).await.map(|_| ())?);
         if done == 0 { Err(RepoError::NotFound) } else { Ok(()) }
     }
 

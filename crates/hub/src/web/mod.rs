@@ -209,9 +209,12 @@ fn delivered_id(value: &str) -> Option<String> {
     Some(value.to_owned()).filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Only a path on this site may be a place to come back to after signing in.
+/// Only a path on this site may be a place to come back to after signing in. No whitespace or
+/// control character either: browsers drop tabs and newlines from a URL, so `/\t/evil.example`
+/// would lead off the site.
 fn same_site_path(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next } else { "/" }
+    let plain = next.chars().all(|c| !c.is_whitespace() && !c.is_control());
+    if plain && next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next } else { "/" }
 }
 
 // ---- static files ----
@@ -242,7 +245,17 @@ mod tests {
     #[test]
     fn only_same_site_paths_are_places_to_return_to() {
         assert_eq!(same_site_path("/projects/1?state=valid"), "/projects/1?state=valid");
-        for outside in ["//evil.example/x", "https://evil.example/", "/\\evil.example", "", "javascript:alert(1)"] {
+        for outside in [
+            "//evil.example/x",
+            "https://evil.example/",
+            "/\\evil.example",
+            "",
+            "javascript:alert(1)",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "/ /evil.example",
+        ] {
             assert_eq!(same_site_path(outside), "/", "{outside}");
         }
         assert_eq!(query_string(&[("next", "/a b?c=d&e")]), "next=%2Fa+b%3Fc%3Dd%26e");

@@ -67,7 +67,7 @@ pub(super) async fn logout(
     headers: HeaderMap,
     Form(form): Form<LogoutForm>,
 ) -> PageResult {
-    if form.csrf != viewer.csrf {
+    if !crate::app::access::same_secret(&form.csrf, &viewer.csrf) {
         return Err(
             AppError::forbidden("this sign-out did not come from a contenthub page; reload and try again").into()
         );

@@ -9,6 +9,7 @@ pub(crate) mod hooks;
 use std::collections::{BTreeSet, HashSet};
 
 use axum::http::StatusCode;
+use hub_domain::MAX_NAME_BYTES;
 use hub_domain::access::Action;
 use hub_domain::metadata::apply_patch;
 use hub_domain::names::check_delivery_name;
@@ -81,6 +82,12 @@ pub async fn declare(
     for (i, file) in new.files.iter().enumerate() {
         if let Err(issue) = check_delivery_name(&file.name) {
             errors.push(field(i, "name", format!("{}: {issue}", file.name)));
+        } else if file.name.len() > MAX_NAME_BYTES {
+            errors.push(field(
+                i,
+                "name",
+                format!("a name has at most {MAX_NAME_BYTES} bytes, not {}", file.name.len()),
+            ));
         } else if file.name.is_empty() {
             errors.push(field(i, "name", "a file needs a name"));
         }
@@ -300,6 +307,9 @@ fn check_package(i: usize, file: &NewFile, members: &[NewMember], max: i64, erro
         let at = format!("package[{j}]");
         if let Err(issue) = check_delivery_name(&member.name) {
             errors.push(field(i, &at, format!("{}: {issue}", member.name)));
+        } else if member.name.len() > MAX_NAME_BYTES {
+            let length = member.name.len();
+            errors.push(field(i, &at, format!("a file name has at most {MAX_NAME_BYTES} bytes, not {length}")));
         } else if member.name.is_empty() || member.name.starts_with('.') {
             errors.push(field(i, &at, format!("{:?}: a package file needs a name that is not hidden", member.name)));
         } else if !seen.insert(member.name.as_str()) {

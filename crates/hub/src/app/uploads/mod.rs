@@ -73,6 +73,9 @@ fn storage(e: StoreError) -> AppError {
     UploadError::Storage.into()
 }
 
+/// The most partial uploads one final upload joins (clients use a few dozen at most).
+pub const MAX_PARTIALS: usize = 256;
+
 /// tus concatenation: a piece of a file, or a file made of pieces (their URLs, in order).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Concat {
@@ -183,8 +186,13 @@ fn resumable<'a>(upload: &'a Upload, key: &'a BlobKey) -> Resumable<'a> {
     }
 }
 
-fn blob_key(upload: &Upload) -> BlobKey {
-    BlobKey::new(upload.blob_key.clone()).expect("upload keys are valid")
+/// Where an upload's bytes go. A stored key that is not a valid key is a damaged record: an
+/// error for this upload, never a panic that takes the request (or the reaper) down.
+fn blob_key(upload: &Upload) -> AppResult<BlobKey> {
+    BlobKey::new(upload.blob_key.clone()).map_err(|e| {
+        tracing::error!(upload = %upload.id, error = %e, "an upload's stored key is not valid");
+        AppError::internal()
+    })
 }
 
 /// A new upload's record (not stored yet): its id, where its bytes go, its expiry.
@@ -247,6 +255,13 @@ pub async fn create(
     if filename.is_empty() {
         return Err(AppError::bad_request("Upload-Metadata must give the file name (key `filename`)"));
     }
+    if filename.len() > hub_domain::MAX_NAME_BYTES {
+        let message = format!("a file name has at most {} bytes, not {}", hub_domain::MAX_NAME_BYTES, filename.len());
+        return Err(AppError::invalid(
+            message.clone(),
+            vec![hub_domain::FieldError { field: "filename".into(), message }],
+        ));
+    }
     authorize(hub, caller, project_id, Action::Deliver(bucket)).await?;
     let place = Place { project_id, bucket, user_id: caller.user.id };
     if let Some(Concat::Final(list)) = &new.concat {
@@ -292,9 +307,21 @@ pub(crate) async fn open(
 
 /// Joins complete partial uploads of the caller, in the order given, into a new final upload.
 async fn concatenate(hub: &Hub, caller: &Caller, place: Place, list: &str, raw_metadata: String) -> AppResult<Upload> {
+    let urls: Vec<&str> = list.split_whitespace().collect();
+    if urls.len() > MAX_PARTIALS {
+        return Err(AppError::bad_request(format!(
+            "a final upload joins at most {MAX_PARTIALS} partial uploads, not {}",
+            urls.len()
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
     let mut partials = Vec::new();
-    for url in list.split_whitespace() {
+    for url in urls {
         let id = url.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+        // Each piece once: a partial listed again would be copied again (and again…).
+        if !seen.insert(id) {
+            return Err(AppError::bad_request(format!("{url} is listed twice; each partial upload joins once")));
+        }
         // Someone else's upload is not there for the caller (unless they manage the project).
         let partial = hub.db.upload(id).await?;
         authorize_own(hub, caller, partial.project_id, Action::Deliver(partial.bucket), partial.created_by).await?;
@@ -311,13 +338,19 @@ async fn concatenate(hub: &Hub, caller: &Caller, place: Place, list: &str, raw_m
         return Err(AppError::bad_request("Upload-Concat: final; needs at least one partial upload"));
     }
     let length: i64 = partials.iter().map(|p| p.length.unwrap_or(0)).sum();
+    if length > hub.config.max_upload {
+        return Err(UploadError::LongerThanAllowed(hub.config.max_upload).into());
+    }
     let concat = Some(Concat::Final(list.to_owned()).text());
     let upload = open(hub, place, Some(length), raw_metadata, concat, None).await?;
     if length == 0 {
         return Ok(upload);
     }
-    let pieces: Vec<(BlobKey, u64)> = partials.iter().map(|p| (blob_key(p), p.length.unwrap_or(0) as u64)).collect();
-    hub.store.concatenate(&blob_key(&upload), &pieces).await.map_err(storage)?;
+    let pieces = partials
+        .iter()
+        .map(|p| Ok((blob_key(p)?, p.length.unwrap_or(0) as u64)))
+        .collect::<AppResult<Vec<(BlobKey, u64)>>>()?;
+    hub.store.concatenate(&blob_key(&upload)?, &pieces).await.map_err(storage)?;
     let next = Upload { offset: length, completed: true, ..upload };
     hub.db.advance_upload(&next, 0).await?;
     for partial in &partials {
@@ -374,8 +407,9 @@ pub async fn terminate(hub: &Hub, caller: &Caller, id: &str) -> AppResult<()> {
 
 /// Frees an upload's storage; failures are logged, never fatal (the blobs are unreachable anyway).
 pub(crate) async fn discard(hub: &Hub, upload: &Upload) {
-    let key = blob_key(upload);
-    hub.store.discard(resumable(upload, &key)).await;
+    if let Ok(key) = blob_key(upload) {
+        hub.store.discard(resumable(upload, &key)).await;
+    }
 }
 
 /// Receives a body at the upload's offset and stores it; returns the upload as recorded.
@@ -399,7 +433,7 @@ async fn append(hub: &Hub, upload: Upload, chunk: &Chunk, body: ByteStream) -> A
         incoming.drain().await?;
         return Ok(upload);
     }
-    let key = blob_key(&next);
+    let key = blob_key(&next)?;
     let appended = match hub.store.append(resumable(&next, &key), &mut incoming).await {
         Ok(appended) => appended,
         Err(StoreError::Refused) => return Err(incoming.refusal.take().unwrap_or(UploadError::TooLarge).into()),
@@ -422,7 +456,7 @@ async fn reconcile(hub: &Hub, upload: Upload) -> AppResult<Upload> {
     if upload.completed || upload.offset == 0 {
         return Ok(upload);
     }
-    let key = blob_key(&upload);
+    let key = blob_key(&upload)?;
     let held = hub.store.held(resumable(&upload, &key)).await.map_err(storage)? as i64;
     if held >= upload.offset {
         return Ok(upload);
