@@ -85,6 +85,8 @@ named! {
         Package = "package",
         /// A proxy: H.264 video with fast start, playable in a browser.
         Proxy = "proxy",
+        /// The validator itself got through the file (it did not die on it, again and again).
+        Validator = "validator",
     }
 }
 

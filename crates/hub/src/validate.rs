@@ -240,14 +240,19 @@ async fn proxy_check(
         }
         Ok(info) if !info.fast_start && !info.fragmented && remux => {
             let copy = BlobKey::new(format!("{key}.faststart"))?;
-            remux_to(store, key, size, &copy).await?;
-            remuxed = Some(copy);
-            (
-                true,
-                "H.264 video; it was not fast start, so the moov index was moved to the front (no re-encode); \
-                 the delivered file is kept as the original"
-                    .to_owned(),
-            )
+            match remux_to(store, key, size, &copy).await? {
+                Ok(()) => {
+                    remuxed = Some(copy);
+                    (
+                        true,
+                        "H.264 video; it was not fast start, so the moov index was moved to the front (no \
+                         re-encode); the delivered file is kept as the original"
+                            .to_owned(),
+                    )
+                }
+                // The file's fault, not the storage's: a verdict, not a retry.
+                Err(e) => (false, format!("not fast start, and it cannot be remuxed: {e}; re-export with fast start")),
+            }
         }
         Ok(info) if !info.fast_start && !info.fragmented => (
             false,
@@ -263,23 +268,35 @@ async fn proxy_check(
 }
 
 /// Writes a fast-start copy of the blob at `key` to `copy`, through a local temporary file.
-async fn remux_to(store: Arc<dyn BlobStore>, key: BlobKey, size: u64, copy: &BlobKey) -> Result<(), StoreError> {
+/// Remuxes the blob to fast start into `copy`. The outer error is the storage's (retried); the
+/// inner one is the file's (a verdict).
+async fn remux_to(
+    store: Arc<dyn BlobStore>,
+    key: BlobKey,
+    size: u64,
+    copy: &BlobKey,
+) -> Result<Result<(), media::MediaError>, StoreError> {
     let reader = BlobReader { store: store.clone(), key, size, runtime: tokio::runtime::Handle::current() };
-    let temp = tokio::task::spawn_blocking(move || -> Result<tempfile::NamedTempFile, StoreError> {
+    let remuxed = tokio::task::spawn_blocking(move || -> Result<Result<_, media::MediaError>, StoreError> {
         let mut input = io::BufReader::with_capacity(READ_CHUNK as usize, BlobCursor { reader, pos: 0 });
         let mut temp = tempfile::NamedTempFile::new()?;
         let mut out = io::BufWriter::new(temp.as_file_mut());
-        media::remux_fast_start(&mut input, size, &mut out).map_err(|e| match e {
-            media::MediaError::Io(e) => StoreError::Io(e),
-            other => StoreError::Backend(format!("the fast-start remux failed: {other}")),
-        })?;
+        match media::remux_fast_start(&mut input, size, &mut out) {
+            Ok(_) => {}
+            Err(media::MediaError::Io(e)) => return Err(StoreError::Io(e)),
+            Err(other) => return Ok(Err(other)),
+        }
         io::Write::flush(&mut out)?;
         drop(out);
-        Ok(temp)
+        Ok(Ok(temp))
     })
     .await
     .map_err(|e| StoreError::Backend(format!("the fast-start remux stopped: {e}")))??;
+    let temp = match remuxed {
+        Ok(temp) => temp,
+        Err(e) => return Ok(Err(e)),
+    };
     let mut file = tokio::fs::File::open(temp.path()).await?;
     store.put_stream(copy, &mut file).await?;
-    Ok(())
+    Ok(Ok(()))
 }

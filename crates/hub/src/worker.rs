@@ -8,13 +8,12 @@ use std::time::{Duration, Instant};
 use hub_domain::{AssetEvent, AssetState, HistoryAction};
 
 use crate::app::Hub;
-use crate::db::{JobKind, QueuedJob, RepoError, RepoResult, ValidationResult};
+use crate::db::{CheckResult, JobKind, QueuedJob, RepoError, RepoResult, ValidationResult};
 use crate::validate::run_checks;
 
-/// A job whose worker has been silent this long is given to another worker.
-const STALE_MS: i64 = 60_000;
 const HEARTBEAT: Duration = Duration::from_secs(10);
-const MAX_ATTEMPTS: i64 = 5;
+/// Attempts a job gets: retries after the storage failed, or workers that died on it.
+pub const MAX_ATTEMPTS: i64 = 5;
 
 /// What a worker does.
 #[derive(Debug)]
@@ -92,8 +91,13 @@ where
 
 /// Processes one queued job if one is ready; returns whether it did.
 pub async fn run_one(hub: &Hub, worker: &str) -> RepoResult<bool> {
-    hub.db.requeue_stale_jobs(STALE_MS).await?;
-    let Some(job) = hub.db.claim_job(worker).await? else { return Ok(false) };
+    let stale_ms = hub.config.stale_job.as_millis() as i64;
+    let exhausted = hub.db.take_exhausted_jobs(stale_ms, MAX_ATTEMPTS, worker).await?;
+    for job in &exhausted {
+        give_up_on(hub, job).await?;
+    }
+    hub.db.requeue_stale_jobs(stale_ms, MAX_ATTEMPTS).await?;
+    let Some(job) = hub.db.claim_job(worker).await? else { return Ok(!exhausted.is_empty()) };
     let job = match job.kind {
         JobKind::Validate => Job::Validate(job),
     };
@@ -130,6 +134,64 @@ async fn perform(hub: &Hub, worker: &str, job: Job) -> RepoResult<()> {
             }
         }
     }
+}
+
+/// A job whose workers died on it at every attempt: the file is what stops the validator (a
+/// crash, a hang, memory), so the asset ends Invalid with that reason rather than being handed to
+/// the next worker for ever.
+async fn give_up_on(hub: &Hub, job: &QueuedJob) -> RepoResult<()> {
+    let mut asset = match hub.db.asset(job.asset_id).await {
+        Err(RepoError::NotFound) => return hub.db.finish_job(job.id).await,
+        other => other?,
+    };
+    if asset.state == AssetState::Delivered
+        && let Ok(next) = asset.state.next(AssetEvent::ValidationStarted)
+    {
+        hub.db.transition_asset(asset.id, asset.state, next).await?;
+        asset.state = next;
+    }
+    let detail = format!(
+        "the validator could not process this file: it stopped {} times while checking it; \
+         export the file again, or ask the studio to look at it",
+        job.attempts
+    );
+    tracing::error!(
+        job = job.id,
+        asset = asset.id,
+        attempts = job.attempts,
+        "validation keeps dying; the asset is Invalid"
+    );
+    let check = CheckResult { check: hub_domain::Check::Validator, passed: false, detail, files: Vec::new(), at_ms: 0 };
+    let Ok(result) = verdict(job, &asset, vec![check], None) else {
+        return hub.db.finish_job(job.id).await; // decided meanwhile
+    };
+    hub.db.finish_validation(&result).await
+}
+
+/// The result `checks` decide for an asset being validated: Valid if all passed, Invalid with the
+/// reasons otherwise, through the state machine.
+fn verdict(
+    job: &QueuedJob,
+    asset: &crate::db::Asset,
+    checks: Vec<CheckResult>,
+    remuxed: Option<String>,
+) -> Result<ValidationResult, hub_domain::TransitionError> {
+    let passed = checks.iter().all(|r| r.passed);
+    let event = if passed { AssetEvent::ValidationPassed } else { AssetEvent::ValidationFailed };
+    let next = asset.state.next(event)?;
+    let reasons: Vec<String> =
+        checks.iter().filter(|r| !r.passed).map(|r| format!("{}: {}", r.check, r.detail)).collect();
+    Ok(ValidationResult {
+        job_id: job.id,
+        asset_id: asset.id,
+        project_id: asset.project_id,
+        request_id: asset.request_id,
+        from: asset.state,
+        to: next,
+        remuxed,
+        detail: if passed { "all checks passed".to_owned() } else { reasons.join("; ") },
+        checks,
+    })
 }
 
 /// A validation that could not run (storage away): queued again after a doubling wait, and after
@@ -176,22 +238,8 @@ async fn validate(hub: &Hub, job: &QueuedJob) -> Result<(), String> {
     };
     let remux = hub.db.project(asset.project_id).await.map_err(|e| e.to_string())?.fast_start_remux;
     let checked = run_checks(hub.store.clone(), &asset, remux).await.map_err(|e| e.to_string())?;
-    let passed = checked.results.iter().all(|r| r.passed);
-    let event = if passed { AssetEvent::ValidationPassed } else { AssetEvent::ValidationFailed };
-    let next = asset.state.next(event).map_err(|e| e.to_string())?;
-    let reasons: Vec<String> =
-        checked.results.iter().filter(|r| !r.passed).map(|r| format!("{}: {}", r.check, r.detail)).collect();
-    let result = ValidationResult {
-        job_id: job.id,
-        asset_id: asset.id,
-        project_id: asset.project_id,
-        request_id: asset.request_id,
-        from: asset.state,
-        to: next,
-        remuxed: checked.remuxed.filter(|_| asset.original_blob_key.is_none()).map(|copy| copy.to_string()),
-        detail: if passed { "all checks passed".to_owned() } else { reasons.join("; ") },
-        checks: checked.results,
-    };
+    let remuxed = checked.remuxed.filter(|_| asset.original_blob_key.is_none()).map(|copy| copy.to_string());
+    let result = verdict(job, &asset, checked.results, remuxed).map_err(|e| e.to_string())?;
     hub.db.finish_validation(&result).await.map_err(|e| e.to_string())
 }
 

@@ -199,9 +199,14 @@ async fn suite(db: Db) {
     db.fail_job(a.id, "storage down", Some(-1)).await.unwrap();
     let again = db.claim_job("w3").await.unwrap().expect("retried");
     assert_eq!((again.id, again.attempts), (a.id, 2));
-    assert_eq!(db.requeue_stale_jobs(60_000).await.unwrap(), 0, "w3 is alive");
-    assert_eq!(db.requeue_stale_jobs(-1_000).await.unwrap(), 1, "w3 went silent");
+    assert_eq!(db.requeue_stale_jobs(60_000, 5).await.unwrap(), 0, "w3 is alive");
+    assert_eq!(db.requeue_stale_jobs(-1_000, 5).await.unwrap(), 1, "w3 went silent");
     assert_eq!(db.claim_job("w4").await.unwrap().map(|j| j.id), Some(a.id));
+    // On its third attempt and silent: with three attempts allowed it is spent (taken once).
+    assert!(db.take_exhausted_jobs(-1_000, 4, "w9").await.unwrap().is_empty(), "an attempt left");
+    let spent = db.take_exhausted_jobs(-1_000, 3, "w9").await.unwrap();
+    assert_eq!(spent.iter().map(|j| (j.id, j.attempts)).collect::<Vec<_>>(), vec![(a.id, 3)]);
+    assert!(db.take_exhausted_jobs(60_000, 3, "w10").await.unwrap().is_empty(), "w9 has it now");
 
     // A delivery's progress in one query: a file half uploaded, and a package with one of its two
     // files whole and the other under way; its uploads find their assets for the transfer log.
@@ -456,7 +461,7 @@ async fn suite(db: Db) {
     let job = db.claim_job("w5").await.unwrap().expect("DELIVER queued a job");
     assert_eq!((job.asset_id, job.kind), (package.id, JobKind::Validate));
     db.heartbeat_job(job.id, "w5").await.unwrap();
-    assert_eq!(db.requeue_stale_jobs(60_000).await.unwrap(), 0, "w5 just beat");
+    assert_eq!(db.requeue_stale_jobs(60_000, 5).await.unwrap(), 0, "w5 just beat");
     db.finish_job(job.id).await.unwrap();
     db.transition_asset(package.id, AssetState::Delivered, AssetState::Validating).await.unwrap();
     db.create_asset(&NewAsset {

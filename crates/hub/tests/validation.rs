@@ -465,3 +465,53 @@ async fn real_encoder_files_are_judged_as_proxies(stack: Stack) {
 }
 
 testkit::on_every_backend!(real_encoder_files_are_judged_as_proxies);
+
+/// Hostile movies delivered as proxies (issue 12, scenario 1): a box whose 64-bit size wraps
+/// around, and boxes nested 100,000 deep for the remux to follow. Each ends Invalid with its
+/// reason; the worker (in this process, as in `serve`) lives on to validate the next file.
+async fn hostile_movies_end_invalid_and_the_worker_lives_on(stack: Stack) {
+    use media::sample::bx;
+    let hub = hub_on(stack).await;
+    hub.stack.db.set_fast_start_remux(hub.project, true).await.unwrap();
+    let ftyp = bx(b"ftyp", b"isom\0\0\0\0");
+    let wraps = [ftyp, bx(b"mdat", b"frames"), bx(b"moov", &media::sample::wrapping_child())].concat();
+    let nested = media::sample::nested_traks(100_000);
+    // A real-looking slow movie (H.264, moov after mdat, so the remux runs) whose moov also holds
+    // the deep chain.
+    let (slow, _) = media::sample::movie(b"avc1", false);
+    let mut at = 0;
+    let moov_at = loop {
+        let size = u32::from_be_bytes(slow[at..at + 4].try_into().unwrap()) as usize;
+        if &slow[at + 4..at + 8] == b"moov" {
+            break at;
+        }
+        at += size;
+    };
+    let moov_size = u32::from_be_bytes(slow[moov_at..moov_at + 4].try_into().unwrap()) as usize;
+    let payload = [&slow[moov_at + 8..moov_at + moov_size], &nested[..]].concat();
+    let deep = [&slow[..moov_at], &bx(b"moov", &payload)[..], &slow[moov_at + moov_size..]].concat();
+    let (good, _) = media::sample::movie(b"avc1", true);
+    let files = vec![
+        ("sh030_wraps.mp4", wraps.clone(), md5_hex(&wraps), None),
+        ("sh030_deep.mp4", deep.clone(), md5_hex(&deep), None),
+        ("sh030_after.mp4", good.clone(), md5_hex(&good), None),
+    ];
+    let delivery = deliver(&hub, "vfx", &files, json!({"shot": "sh030", "version": 1})).await;
+    while hub::worker::run_one(&hub.state, "test-worker").await.unwrap() {}
+    let id_of = |name: &str| {
+        delivery["files"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["asset_id"].as_i64().unwrap()
+    };
+    for (name, state, reason) in [
+        ("sh030_wraps.mp4", AssetState::Invalid, "overruns its parent"),
+        ("sh030_deep.mp4", AssetState::Invalid, "nested deeper"),
+        ("sh030_after.mp4", AssetState::Valid, "H.264 video, fast start"),
+    ] {
+        let id = id_of(name);
+        let (_, report) =
+            call(&hub.app, Method::GET, &format!("/api/v1/assets/{id}/validation"), &[], Body::empty()).await;
+        assert_eq!(hub.stack.db.asset(id).await.unwrap().state, state, "{name}: {report}");
+        assert!(report.to_string().contains(reason), "{name}: {report}");
+    }
+}
+
+testkit::on_every_backend!(hostile_movies_end_invalid_and_the_worker_lives_on);

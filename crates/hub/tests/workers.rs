@@ -147,3 +147,32 @@ testkit::on_every_backend!(
     an_asset_deleted_while_it_is_checked,
     two_workers_validate_each_asset_once,
 );
+
+/// A file that kills its worker every time (issue 12, scenario 1): after the job's last attempt
+/// died with its worker, the asset ends Invalid ("the validator could not process this file")
+/// instead of being handed to the next worker for ever.
+async fn a_job_whose_workers_keep_dying_ends_invalid(stack: Stack) {
+    let hub = TestHub::new(stack, |c| c.stale_job = Duration::from_millis(1)).await;
+    let vendor = hub.member("vendor", Role::Contributor).await;
+    let asset = delivered(&hub, &vendor, 1).await[0];
+    let db = &hub.stack.db;
+    // Five workers take the job and die on it (they stop heartbeating); each time it is found
+    // silent and queued again, until its attempts are spent.
+    for crash in 1..=5 {
+        let job = db.claim_job(&format!("doomed-{crash}")).await.unwrap().expect("the job is there to take");
+        assert_eq!(job.attempts, crash);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let requeued = db.requeue_stale_jobs(1, hub::worker::MAX_ATTEMPTS).await.unwrap();
+        assert_eq!(requeued, u64::from(crash < 5), "crash {crash}");
+    }
+    // The next worker to look finds the job out of attempts.
+    assert!(run_one(&hub.state, "survivor").await.unwrap(), "it did something");
+    assert_eq!(db.asset(asset).await.unwrap().state, AssetState::Invalid);
+    let checks = db.checks(asset).await.unwrap();
+    let last = checks.last().expect("a check says why");
+    assert_eq!(last.check, hub_domain::Check::Validator);
+    assert!(last.detail.contains("could not process this file"), "{}", last.detail);
+    assert!(db.claim_job("next").await.unwrap().is_none(), "the job is not handed out again");
+}
+
+testkit::on_every_backend!(a_job_whose_workers_keep_dying_ends_invalid);

@@ -5,13 +5,18 @@
 //! offsets (`stco`/`co64`) that point into `mdat`.
 //!
 //! Nothing here trusts the file: box sizes are checked against the file, the index is read into
-//! memory only up to a limit, and the number of boxes walked is bounded.
+//! memory only up to a limit, every offset sum is checked (a 64-bit size may wrap), and the number
+//! of boxes walked and the depth followed are bounded.
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 /// The most `moov` we read into memory (an hour of 4K is a few MiB).
 pub const MAX_MOOV: u64 = 64 << 20;
 const MAX_TOP_LEVEL_BOXES: usize = 100_000;
+/// The most boxes inside one parent (a real moov has a few dozen per level).
+const MAX_CHILDREN: usize = 100_000;
+/// The deepest the remux follows boxes inside moov (trak/mdia/minf/stbl is four).
+const MAX_DEPTH: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
@@ -117,19 +122,23 @@ type Child = ([u8; 4], usize, usize, usize);
 fn children(data: &[u8], from: usize, to: usize) -> Result<Vec<Child>, MediaError> {
     let mut out = Vec::new();
     let mut at = from;
-    while at + 8 <= to {
+    while at.checked_add(8).is_some_and(|end| end <= to) {
+        if out.len() >= MAX_CHILDREN {
+            return Err(MediaError::Corrupt(format!("too many boxes in one box (over {MAX_CHILDREN})")));
+        }
         let size32 = u32::from_be_bytes(data[at..at + 4].try_into().expect("4 bytes")) as usize;
         let kind: [u8; 4] = data[at + 4..at + 8].try_into().expect("4 bytes");
         let (size, header) = match size32 {
             0 => (to - at, 8),
-            1 if at + 16 <= to => {
+            1 if at.checked_add(16).is_some_and(|end| end <= to) => {
                 let big = u64::from_be_bytes(data[at + 8..at + 16].try_into().expect("8 bytes"));
                 (usize::try_from(big).map_err(|_| MediaError::Corrupt("box too large".into()))?, 16)
             }
             1 => return Err(MediaError::Corrupt("truncated box header".into())),
             n => (n, 8),
         };
-        if size < header || at + size > to {
+        // Checked: a 64-bit size can make `at + size` wrap around to an earlier offset.
+        if size < header || at.checked_add(size).is_none_or(|end| end > to) {
             return Err(MediaError::Corrupt(format!("box {} overruns its parent", fourcc(&kind))));
         }
         out.push((kind, at, at + header, at + size));
@@ -207,10 +216,13 @@ pub fn inspect<R: Read + Seek>(reader: &mut R, len: u64) -> Result<MediaInfo, Me
 }
 
 /// Adds `delta` to every chunk offset in the `stco`/`co64` boxes of a `moov` held in memory.
-fn shift_chunk_offsets(moov: &mut [u8], from: usize, to: usize, delta: u64) -> Result<(), MediaError> {
+fn shift_chunk_offsets(moov: &mut [u8], from: usize, to: usize, delta: u64, depth: usize) -> Result<(), MediaError> {
+    if depth > MAX_DEPTH {
+        return Err(MediaError::Corrupt(format!("boxes nested deeper than {MAX_DEPTH} levels in moov")));
+    }
     for (kind, _, f, t) in children(moov, from, to)? {
         match &kind {
-            b"trak" | b"mdia" | b"minf" | b"stbl" | b"edts" => shift_chunk_offsets(moov, f, t, delta)?,
+            b"trak" | b"mdia" | b"minf" | b"stbl" | b"edts" => shift_chunk_offsets(moov, f, t, delta, depth + 1)?,
             b"stco" | b"co64" => {
                 let wide = &kind == b"co64";
                 let count = u32::from_be_bytes(
@@ -220,13 +232,15 @@ fn shift_chunk_offsets(moov: &mut [u8], from: usize, to: usize, delta: u64) -> R
                         .expect("4"),
                 ) as usize;
                 let width = if wide { 8 } else { 4 };
-                if f + 8 + count * width > t {
+                if count.checked_mul(width).and_then(|n| n.checked_add(f + 8)).is_none_or(|end| end > t) {
                     return Err(MediaError::Corrupt("chunk offset table runs past its box".into()));
                 }
                 for i in 0..count {
                     let at = f + 8 + i * width;
                     if wide {
-                        let v = u64::from_be_bytes(moov[at..at + 8].try_into().expect("8 bytes")) + delta;
+                        let v = u64::from_be_bytes(moov[at..at + 8].try_into().expect("8 bytes"))
+                            .checked_add(delta)
+                            .ok_or_else(|| MediaError::Corrupt("a chunk offset past 2^64".into()))?;
                         moov[at..at + 8].copy_from_slice(&v.to_be_bytes());
                     } else {
                         let v = u64::from(u32::from_be_bytes(moov[at..at + 4].try_into().expect("4 bytes"))) + delta;
@@ -259,7 +273,7 @@ pub fn remux_fast_start<R: Read + Seek, W: Write>(reader: &mut R, len: u64, out:
     }
     let mut data = read_moov(reader, &moov)?;
     // Everything that was before moov, except ftyp which stays first, moves down by moov's size.
-    shift_chunk_offsets(&mut data, moov.header as usize, moov.size as usize, moov.size)?;
+    shift_chunk_offsets(&mut data, moov.header as usize, moov.size as usize, moov.size, 0)?;
     let ftyp = boxes.iter().find(|b| &b.kind == b"ftyp" && b.start == 0);
     let mut copy = |b: &BoxHeader, out: &mut W| -> Result<(), MediaError> {
         reader.seek(SeekFrom::Start(b.start))?;
@@ -290,6 +304,26 @@ pub mod sample {
         let mut out = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
         out.extend_from_slice(kind);
         out.extend_from_slice(payload);
+        out
+    }
+
+    /// A child box whose 64-bit size makes its end wrap around from offset 8 of its parent.
+    pub fn wrapping_child() -> Vec<u8> {
+        let mut out = 1u32.to_be_bytes().to_vec();
+        out.extend_from_slice(b"trak");
+        out.extend_from_slice(&(u64::MAX - 7).to_be_bytes());
+        out
+    }
+
+    /// `trak` boxes nested `depth` deep around an empty `stco` (built in one pass).
+    pub fn nested_traks(depth: usize) -> Vec<u8> {
+        let inner = bx(b"stco", &[0u8; 8]);
+        let mut out = Vec::with_capacity(depth * 8 + inner.len());
+        for level in 0..depth {
+            out.extend_from_slice(&(((depth - level) * 8 + inner.len()) as u32).to_be_bytes());
+            out.extend_from_slice(b"trak");
+        }
+        out.extend_from_slice(&inner);
         out
     }
 
@@ -373,5 +407,38 @@ mod tests {
         let no_moov = [bx(b"ftyp", b"isom\0\0\0\0"), bx(b"mdat", b"x")].concat();
         assert!(info(&no_moov).unwrap_err().to_string().contains("no moov"));
         assert!(matches!(info(&[]), Err(MediaError::NotMp4(_))));
+    }
+
+    /// A child whose 64-bit size makes its end wrap around (issue 12, scenario 1): before, the walk
+    /// started over from an earlier offset and grew its list until memory ran out (in a debug
+    /// build, the addition panicked).
+    #[test]
+    fn a_box_size_that_wraps_is_refused() {
+        // At offset 8 inside moov, a size of 2^64 - 8 ends at 0 once wrapped.
+        let moov = bx(b"moov", &sample::wrapping_child());
+        let file = [bx(b"ftyp", b"isom\0\0\0\0"), moov.clone(), bx(b"mdat", b"frames")].concat();
+        assert!(matches!(info(&file), Err(MediaError::Corrupt(_))), "{:?}", info(&file));
+        let slow = [bx(b"ftyp", b"isom\0\0\0\0"), bx(b"mdat", b"frames"), moov].concat();
+        let err = remux_fast_start(&mut Cursor::new(&slow), slow.len() as u64, &mut Vec::new()).unwrap_err();
+        assert!(matches!(err, MediaError::Corrupt(_)), "{err}");
+    }
+
+    /// Boxes nested 100,000 deep inside moov (issue 12, scenario 1): before, the remux recursed once
+    /// per level and overflowed the stack, taking the process down.
+    #[test]
+    fn boxes_nested_too_deep_are_refused() {
+        let nested = sample::nested_traks(100_000);
+        let slow = [bx(b"ftyp", b"isom\0\0\0\0"), bx(b"mdat", b"frames"), bx(b"moov", &nested)].concat();
+        let err = remux_fast_start(&mut Cursor::new(&slow), slow.len() as u64, &mut Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("nested"), "{err}");
+    }
+
+    /// A moov of a million empty boxes is walked within a bound, not listed whole.
+    #[test]
+    fn too_many_boxes_are_refused() {
+        let many: Vec<u8> = (0..1_000_000).flat_map(|_| bx(b"free", b"")).collect();
+        let file = [bx(b"ftyp", b"isom\0\0\0\0"), bx(b"moov", &many), bx(b"mdat", b"frames")].concat();
+        let err = info(&file).unwrap_err();
+        assert!(err.to_string().contains("too many boxes"), "{err}");
     }
 }

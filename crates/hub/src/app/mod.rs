@@ -39,6 +39,9 @@ pub struct Config {
     /// retry; each further retry waits twice as long, and after the last the asset goes back to
     /// Delivered for a manager to ask again.
     pub validation_retry: std::time::Duration,
+    /// A running job whose worker has been silent this long is given to another worker (or, out
+    /// of attempts, ends its asset Invalid).
+    pub stale_job: std::time::Duration,
 }
 
 impl Default for Config {
@@ -49,6 +52,7 @@ impl Default for Config {
             max_upload: 1 << 40,
             upload_lifetime: std::time::Duration::from_secs(24 * 3600),
             validation_retry: std::time::Duration::from_secs(1),
+            stale_job: std::time::Duration::from_secs(60),
         }
     }
 }

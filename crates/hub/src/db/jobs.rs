@@ -100,12 +100,38 @@ impl Db {
         Ok(())
     }
 
-    /// Queues again the running jobs whose worker has not been heard of since `stale_ms` ago.
-    pub async fn requeue_stale_jobs(&self, stale_ms: i64) -> RepoResult<u64> {
+    /// Queues again the running jobs whose worker has not been heard of since `stale_ms` ago and
+    /// that have attempts left (fewer than `max_attempts`).
+    pub async fn requeue_stale_jobs(&self, stale_ms: i64, max_attempts: i64) -> RepoResult<u64> {
         let n = with_pool!(self, pool => sqlx::query(
-            "UPDATE jobs SET state = 'queued', worker = NULL WHERE state = 'running' AND heartbeat_ms < $1",
-        ).bind(now_ms() - stale_ms).execute(pool).await?.rows_affected());
+            "UPDATE jobs SET state = 'queued', worker = NULL WHERE state = 'running' AND heartbeat_ms < $1 AND attempts < $2",
+        ).bind(now_ms() - stale_ms).bind(max_attempts).execute(pool).await?.rows_affected());
         Ok(n)
+    }
+
+    /// Takes the running jobs whose worker went silent on their last attempt (`max_attempts`):
+    /// their workers keep dying on them. Each is taken by one caller only (for `worker`).
+    pub async fn take_exhausted_jobs(
+        &self,
+        stale_ms: i64,
+        max_attempts: i64,
+        worker: &str,
+    ) -> RepoResult<Vec<QueuedJob>> {
+        let now = now_ms();
+        with_pool!(self, pool => sqlx::query(
+            "UPDATE jobs SET worker = $1, heartbeat_ms = $2 WHERE state = 'running' AND heartbeat_ms < $3 \
+             AND attempts >= $4 RETURNING id, kind, asset_id, attempts",
+        ).bind(worker).bind(now).bind(now - stale_ms).bind(max_attempts).fetch_all(pool).await?
+         .into_iter()
+         .map(|row| -> RepoResult<QueuedJob> {
+             Ok(QueuedJob {
+                 id: row.try_get("id")?,
+                 kind: JobKind::parse(&row.try_get::<String, _>("kind")?)?,
+                 asset_id: row.try_get("asset_id")?,
+                 attempts: row.try_get("attempts")?,
+             })
+         })
+         .collect::<RepoResult<Vec<_>>>())
     }
 
     /// An asset's validation results, newest run last.
