@@ -18,10 +18,11 @@
   var $ = function (id) { return document.getElementById(id); };
 
   var human = hub.human;
+  // Text for HTML, in element content and in quoted attributes alike (a dropped file may be
+  // named `a" onfocus="…`).
   function text(s) {
-    var d = document.createElement('span');
-    d.textContent = s;
-    return d.innerHTML;
+    return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;').replace(/'/g, '&#39;');
   }
   // Yields to the browser so that no task runs long while thousands of files are read.
   function breathe() { return new Promise(function (r) { setTimeout(r, 0); }); }

@@ -515,3 +515,46 @@ async fn hostile_movies_end_invalid_and_the_worker_lives_on(stack: Stack) {
 }
 
 testkit::on_every_backend!(hostile_movies_end_invalid_and_the_worker_lives_on);
+
+/// Stored content never renders as a page of the hub (issue 12, scenario 12): a delivered HTML
+/// file is an attachment even when asked for inline, a movie plays inline only when the player asks,
+/// and every answer carries the security headers (no sniffing, no framing, a content policy that
+/// runs only the hub's own scripts).
+async fn stored_content_is_served_as_attachments(stack: Stack) {
+    let hub = hub_on(stack).await;
+    let page = b"<html><script>alert(document.cookie)</script></html>".to_vec();
+    let (movie, _) = media::sample::movie(b"avc1", true);
+    let files = vec![
+        ("sh040_notes.html", page.clone(), md5_hex(&page), None),
+        ("sh040_proxy.mp4", movie.clone(), md5_hex(&movie), None),
+    ];
+    let delivery = deliver(&hub, "vfx", &files, json!({"shot": "sh040", "version": 1})).await;
+    let id_of = |name: &str| {
+        delivery["files"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["asset_id"].as_i64().unwrap()
+    };
+    for (name, query, expected) in [
+        ("sh040_notes.html", "", "attachment; filename=\"sh040_notes.html\""),
+        ("sh040_notes.html", "?inline=1", "attachment; filename=\"sh040_notes.html\""),
+        ("sh040_proxy.mp4", "", "attachment; filename=\"sh040_proxy.mp4\""),
+        ("sh040_proxy.mp4", "?inline=1", "inline; filename=\"sh040_proxy.mp4\""),
+    ] {
+        let uri = format!("/api/v1/assets/{}/content{query}", id_of(name));
+        let answer = hub.call("cht_vendor", Method::GET, &uri, &[], Body::empty()).await;
+        assert_eq!(answer.status, StatusCode::OK, "{name}{query}");
+        assert_eq!(answer.header("content-disposition"), expected, "{name}{query}");
+        assert_eq!(answer.header("x-content-type-options"), "nosniff", "{name}{query}");
+    }
+    let login = common::request(&hub.app, Method::GET, "/login", &[("accept", "text/html")], "").await;
+    let policy = login.header("content-security-policy");
+    assert!(policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(!policy.contains("script-src 'self' 'unsafe-inline'"), "{policy}");
+    assert!(!login.raw.contains("<script>"), "no inline script in a page");
+    assert_eq!(login.header("x-frame-options"), "DENY");
+    assert_eq!(login.header("referrer-policy"), "same-origin");
+    assert_eq!(login.header("strict-transport-security"), "", "not behind HTTPS here");
+    let (_, behind_https) = hub.instance(|c| c.secure_cookies = true).await;
+    let answer = common::request(&behind_https, Method::GET, "/healthz", &[("accept", "text/plain")], "").await;
+    assert!(answer.header("strict-transport-security").starts_with("max-age="), "HSTS behind HTTPS");
+}
+
+testkit::on_every_backend!(stored_content_is_served_as_attachments);

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use hub_domain::access::Action;
 
-use super::extract::Path;
+use super::extract::{Path, Query};
 use crate::app::Hub;
 use crate::app::access::{Caller, authorize};
 use crate::app::{AppError, AppResult};
@@ -56,10 +56,28 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
+/// `?inline=1`: the page's player asks to play the file where it is.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ContentQuery {
+    #[serde(default)]
+    inline: Option<String>,
+}
+
+/// How a file is served: as a download, always, unless the player asks for audio or video inline.
+/// Stored content never renders as a page of the hub's own origin (a delivered `.html` or `.svg`
+/// would run script with the viewer's session).
+fn disposition(name: &str, kind: &str, inline: bool) -> String {
+    let media = kind.starts_with("video/") || kind.starts_with("audio/");
+    let how = if inline && media { "inline" } else { "attachment" };
+    let safe: String = name.chars().filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\').collect();
+    format!("{how}; filename=\"{safe}\"")
+}
+
 pub async fn content(
     State(state): State<Hub>,
     caller: Caller,
     Path(id): Path<i64>,
+    Query(query): Query<ContentQuery>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let asset = state.db.asset(id).await?;
@@ -115,10 +133,9 @@ pub async fn content(
             HeaderValue::from_str(&format!("bytes {start}-{}/{size}", end - 1)).expect("ASCII"),
         );
     }
-    let disposition = format!("inline; filename=\"{}\"", asset.name.replace('"', ""));
-    if let Ok(value) = HeaderValue::from_str(&disposition) {
-        out.insert(header::CONTENT_DISPOSITION, value);
-    }
+    let inline = query.inline.as_deref().is_some_and(|v| v == "1" || v == "true");
+    let disposition = disposition(&asset.name, content_type(&asset.name), inline);
+    out.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).expect("ASCII without quotes"));
     Ok(response)
 }
 

@@ -21,6 +21,7 @@ pub fn router(hub: Hub) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .layer(axum::middleware::from_fn_with_state(hub.clone(), ops::security_headers))
         .layer(axum::middleware::from_fn_with_state(hub.clone(), ops::count_requests))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .with_state(hub)

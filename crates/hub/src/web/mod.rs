@@ -227,6 +227,8 @@ async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> 
         "browse.js" => (include_bytes!("../../static/browse.js"), "text/javascript; charset=utf-8"),
         "upload.js" => (include_bytes!("../../static/upload.js"), "text/javascript; charset=utf-8"),
         "transfers.js" => (include_bytes!("../../static/transfers.js"), "text/javascript; charset=utf-8"),
+        "members.js" => (include_bytes!("../../static/members.js"), "text/javascript; charset=utf-8"),
+        "requests.js" => (include_bytes!("../../static/requests.js"), "text/javascript; charset=utf-8"),
         "tus.min.js" => (include_bytes!("../../static/tus.min.js"), "text/javascript; charset=utf-8"),
         "tus-js-client.LICENSE" => (include_bytes!("../../static/tus-js-client.LICENSE"), "text/plain; charset=utf-8"),
         _ => return PageError(AppError::not_found()).into_response(),
