@@ -427,3 +427,33 @@ async fn malformed_input_gets_api_errors_not_framework_text() {
     let response = common::request(&w.hub.test.app, Method::PATCH, &a, &json, huge).await;
     assert_eq!(response.status, StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+/// Sign-in as a memory sink and a race (issue 12, scenario 5): attempts made at once for one name
+/// are counted as they start, so twenty at once cannot all be tried; a name longer than any user
+/// name is refused before anything is remembered or hashed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ins_are_counted_as_they_start_and_names_are_bounded() {
+    let w = world().await;
+    let app = w.hub.test.app.clone();
+    let attempts = (0..20).map(|_| {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let body = json!({"username": "viewer", "password": "guess"}).to_string();
+            common::request(&app, Method::POST, "/api/v1/session", &[("content-type", "application/json")], body)
+                .await
+                .status
+        })
+    });
+    let mut statuses = Vec::new();
+    for attempt in attempts {
+        statuses.push(attempt.await.unwrap());
+    }
+    let tried = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((tried, refused), (5, 15), "{statuses:?}");
+
+    let long = "x".repeat(10_000);
+    let r = w.hub.call(Method::POST, "/api/v1/session", &[], Some(json!({"username": long, "password": "p"}))).await;
+    assert_eq!((r.status, r.body["code"].clone()), (StatusCode::BAD_REQUEST, json!("bad_request")), "{}", r.raw);
+    assert!(r.raw.contains("at most 100"), "{}", r.raw);
+}

@@ -74,39 +74,86 @@ pub async fn authorize_own(
     Ok(member)
 }
 
-/// Failed sign-ins per user name: after `MAX_FAILURES` in `WINDOW`, further attempts wait.
-#[derive(Debug, Default)]
+/// Sign-in attempts per user name: after `MAX_ATTEMPTS` in `WINDOW` without a success, further
+/// attempts wait. An attempt is counted when it starts (so attempts made at once cannot all slip
+/// through before the first failure is known) and forgotten when it succeeds. What is remembered
+/// is bounded (`MAX_TRACKED` names; the oldest goes first), and so is the number of passwords
+/// hashed at once (argon2 takes 19 MiB each).
+#[derive(Debug)]
 pub struct LoginLimiter {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    attempts: Mutex<HashMap<String, (u32, Instant)>>,
+    /// Password checks running at once.
+    pub hashing: tokio::sync::Semaphore,
 }
 
-const MAX_FAILURES: u32 = 5;
+const MAX_ATTEMPTS: u32 = 5;
 const WINDOW: Duration = Duration::from_secs(300);
+/// Names remembered at most (a few hundred KiB).
+const MAX_TRACKED: usize = 10_000;
+/// Password checks at once, across the process.
+const HASHING_AT_ONCE: usize = 4;
+/// The longest user name the hub has (longer ones are refused before anything else).
+pub const MAX_USERNAME: usize = 100;
+
+impl Default for LoginLimiter {
+    fn default() -> Self {
+        LoginLimiter { attempts: Mutex::default(), hashing: tokio::sync::Semaphore::new(HASHING_AT_ONCE) }
+    }
+}
 
 impl LoginLimiter {
-    pub fn check(&self, username: &str) -> AppResult<()> {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+    /// Counts an attempt for `username`, or refuses it when the name has had too many.
+    pub fn begin(&self, username: &str) -> AppResult<()> {
+        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
         map.retain(|_, (_, since)| since.elapsed() < WINDOW);
-        match map.get(&username.to_lowercase()) {
-            Some((n, since)) if *n >= MAX_FAILURES => Err(AppError::too_many(format!(
+        let key = username.to_lowercase();
+        if let Some((n, since)) = map.get(&key)
+            && *n >= MAX_ATTEMPTS
+        {
+            return Err(AppError::too_many(format!(
                 "too many failed sign-ins for {username}; try again in {} s",
                 WINDOW.saturating_sub(since.elapsed()).as_secs() + 1
-            ))),
-            _ => Ok(()),
+            )));
         }
+        if !map.contains_key(&key)
+            && map.len() >= MAX_TRACKED
+            && let Some(oldest) = map.iter().min_by_key(|(_, (_, since))| *since).map(|(k, _)| k.clone())
+        {
+            map.remove(&oldest);
+        }
+        map.entry(key).or_insert((0, Instant::now())).0 += 1;
+        Ok(())
     }
-    pub fn failed(&self, username: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(username.to_lowercase()).or_insert((0, Instant::now())).0 += 1;
-    }
+
+    /// The attempt succeeded: the name starts afresh.
     pub fn succeeded(&self, username: &str) {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&username.to_lowercase());
+        self.attempts.lock().unwrap_or_else(|p| p.into_inner()).remove(&username.to_lowercase());
+    }
+
+    /// Names remembered now.
+    pub fn tracked(&self) -> usize {
+        self.attempts.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::same_secret;
+
+    #[test]
+    fn the_limiter_remembers_a_bounded_number_of_names() {
+        let limiter = super::LoginLimiter::default();
+        for i in 0..super::MAX_TRACKED + 500 {
+            limiter.begin(&format!("name{i}")).unwrap();
+        }
+        assert_eq!(limiter.tracked(), super::MAX_TRACKED);
+        for _ in 0..super::MAX_ATTEMPTS {
+            limiter.begin("Admin").unwrap();
+        }
+        assert!(limiter.begin("admin").is_err(), "names are counted without case");
+        limiter.succeeded("ADMIN");
+        assert!(limiter.begin("admin").is_ok(), "a success starts afresh");
+    }
 
     #[test]
     fn secrets_match_only_whole() {

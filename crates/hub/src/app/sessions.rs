@@ -35,7 +35,15 @@ pub struct SessionInfo {
 /// and opens a session: its details and the `Set-Cookie` value.
 pub async fn start_session(state: &Hub, username: &str, password: &str) -> AppResult<(SessionInfo, HeaderValue)> {
     let username = username.trim();
-    state.limiter.check(username)?;
+    if username.len() > super::access::MAX_USERNAME || password.len() > 1024 {
+        return Err(AppError::bad_request(format!(
+            "a user name has at most {} characters, a password at most 1024",
+            super::access::MAX_USERNAME
+        )));
+    }
+    state.limiter.begin(username)?;
+    // A bounded number of password checks at once (each takes argon2's memory).
+    let _hashing = state.limiter.hashing.acquire().await.map_err(|_| AppError::internal())?;
     let bad = || AppError::new(StatusCode::UNAUTHORIZED, "bad_credentials", "wrong user name or password");
     let (user, hash) = match state.db.user_for_login(username).await {
         Ok(found) => found,
@@ -43,7 +51,6 @@ pub async fn start_session(state: &Hub, username: &str, password: &str) -> AppRe
             // Spend the same time as a real check, so that timing does not reveal which names exist.
             let password = password.to_owned();
             let _ = tokio::task::spawn_blocking(move || verify_password(&password, crate::secrets::dummy_hash())).await;
-            state.limiter.failed(username);
             return Err(bad());
         }
         Err(e) => return Err(e.into()),
@@ -51,7 +58,6 @@ pub async fn start_session(state: &Hub, username: &str, password: &str) -> AppRe
     let password = password.to_owned();
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
     if !ok {
-        state.limiter.failed(username);
         return Err(bad());
     }
     state.limiter.succeeded(username);
