@@ -20,7 +20,8 @@ pub const MAX_ATTEMPTS: i64 = 5;
 pub enum Job {
     /// Check a delivered asset and decide Valid or Invalid (queued by DELIVER or a revalidation).
     Validate(QueuedJob),
-    /// Free the storage of unfinished uploads whose time is up (periodic).
+    /// Free the storage of unfinished uploads whose time is up, and forget expired sessions
+    /// (periodic).
     ReapUploads,
 }
 
@@ -113,6 +114,11 @@ async fn perform(hub: &Hub, worker: &str, job: Job) -> RepoResult<()> {
                 Ok(0) => {}
                 Ok(reaped) => tracing::info!(reaped, "expired uploads freed"),
                 Err(e) => tracing::warn!(error = ?e, "reaping expired uploads failed; will retry"),
+            }
+            match hub.db.purge_expired_sessions().await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "expired sessions forgotten"),
+                Err(e) => tracing::warn!(error = %e, "forgetting expired sessions failed; will retry"),
             }
             Ok(())
         }

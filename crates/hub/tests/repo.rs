@@ -48,6 +48,9 @@ async fn suite(db: Db) {
     db.create_session("chs_old", alice.id, "csrf2", 1).await.unwrap();
     assert_eq!(db.session("chs_live").await.unwrap(), (alice.clone(), "csrf1".to_owned()));
     assert!(matches!(db.session("chs_old").await, Err(RepoError::NotFound)), "expired sessions are gone");
+    assert_eq!(db.purge_expired_sessions().await.unwrap(), 1, "the expired one is forgotten");
+    assert_eq!(db.purge_expired_sessions().await.unwrap(), 0);
+    assert_eq!(db.session("chs_live").await.unwrap().1, "csrf1", "the live one stays");
     db.set_password(alice.id, "hash-a2").await.unwrap();
     assert!(matches!(db.session("chs_live").await, Err(RepoError::NotFound)), "a new password ends sessions");
 

@@ -120,6 +120,12 @@ impl Db {
         })
     }
 
+    /// Removes sessions whose time is up (they no longer sign anyone in); returns how many.
+    pub async fn purge_expired_sessions(&self) -> RepoResult<u64> {
+        Ok(with_pool!(self, pool => sqlx::query("DELETE FROM sessions WHERE expires_ms <= $1")
+            .bind(now_ms()).execute(pool).await?.rows_affected()))
+    }
+
     pub async fn delete_session(&self, token: &str) -> RepoResult<()> {
         with_pool!(self, pool => sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash(token)).execute(pool).await.map(|_| ())?);
         Ok(())
