@@ -457,3 +457,38 @@ async fn sign_ins_are_counted_as_they_start_and_names_are_bounded() {
     assert_eq!((r.status, r.body["code"].clone()), (StatusCode::BAD_REQUEST, json!("bad_request")), "{}", r.raw);
     assert!(r.raw.contains("at most 100"), "{}", r.raw);
 }
+
+/// Bucket scopes are the managers' business (issue 12, scenario 9): every member sees who is in
+/// the project and their role, but which buckets another member works in only a manager of the
+/// whole project sees (and each member their own).
+#[tokio::test]
+async fn only_managers_read_everyones_scopes() {
+    let w = world().await;
+    let path = format!("/api/v1/projects/{}/members", w.project);
+    let scopes = |reply: &Reply| -> Vec<(String, Option<Value>)> {
+        reply
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["user"]["username"].as_str().unwrap().to_owned(), m.get("buckets").cloned()))
+            .collect()
+    };
+    let manager = w.hub.call(Method::GET, &path, &[("authorization", &bearer(&w.tokens["manager"]))], None).await;
+    assert_eq!(manager.status, StatusCode::OK);
+    let seen = scopes(&manager);
+    assert!(seen.contains(&("scoped".to_owned(), Some(json!(["final-sound"])))), "{seen:?}");
+    assert!(seen.contains(&("viewer".to_owned(), Some(Value::Null))), "all buckets: {seen:?}");
+    for who in ["viewer", "scoped"] {
+        let reply = w.hub.call(Method::GET, &path, &[("authorization", &bearer(&w.tokens[who]))], None).await;
+        assert_eq!(reply.status, StatusCode::OK);
+        for (name, buckets) in scopes(&reply) {
+            if name == who {
+                assert!(buckets.is_some(), "{who} sees their own scope");
+            } else {
+                assert_eq!(buckets, None, "{who} does not see {name}'s scope: {}", reply.raw);
+            }
+        }
+        assert!(reply.raw.contains("\"role\""), "roles stay visible: {}", reply.raw);
+    }
+}

@@ -4,13 +4,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use hub_domain::access::Action;
 use hub_domain::{BucketKind, Role};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use api_types::ProjectView;
 
 use super::extract::{Json, Path};
 use crate::app::Hub;
-use crate::app::access::{Caller, authorize};
+use crate::app::access::{Caller, allows, authorize};
 use crate::app::{AppError, AppResult};
 use crate::db::{BucketCounts, Member, Project};
 
@@ -86,9 +86,48 @@ pub async fn buckets(
     Ok(Json(crate::app::projects::visible_counts(&state, id, member.as_ref()).await?))
 }
 
-pub async fn members(State(state): State<Hub>, caller: Caller, Path(id): Path<i64>) -> AppResult<Json<Vec<Member>>> {
-    authorize(&state, &caller, id, Action::ViewProject).await?;
-    Ok(Json(state.db.members(id).await?))
+/// A member as the caller may see them: who they are and their role to every member; which
+/// buckets they work in only to whoever may manage members (and to themselves).
+#[derive(Debug, Serialize)]
+pub struct MemberView {
+    pub user: crate::db::User,
+    pub role: Role,
+    /// The buckets they work in (null: all); absent when the caller may not see it.
+    #[serde(skip_serializing_if = "Scope::is_hidden")]
+    pub buckets: Scope,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Scope {
+    Shown(Option<Vec<BucketKind>>),
+    Hidden,
+}
+
+impl Scope {
+    fn is_hidden(&self) -> bool {
+        matches!(self, Scope::Hidden)
+    }
+}
+
+pub async fn members(
+    State(state): State<Hub>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> AppResult<Json<Vec<MemberView>>> {
+    let mine = authorize(&state, &caller, id, Action::ViewProject).await?;
+    let manages = allows(&caller, mine.as_ref(), Action::ManageMembers);
+    let members = state.db.members(id).await?;
+    Ok(Json(
+        members
+            .into_iter()
+            .map(|m: Member| {
+                let shown = manages || m.user.id == caller.user.id;
+                let buckets = if shown { Scope::Shown(m.buckets) } else { Scope::Hidden };
+                MemberView { user: m.user, role: m.role, buckets }
+            })
+            .collect(),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
