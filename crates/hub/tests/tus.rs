@@ -515,6 +515,22 @@ async fn concatenation_cannot_amplify(stack: Stack) {
     let (_, small) = env.hub.instance(|c| c.max_upload = 1000).await;
     let answer = common::request(&small, Method::POST, "/api/v1/uploads", &finale(format!("{one} {two}")), "").await;
     assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "1,200 bytes past a 1,000-byte limit: {}", answer.raw);
+    // A final upload naming a delivery it cannot be bound to is refused, and its pieces are kept.
+    let meta_bad = format!(
+        "project {},bucket {},filename {},delivery {}",
+        b64(&project.to_string()),
+        b64("final-sound"),
+        b64("r1.wav"),
+        b64("999999")
+    );
+    let unbound =
+        vec![auth.clone(), tus.clone(), ("upload-metadata", meta_bad), ("upload-concat", format!("final;{one} {two}"))];
+    let answer = common::request(&hub, Method::POST, "/api/v1/uploads", &unbound, "").await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.raw);
+    for piece in [&one, &two] {
+        let head = common::request(&hub, Method::HEAD, piece, &[auth.clone(), tus.clone()], "").await;
+        assert_eq!(head.status, StatusCode::OK, "a failed bind loses no piece");
+    }
     // Nothing was lost by the refusals: the two joined once make the file.
     let answer = common::request(&hub, Method::POST, "/api/v1/uploads", &finale(format!("{one} {two}")), "").await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.raw);

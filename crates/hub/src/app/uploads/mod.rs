@@ -265,9 +265,19 @@ pub async fn create(
     authorize(hub, caller, project_id, Action::Deliver(bucket)).await?;
     let place = Place { project_id, bucket, user_id: caller.user.id };
     if let Some(Concat::Final(list)) = &new.concat {
-        let upload = concatenate(hub, caller, place, list, new.metadata.clone()).await?;
-        if let Some(delivery) = get("delivery").and_then(|d| d.parse::<i64>().ok()) {
-            hub.hooks.bind_final_upload(hub, caller, delivery, filename, &upload).await?;
+        let (upload, partials) = concatenate(hub, caller, place, list, new.metadata.clone()).await?;
+        // Bound to its delivery before its pieces go: a failed bind loses nothing (the joined copy
+        // goes instead, and the client may try again).
+        if let Some(delivery) = get("delivery").and_then(|d| d.parse::<i64>().ok())
+            && let Err(e) = hub.hooks.bind_final_upload(hub, caller, delivery, filename, &upload).await
+        {
+            discard(hub, &upload).await;
+            hub.db.delete_upload(&upload.id).await?;
+            return Err(e);
+        }
+        for partial in &partials {
+            discard(hub, partial).await;
+            hub.db.delete_upload(&partial.id).await?;
         }
         return Ok(upload);
     }
@@ -305,8 +315,15 @@ pub(crate) async fn open(
     Ok(upload)
 }
 
-/// Joins complete partial uploads of the caller, in the order given, into a new final upload.
-async fn concatenate(hub: &Hub, caller: &Caller, place: Place, list: &str, raw_metadata: String) -> AppResult<Upload> {
+/// Joins complete partial uploads of the caller, in the order given, into a new final upload;
+/// returns it and the partials (still there: the caller removes them once the join is kept).
+async fn concatenate(
+    hub: &Hub,
+    caller: &Caller,
+    place: Place,
+    list: &str,
+    raw_metadata: String,
+) -> AppResult<(Upload, Vec<Upload>)> {
     let urls: Vec<&str> = list.split_whitespace().collect();
     if urls.len() > MAX_PARTIALS {
         return Err(AppError::bad_request(format!(
@@ -344,7 +361,7 @@ async fn concatenate(hub: &Hub, caller: &Caller, place: Place, list: &str, raw_m
     let concat = Some(Concat::Final(list.to_owned()).text());
     let upload = open(hub, place, Some(length), raw_metadata, concat, None).await?;
     if length == 0 {
-        return Ok(upload);
+        return Ok((upload, partials));
     }
     let pieces = partials
         .iter()
@@ -353,11 +370,7 @@ async fn concatenate(hub: &Hub, caller: &Caller, place: Place, list: &str, raw_m
     hub.store.concatenate(&blob_key(&upload)?, &pieces).await.map_err(storage)?;
     let next = Upload { offset: length, completed: true, ..upload };
     hub.db.advance_upload(&next, 0).await?;
-    for partial in &partials {
-        discard(hub, partial).await;
-        hub.db.delete_upload(&partial.id).await?;
-    }
-    Ok(next)
+    Ok((next, partials))
 }
 
 /// Loads an upload of the caller's (or of a project they manage); expired ones are gone.
