@@ -349,20 +349,25 @@ async fn suite(db: Db) {
     for (id, expires) in [("up_old1", 1), ("up_old2", 2), ("up_old3", 3)] {
         db.create_upload(&hub::db::Upload { expires_ms: expires, ..upload(id, 10, 1) }).await.unwrap();
     }
-    db.create_upload(&hub::db::Upload { expires_ms: 1, completed: true, ..upload("up_done_old", 10, 10) })
+    // A finished upload nothing uses is reaped when its time is up; one a delivery uses never is.
+    db.create_upload(&hub::db::Upload { expires_ms: 4, completed: true, ..upload("up_done_old", 10, 10) })
         .await
         .unwrap();
+    let used = db.upload("up_again").await.unwrap();
+    db.advance_upload(&hub::db::Upload { offset: 1, completed: true, expires_ms: 1, ..used }, 0).await.unwrap();
     let expired: Vec<String> = db.expired_uploads(2).await.unwrap().into_iter().map(|u| u.id).collect();
-    assert_eq!(expired, vec!["up_old1", "up_old2"], "oldest first, a batch at a time, never a finished one");
+    assert_eq!(expired, vec!["up_old1", "up_old2"], "oldest first, a batch at a time");
     db.delete_upload("up_old1").await.unwrap();
     assert!(matches!(db.upload("up_old1").await, Err(RepoError::NotFound)));
-    assert_eq!(db.expired_uploads(10).await.unwrap().len(), 2);
+    let expired: Vec<String> = db.expired_uploads(10).await.unwrap().into_iter().map(|u| u.id).collect();
+    assert_eq!(expired, vec!["up_old2", "up_old3", "up_done_old"], "never a finished one a delivery uses");
     // The reaper claims an expired upload once; not one a PATCH holds, not a finished one.
     assert!(db.lease_upload("up_old3", 60_000).await.unwrap());
     let free: Vec<String> = db.expired_uploads(10).await.unwrap().into_iter().map(|u| u.id).collect();
-    assert_eq!(free, vec!["up_old2"], "a held upload is not offered to the reaper");
+    assert_eq!(free, vec!["up_old2", "up_done_old"], "a held upload is not offered to the reaper");
     assert!(!db.claim_expired_upload("up_old3").await.unwrap(), "held by a PATCH");
-    assert!(!db.claim_expired_upload("up_done_old").await.unwrap(), "finished");
+    assert!(!db.claim_expired_upload("up_again").await.unwrap(), "finished, and a delivery uses it");
+    assert!(db.claim_expired_upload("up_done_old").await.unwrap(), "finished, but nothing uses it");
     assert!(!db.claim_expired_upload("up_file").await.unwrap(), "not expired");
     assert!(db.claim_expired_upload("up_old2").await.unwrap());
     assert!(!db.claim_expired_upload("up_old2").await.unwrap(), "only once");

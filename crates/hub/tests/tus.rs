@@ -536,4 +536,39 @@ async fn concatenation_cannot_amplify(stack: Stack) {
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.raw);
 }
 
-testkit::on_every_backend!(names_too_long_for_a_key, damaged_upload_records, concatenation_cannot_amplify);
+/// A finished upload that nothing uses (no delivery, no package: a vendor filling the hub's disk
+/// through tus alone) is reaped once its time is up, like an unfinished one (issue 12, scenario 8);
+/// a finished upload a delivery uses is not, however old.
+async fn finished_uploads_nothing_uses_are_reaped(stack: Stack) {
+    let env = env(stack).await;
+    let Vendor { auth, tus, octets, project, .. } = vendor(&env).await;
+    let (state, brief) = env.hub.instance(|c| c.upload_lifetime = Duration::from_millis(300)).await;
+    let meta = format!("project {},bucket {},filename {}", b64(&project.to_string()), b64("music"), b64("loose.wav"));
+    let headers = vec![auth.clone(), tus.clone(), ("upload-length", "10".into()), ("upload-metadata", meta)];
+    let loose = common::request(&brief, Method::POST, "/api/v1/uploads", &headers, "").await.header("location");
+    let h = vec![auth.clone(), tus.clone(), octets.clone(), ("upload-offset", "0".into())];
+    assert_eq!(common::request(&brief, Method::PATCH, &loose, &h, pattern(10)).await.status, StatusCode::NO_CONTENT);
+    let files =
+        serde_json::json!([{"name": "sh050_bound.exr", "size": 10, "metadata": {"shot": "sh050", "version": 1}}]);
+    let declared = env.hub.declare_on(&brief, &env.tokens["vendor"], "vfx", files).await;
+    let bound = declared["files"][0]["upload"].as_str().unwrap().to_owned();
+    assert_eq!(common::request(&brief, Method::PATCH, &bound, &h, pattern(10)).await.status, StatusCode::NO_CONTENT);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(hub::app::uploads::reap_expired(&state).await.unwrap(), 1, "the loose one only");
+    let head = |url: String| {
+        let (brief, auth, tus) = (brief.clone(), auth.clone(), tus.clone());
+        async move { common::request(&brief, Method::HEAD, &url, &[auth, tus], "").await.status }
+    };
+    assert_eq!(head(loose.clone()).await, StatusCode::NOT_FOUND, "reaped");
+    assert_eq!(head(bound.clone()).await, StatusCode::OK, "kept: its delivery uses it");
+    let id = loose.rsplit('/').next().unwrap();
+    let left = env.hub.stack.open_store().await.list(&format!("uploads/{id}/")).await.unwrap();
+    assert!(left.is_empty(), "its bytes are freed: {left:?}");
+}
+
+testkit::on_every_backend!(
+    names_too_long_for_a_key,
+    damaged_upload_records,
+    concatenation_cannot_amplify,
+    finished_uploads_nothing_uses_are_reaped
+);

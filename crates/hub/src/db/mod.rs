@@ -139,6 +139,7 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
     ("0008_packages", include_str!("../../migrations/sqlite/0008_packages.sql")),
     ("0009_delivery_key", include_str!("../../migrations/sqlite/0009_delivery_key.sql")),
     ("0010_upload_store_state", include_str!("../../migrations/sqlite/0010_upload_store_state.sql")),
+    ("0011_delivery_files_by_upload", include_str!("../../migrations/sqlite/0011_delivery_files_by_upload.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../migrations/postgres/0001_initial.sql")),
@@ -151,6 +152,7 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0008_packages", include_str!("../../migrations/postgres/0008_packages.sql")),
     ("0009_delivery_key", include_str!("../../migrations/postgres/0009_delivery_key.sql")),
     ("0010_upload_store_state", include_str!("../../migrations/postgres/0010_upload_store_state.sql")),
+    ("0011_delivery_files_by_upload", include_str!("../../migrations/postgres/0011_delivery_files_by_upload.sql")),
 ];
 
 impl Db {

@@ -53,6 +53,17 @@ macro_rules! upload_from {
     }};
 }
 
+/// Which uploads the reaper may take once their time is up (`unfinished` is the placeholder bound
+/// to false): unfinished ones, and finished ones that no delivery and no package uses (a vendor
+/// filling the disk through tus alone, or partials never joined). A finished upload a delivery or
+/// a package uses is never reaped, however old.
+fn reapable(unfinished: &str) -> String {
+    format!(
+        "(completed = {unfinished} OR (NOT EXISTS (SELECT 1 FROM delivery_files f WHERE f.upload_id = uploads.id) \
+         AND NOT EXISTS (SELECT 1 FROM package_members m WHERE m.upload_id = uploads.id)))"
+    )
+}
+
 /// The insert of an upload row, for `create_upload` and `declare`.
 pub(super) fn insert_upload_sql() -> String {
     format!("INSERT INTO uploads ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
@@ -141,10 +152,13 @@ impl Db {
     /// finished, renewed, taken by a PATCH or already reaped meanwhile.
     pub async fn claim_expired_upload(&self, id: &str) -> RepoResult<bool> {
         let now = now_ms();
-        let n = with_pool!(self, pool => sqlx::query(
-            "DELETE FROM uploads WHERE id = $1 AND completed = $2 AND expires_ms < $3 \
+        let sql = format!(
+            "DELETE FROM uploads WHERE id = $1 AND {} AND expires_ms < $3 \
              AND (lease_until_ms IS NULL OR lease_until_ms < $3)",
-        ).bind(id).bind(false).bind(now).execute(pool).await?.rows_affected());
+            reapable("$2")
+        );
+        let n = with_pool!(self, pool => sqlx::query(audited(&sql))
+            .bind(id).bind(false).bind(now).execute(pool).await?.rows_affected());
         Ok(n == 1)
     }
 
@@ -153,11 +167,13 @@ impl Db {
         Ok(())
     }
 
-    /// Unfinished uploads whose time is up and that no PATCH holds, for the reaper.
+    /// Uploads whose time is up (unfinished, or finished but used by nothing) and that no PATCH
+    /// holds, for the reaper.
     pub async fn expired_uploads(&self, limit: i64) -> RepoResult<Vec<Upload>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM uploads WHERE completed = $1 AND expires_ms < $2 \
-             AND (lease_until_ms IS NULL OR lease_until_ms < $2) ORDER BY expires_ms LIMIT $3"
+            "SELECT {COLUMNS} FROM uploads WHERE {} AND expires_ms < $2 \
+             AND (lease_until_ms IS NULL OR lease_until_ms < $2) ORDER BY expires_ms LIMIT $3",
+            reapable("$1")
         );
         with_pool!(self, pool => {
             let rows = sqlx::query(audited(&sql)).bind(false).bind(now_ms()).bind(limit).fetch_all(pool).await?;
