@@ -153,25 +153,19 @@ async fn folder_check(store: Arc<dyn BlobStore>, prefix: BlobKey) -> Result<Chec
         Some(size) if size > options.limits.max_checksum_txt_bytes => Manifest::TooLarge(size),
         Some(size) => Manifest::Bytes(store.get_range(&manifest_key, 0..size).await?.to_vec()),
     };
-    // Only files checksum.txt lists with their stored size need hashing (as `verify_listing`
-    // would ask); the store hashes them, the local one in place, others streamed.
-    let listed: std::collections::HashMap<String, u64> = match &manifest {
-        Manifest::Bytes(bytes) => {
-            npack::checksum::parse(bytes).map(|l| l.into_iter().map(|e| (e.name, e.size)).collect()).unwrap_or_default()
-        }
-        _ => Default::default(),
-    };
-    let wanted: Vec<(BlobKey, String)> = present
-        .iter()
-        .filter(|(name, size)| listed.get(name) == Some(size))
-        .map(|(name, _)| Ok((BlobKey::new(format!("{base}{name}"))?, name.clone())))
-        .collect::<Result<_, StoreError>>()?;
-    let keys: Vec<(BlobKey, u64)> = wanted.iter().map(|(key, name)| (key.clone(), listed[name])).collect();
-    let md5s = store.md5s(&keys).await?;
-    let hashes: std::collections::HashMap<String, [u8; 16]> =
-        wanted.into_iter().map(|(_, name)| name).zip(md5s).collect();
+    // The store hashes what verify_listing asks for (files listed with their stored size): the
+    // local one in place, others streamed.
+    let runtime = tokio::runtime::Handle::current();
     let outcome = tokio::task::spawn_blocking(move || {
-        npack::verify::verify_listing(manifest, &present, &options, |_wanted| Ok(hashes))
+        npack::verify::verify_listing(manifest, &present, &options, |wanted| {
+            let md5s = wanted
+                .iter()
+                .map(|(name, size)| Ok((BlobKey::new(format!("{base}{name}"))?, *size)))
+                .collect::<Result<Vec<_>, StoreError>>()
+                .and_then(|keys| runtime.block_on(store.md5s(&keys)))
+                .map_err(|source| npack::Error::Io { path: base.clone().into(), source: io::Error::other(source) })?;
+            Ok(wanted.iter().map(|(name, _)| name.clone()).zip(md5s).collect())
+        })
     })
     .await
     .map_err(|e| StoreError::Backend(format!("the package check stopped: {e}")))?;

@@ -157,18 +157,10 @@ fn unreachable(e: &client::ClientError) -> bool {
 /// A key of this client's own for a declaration: declared again with it (a retry after a lost
 /// answer), the hub returns the delivery it made the first time.
 fn new_client_key() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    // Two independently seeded SipHashes of the time and the process: unique enough for a retry key.
-    let mut key = String::from("cli_");
-    for _ in 0..2 {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u128(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos(),
-        );
-        hasher.write_u32(std::process::id());
-        key += &format!("{:016x}", hasher.finish());
-    }
-    key
+    use rand::Rng;
+    let random: String =
+        rand::thread_rng().sample_iter(&rand::distributions::Alphanumeric).take(24).map(char::from).collect();
+    format!("cli_{random}")
 }
 
 /// Milliseconds since the Unix epoch.

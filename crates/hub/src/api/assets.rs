@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use hub_domain::access::Action;
 use hub_domain::metadata::apply_patch;
-use hub_domain::{BucketKind, FieldError};
+use hub_domain::{BucketKind, FieldError, HistoryAction};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -103,7 +103,7 @@ pub async fn revalidate(State(state): State<Hub>, caller: Caller, Path(id): Path
             Some(id),
             None,
             Some(caller.user.id),
-            hub_domain::HistoryAction::Revalidate,
+            HistoryAction::Revalidate,
             "validation asked for again",
         )
         .await?;
@@ -129,14 +129,7 @@ pub async fn update(
     let detail = serde_json::to_string(&patch.metadata).unwrap_or_default();
     state
         .db
-        .add_history(
-            asset.project_id,
-            Some(id),
-            None,
-            Some(caller.user.id),
-            hub_domain::HistoryAction::MetadataEdited,
-            &detail,
-        )
+        .add_history(asset.project_id, Some(id), None, Some(caller.user.id), HistoryAction::MetadataEdited, &detail)
         .await?;
     Ok(Json(state.db.asset(id).await?))
 }
@@ -198,14 +191,7 @@ pub async fn bulk_update(
         state.db.set_asset_metadata(asset.id, &metadata).await?;
         state
             .db
-            .add_history(
-                project_id,
-                Some(asset.id),
-                None,
-                Some(caller.user.id),
-                hub_domain::HistoryAction::MetadataEdited,
-                &detail,
-            )
+            .add_history(project_id, Some(asset.id), None, Some(caller.user.id), HistoryAction::MetadataEdited, &detail)
             .await?;
         updated.push(Asset { metadata, ..asset });
     }
@@ -218,14 +204,7 @@ pub async fn delete(State(state): State<Hub>, caller: Caller, Path(id): Path<i64
     let detail = format!("{} v{} deleted", asset.name, asset.version);
     state
         .db
-        .add_history(
-            asset.project_id,
-            None,
-            None,
-            Some(caller.user.id),
-            hub_domain::HistoryAction::AssetDeleted,
-            &detail,
-        )
+        .add_history(asset.project_id, None, None, Some(caller.user.id), HistoryAction::AssetDeleted, &detail)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use hub_domain::access::Action;
-use hub_domain::{BucketKind, Role};
+use hub_domain::{BucketKind, HistoryAction, Role};
 use serde::{Deserialize, Serialize};
 
 use api_types::ProjectView;
@@ -38,10 +38,7 @@ pub async fn create(
     }
     let code = new.code.as_deref().map(str::trim).filter(|c| !c.is_empty()).unwrap_or(name);
     let project = state.db.create_project(name, &code.chars().take(16).collect::<String>()).await?;
-    state
-        .db
-        .add_history(project.id, None, None, Some(caller.user.id), hub_domain::HistoryAction::ProjectCreated, name)
-        .await?;
+    state.db.add_history(project.id, None, None, Some(caller.user.id), HistoryAction::ProjectCreated, name).await?;
     Ok((StatusCode::CREATED, Json(project)))
 }
 
@@ -69,10 +66,7 @@ pub async fn update(
     if let Some(on) = settings.fast_start_remux {
         state.db.set_fast_start_remux(id, on).await?;
         let detail = format!("fast-start remux of proxies {}", if on { "on" } else { "off" });
-        state
-            .db
-            .add_history(id, None, None, Some(caller.user.id), hub_domain::HistoryAction::ProjectSettings, &detail)
-            .await?;
+        state.db.add_history(id, None, None, Some(caller.user.id), HistoryAction::ProjectSettings, &detail).await?;
     }
     Ok(Json(state.db.project(id).await?))
 }
@@ -154,7 +148,7 @@ pub async fn add_member(
         .map_err(|_| AppError::invalid(format!("there is no user named {username}"), Vec::new()))?;
     state.db.set_member(id, user.id, change.role, change.buckets.as_deref()).await?;
     let detail = format!("{} added as {}", user.username, change.role.as_str());
-    state.db.add_history(id, None, None, Some(caller.user.id), hub_domain::HistoryAction::MemberAdded, &detail).await?;
+    state.db.add_history(id, None, None, Some(caller.user.id), HistoryAction::MemberAdded, &detail).await?;
     Ok(StatusCode::CREATED)
 }
 
@@ -170,10 +164,7 @@ pub async fn change_member(
     }
     state.db.set_member(id, user_id, change.role, change.buckets.as_deref()).await?;
     let detail = format!("user {user_id} is now {}", change.role.as_str());
-    state
-        .db
-        .add_history(id, None, None, Some(caller.user.id), hub_domain::HistoryAction::MemberChanged, &detail)
-        .await?;
+    state.db.add_history(id, None, None, Some(caller.user.id), HistoryAction::MemberChanged, &detail).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -186,14 +177,7 @@ pub async fn remove_member(
     state.db.remove_member(id, user_id).await?;
     state
         .db
-        .add_history(
-            id,
-            None,
-            None,
-            Some(caller.user.id),
-            hub_domain::HistoryAction::MemberRemoved,
-            &format!("user {user_id}"),
-        )
+        .add_history(id, None, None, Some(caller.user.id), HistoryAction::MemberRemoved, &format!("user {user_id}"))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

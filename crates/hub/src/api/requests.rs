@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use hub_domain::access::Action;
 use hub_domain::metadata::canonical;
-use hub_domain::{BucketKind, FieldError, Metadata, RequestEvent, RequestState};
+use hub_domain::{BucketKind, FieldError, HistoryAction, Metadata, RequestEvent, RequestState};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -98,14 +98,7 @@ pub async fn create(
     let request = state.db.create_request(project_id, bucket, &title, &metadata).await?;
     state
         .db
-        .add_history(
-            project_id,
-            None,
-            Some(request.id),
-            Some(caller.user.id),
-            hub_domain::HistoryAction::RequestCreated,
-            &title,
-        )
+        .add_history(project_id, None, Some(request.id), Some(caller.user.id), HistoryAction::RequestCreated, &title)
         .await?;
     Ok((StatusCode::CREATED, Json(request)))
 }
@@ -142,14 +135,7 @@ pub async fn update(
     state.db.update_request(id, &title, &metadata).await?;
     state
         .db
-        .add_history(
-            request.project_id,
-            None,
-            Some(id),
-            Some(caller.user.id),
-            hub_domain::HistoryAction::RequestEdited,
-            &title,
-        )
+        .add_history(request.project_id, None, Some(id), Some(caller.user.id), HistoryAction::RequestEdited, &title)
         .await?;
     Ok(Json(state.db.request(id).await?))
 }
@@ -187,14 +173,7 @@ pub async fn transition(
     let detail = format!("{} -> {}{}", request.state, next, reason.map(|r| format!(": {r}")).unwrap_or_default());
     state
         .db
-        .add_history(
-            request.project_id,
-            None,
-            Some(id),
-            Some(caller.user.id),
-            hub_domain::HistoryAction::RequestState,
-            &detail,
-        )
+        .add_history(request.project_id, None, Some(id), Some(caller.user.id), HistoryAction::RequestState, &detail)
         .await?;
     Ok(Json(state.db.request(id).await?))
 }

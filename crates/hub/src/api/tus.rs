@@ -96,11 +96,15 @@ fn offset(upload: &Upload) -> (HeaderName, HeaderValue) {
     (h("upload-offset"), HeaderValue::from(upload.offset))
 }
 
-/// `Upload-Expires` while the upload is unfinished.
-fn expires(upload: &Upload) -> Option<(HeaderName, HeaderValue)> {
+/// `Upload-Expires`: when the upload goes if it is not finished by then.
+fn expires(upload: &Upload) -> (HeaderName, HeaderValue) {
     let when = SystemTime::UNIX_EPOCH + Duration::from_millis(upload.expires_ms.max(0) as u64);
-    let value = HeaderValue::from_str(&httpdate::fmt_http_date(when)).expect("HTTP dates are ASCII");
-    (!upload.completed).then(|| (h("upload-expires"), value))
+    (h("upload-expires"), HeaderValue::from_str(&httpdate::fmt_http_date(when)).expect("HTTP dates are ASCII"))
+}
+
+/// `Upload-Expires` while the upload is unfinished.
+fn expires_if_unfinished(upload: &Upload) -> Option<(HeaderName, HeaderValue)> {
+    (!upload.completed).then(|| expires(upload))
 }
 
 pub async fn options(State(hub): State<Hub>) -> Response {
@@ -139,7 +143,7 @@ pub async fn create(State(hub): State<Hub>, caller: Caller, headers: HeaderMap, 
         return Ok(answer(StatusCode::CREATED, [location(&upload)]));
     }
     let mut out = vec![location(&upload)];
-    out.extend(expires(&Upload { completed: false, ..upload.clone() }));
+    out.push(expires(&upload));
     if with_upload {
         out.push(offset(&upload));
     }
@@ -165,7 +169,7 @@ pub async fn head(
     if let Some(concat) = upload.concat.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
         out.push((h("upload-concat"), concat));
     }
-    out.extend(expires(&upload));
+    out.extend(expires_if_unfinished(&upload));
     Ok(answer(StatusCode::OK, out))
 }
 
@@ -186,7 +190,7 @@ pub async fn patch(
     }
     let upload = uploads::patch(&hub, &caller, &id, chunk(&headers)?, byte_stream(body)).await?;
     let mut out = vec![offset(&upload)];
-    out.extend(expires(&upload));
+    out.extend(expires_if_unfinished(&upload));
     Ok(answer(StatusCode::NO_CONTENT, out))
 }
 
