@@ -37,6 +37,9 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Log filter, e.g. `info` or `hub=debug,info`.
     pub log: String,
+    /// The address space each validation child may use, in MiB (every delivered file is checked
+    /// in a child process of its own, so that no file can take the server down).
+    pub validator_memory_mib: u32,
 }
 
 impl Default for Config {
@@ -56,6 +59,7 @@ impl Default for Config {
             upload_lifetime_seconds: 24 * 3600,
             secure_cookies: false,
             log: "info".into(),
+            validator_memory_mib: 2048,
         }
     }
 }
@@ -137,6 +141,9 @@ impl Config {
         }
         if self.upload_lifetime_seconds == 0 || self.upload_lifetime_seconds > 30 * 24 * 3600 {
             bail!("upload_lifetime_seconds must be between 1 and 2592000 (30 days)");
+        }
+        if self.validator_memory_mib < 256 {
+            bail!("validator_memory_mib must be at least 256 (the validator's own code and buffers)");
         }
         Ok(())
     }

@@ -118,6 +118,17 @@ enum Command {
     Admin(Admin),
     /// Print the effective configuration (secrets redacted).
     Config,
+    /// Check one delivered file (run by the hub's workers, one child process per file, with the job
+    /// on standard input and the result on standard output).
+    #[command(hide = true)]
+    ValidateJob {
+        /// Address-space limit, in MiB.
+        #[arg(long)]
+        memory_mib: u64,
+        /// CPU-time limit, in seconds.
+        #[arg(long)]
+        cpu_seconds: u64,
+    },
     /// Print the API's OpenAPI 3.1 document (the one the server serves at /api/v1/openapi.json).
     Openapi,
     /// Store an API token for `upload` and `status` (asks for it when --token is not given).
@@ -240,10 +251,19 @@ enum Admin {
     },
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match run(cli).await {
+    if let Command::ValidateJob { memory_mib, cpu_seconds } = cli.command {
+        return validate_job(memory_mib, cpu_seconds);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("contenthub: error: could not start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("contenthub: error: {e:#}");
@@ -252,9 +272,43 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// A validation child (see `hub::validate::isolated`): limits itself, reads the job from standard
+/// input, writes the answer to standard output. Whatever the file does to it, only this process
+/// dies.
+fn validate_job(memory_mib: u64, cpu_seconds: u64) -> std::process::ExitCode {
+    use std::io::{Read, Write};
+    let limits = [(rlimit::Resource::AS, memory_mib << 20), (rlimit::Resource::CPU, cpu_seconds)];
+    for (resource, limit) in limits {
+        if let Err(e) = rlimit::setrlimit(resource, limit, limit) {
+            eprintln!("contenthub validate-job: could not set the limit {resource:?} to {limit}: {e}");
+            return std::process::ExitCode::from(3);
+        }
+    }
+    let mut input = Vec::new();
+    if let Err(e) = std::io::stdin().take(1 << 20).read_to_end(&mut input) {
+        eprintln!("contenthub validate-job: could not read the job: {e}");
+        return std::process::ExitCode::from(3);
+    }
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).max_blocking_threads(4).enable_all().build();
+    let answer = match runtime {
+        Ok(runtime) => runtime.block_on(hub::validate::isolated::answer(&input)),
+        Err(e) => Err(format!("the validator could not start its runtime: {e}")),
+    };
+    let mut out = std::io::stdout().lock();
+    match serde_json::to_writer(&mut out, &answer).map_err(std::io::Error::from).and_then(|()| out.flush()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("contenthub validate-job: could not write the answer: {e}");
+            std::process::ExitCode::from(3)
+        }
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.settings.load()?;
     match cli.command {
+        Command::ValidateJob { .. } => unreachable!("handled before the runtime starts"),
         Command::Config => {
             print!("{}", config.redacted());
             Ok(())
@@ -316,6 +370,14 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn BlobStore>> {
     Ok(Arc::new(LocalStore::open(&root).await.with_context(|| format!("opening blob folder {}", root.display()))?))
 }
 
+/// Every validation runs in a child process of this same binary, with the configured memory limit.
+fn isolation(config: &Config) -> anyhow::Result<hub::validate::isolated::Isolation> {
+    let program = std::env::current_exe().context("finding this program, to run validation children")?;
+    let mut isolation = hub::validate::isolated::Isolation::with_program(program);
+    isolation.memory = u64::from(config.validator_memory_mib) << 20;
+    Ok(isolation)
+}
+
 /// Validation workers without the HTTP server, until Ctrl-C or SIGTERM.
 async fn run_workers(config: Config, workers: usize) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -327,7 +389,8 @@ async fn run_workers(config: Config, workers: usize) -> anyhow::Result<()> {
     hub::store::probe(store.as_ref())
         .await
         .with_context(|| format!("cannot reach the blob storage ({}); check its settings", store.describe()))?;
-    let state = app::Hub::new(db, store, app::Config::default());
+    let settings = app::Config { isolation: Some(isolation(&config)?), ..app::Config::default() };
+    let state = app::Hub::new(db, store, settings);
     for n in 0..workers.max(1) {
         let duties = if n == 0 { Duties::QueuedAndPeriodic } else { Duties::Queued };
         let (hub, name) = (state.clone(), format!("worker-{}-{n}", std::process::id()));
@@ -369,6 +432,7 @@ async fn serve(config: Config, demo: bool, workers: usize) -> anyhow::Result<()>
         secure_cookies: config.secure_cookies,
         max_upload: config.max_upload_bytes,
         upload_lifetime: std::time::Duration::from_secs(config.upload_lifetime_seconds.into()),
+        isolation: Some(isolation(&config)?),
         ..app::Config::default()
     };
     let state = app::Hub::new(db, store, api);

@@ -12,14 +12,9 @@ fn contenthub(home: &std::path::Path) -> Command {
     command
 }
 
-/// Makes a token for the demo sound vendor and signs the CLI in with it.
-fn sign_in(data: &std::path::Path, home: &std::path::Path, addr: &str) {
-    sign_in_as("soundhouse", data, &[], home, addr);
-}
-
 /// Signs the CLI in as `user`, with a token made by `admin create-token` on the hub's database
-/// (`hub_args` name it when it is not the data folder's SQLite).
-fn sign_in_as(user: &str, data: &std::path::Path, hub_args: &[String], home: &std::path::Path, addr: &str) {
+/// (`hub_args` name it when it is not the data folder's SQLite); returns the token.
+fn sign_in_as(user: &str, data: &std::path::Path, hub_args: &[String], home: &std::path::Path, addr: &str) -> String {
     let token = Command::new(env!("CARGO_BIN_EXE_contenthub"))
         .args(["admin", "create-token", user, "--data-dir"])
         .arg(data)
@@ -29,6 +24,7 @@ fn sign_in_as(user: &str, data: &std::path::Path, hub_args: &[String], home: &st
     let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
     let out = contenthub(home).args(["login", &format!("http://{addr}"), "--token", &token]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    token
 }
 
 #[test]
@@ -37,7 +33,7 @@ fn login_upload_resume_and_validate() {
     let data = dir.path().join("hub");
     let home = dir.path().join("home");
     let server = common::start(&data, &["--demo"], &[]);
-    sign_in(&data, &home, &server.addr);
+    sign_in_as("soundhouse", &data, &[], &home, &server.addr);
 
     // A small file, delivered and validated in one command.
     let small = dir.path().join("r4_pm51.wav");
@@ -313,3 +309,60 @@ fn a_frame_folder_is_delivered_as_one_package() {
     assert_eq!(file["package"]["files"], 41, "40 frames and checksum.txt: {result}");
     common::stop(server);
 }
+
+/// No file takes the server down (issue 12, scenario 2): hostile movies and packages are checked
+/// by `serve`'s validation children, each ends Invalid with its reason, a good file delivered
+/// with them ends Valid, and the `serve` process is the same one throughout, healthy. On both
+/// backends (the child opens the S3 store from the settings it is handed).
+fn hostile_files_fail_only_themselves(stack: &testkit::BlockingStack) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("hub");
+    let home = dir.path().join("home");
+    let (args, envs) = common::demo_args(&stack.stack, &[]);
+    let mut server = common::start(&data, &args, &envs);
+    let pid = server.child.id();
+    let (hub_args, _) = stack.stack.binary_args();
+    let token = sign_in_as("studio", &data, &hub_args, &home, &server.addr);
+    let auth = format!("Bearer {token}");
+    let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+    // The remux runs (and follows the deep movie's boxes) only where the project asks for it.
+    let (status, _) =
+        common::http(&server.addr, "PATCH", "/api/v1/projects/1", &headers, r#"{"fast_start_remux":true}"#);
+    assert_eq!(status, 200);
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    let mut expected = Vec::new();
+    for (name, bytes, reason) in media::sample::hostile_movies() {
+        std::fs::write(files.join(format!("sh090_{name}")), bytes).unwrap();
+        expected.push((format!("sh090_{name}"), "invalid", reason));
+    }
+    for (n, (_, bytes, reason)) in testkit::zip::hostile_packages().into_iter().enumerate() {
+        std::fs::write(files.join(format!("sh090_package{n}.zip")), bytes).unwrap();
+        expected.push((format!("sh090_package{n}.zip"), "invalid", reason));
+    }
+    std::fs::write(files.join("sh090_good.mp4"), media::sample::movie(b"avc1", true).0).unwrap();
+    expected.push(("sh090_good.mp4".to_owned(), "valid", ""));
+    let mut names: Vec<_> = std::fs::read_dir(&files).unwrap().map(|e| e.unwrap().path()).collect();
+    names.sort();
+    let out = contenthub(&home)
+        .args(["upload", "--project", "1", "--bucket", "vfx", "--meta", "shot=sh090", "--meta", "version=1"])
+        .args(["--wait", "--json"])
+        .args(&names)
+        .output()
+        .unwrap();
+    let result: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    for (name, state, reason) in &expected {
+        let file = result["files"].as_array().unwrap().iter().find(|f| f["name"] == name.as_str()).unwrap();
+        let uri = format!("/api/v1/assets/{}/validation", file["asset_id"]);
+        let (_, report) = common::http(&server.addr, "GET", &uri, &headers[..1], "");
+        assert_eq!(file["state"], *state, "{name}: {report}");
+        assert!(report.contains(reason), "{name} should say {reason:?}: {report}");
+    }
+    assert!(matches!(server.child.try_wait(), Ok(None)), "serve is still running");
+    assert_eq!(server.child.id(), pid);
+    assert_eq!(common::http(&server.addr, "GET", "/healthz", &[], "").0, 200);
+    common::stop(server);
+}
+
+testkit::on_every_backend_blocking!(hostile_files_fail_only_themselves);

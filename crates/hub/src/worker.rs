@@ -9,11 +9,15 @@ use hub_domain::{AssetEvent, AssetState, HistoryAction};
 
 use crate::app::Hub;
 use crate::db::{CheckResult, JobKind, QueuedJob, RepoError, RepoResult, ValidationResult};
-use crate::validate::run_checks;
+use crate::validate::isolated::Failure;
+use crate::validate::{Subject, run_checks};
 
 const HEARTBEAT: Duration = Duration::from_secs(10);
 /// Attempts a job gets: retries after the storage failed, or workers that died on it.
 pub const MAX_ATTEMPTS: i64 = 5;
+/// Attempts a job gets when its validation child dies on the file (a crash, its memory or time
+/// limit): the same file stops it again, so the asset is Invalid sooner.
+pub const MAX_STOPPED_ATTEMPTS: i64 = 3;
 
 /// What a worker does.
 #[derive(Debug)]
@@ -95,7 +99,7 @@ pub async fn run_one(hub: &Hub, worker: &str) -> RepoResult<bool> {
     let stale_ms = hub.config.stale_job.as_millis() as i64;
     let exhausted = hub.db.take_exhausted_jobs(stale_ms, MAX_ATTEMPTS, worker).await?;
     for job in &exhausted {
-        give_up_on(hub, job).await?;
+        give_up_on(hub, job, None).await?;
     }
     hub.db.requeue_stale_jobs(stale_ms, MAX_ATTEMPTS).await?;
     let Some(job) = hub.db.claim_job(worker).await? else { return Ok(!exhausted.is_empty()) };
@@ -136,16 +140,24 @@ async fn perform(hub: &Hub, worker: &str, job: Job) -> RepoResult<()> {
             beat.abort();
             match outcome {
                 Ok(()) => Ok(()),
-                Err(e) => retry_later(hub, &job, &e).await,
+                Err(Failure::Storage(e)) => retry_later(hub, &job, &e).await,
+                Err(Failure::Stopped(why)) if job.attempts >= MAX_STOPPED_ATTEMPTS => {
+                    give_up_on(hub, &job, Some(&why)).await
+                }
+                Err(Failure::Stopped(why)) => {
+                    tracing::warn!(job = job.id, asset = job.asset_id, why, "the validator stopped on a file");
+                    let retry = hub.config.validation_retry.as_millis() as i64;
+                    hub.db.fail_job(job.id, &format!("the validator stopped: {why}"), Some(retry)).await
+                }
             }
         }
     }
 }
 
-/// A job whose workers died on it at every attempt: the file is what stops the validator (a
-/// crash, a hang, memory), so the asset ends Invalid with that reason rather than being handed to
-/// the next worker for ever.
-async fn give_up_on(hub: &Hub, job: &QueuedJob) -> RepoResult<()> {
+/// A job whose workers (or validation children) died on it at every attempt: the file is what
+/// stops the validator (a crash, a hang, memory), so the asset ends Invalid with that reason
+/// rather than being handed to the next worker for ever. `why`: what the last child died of.
+async fn give_up_on(hub: &Hub, job: &QueuedJob, why: Option<&str>) -> RepoResult<()> {
     let mut asset = match hub.db.asset(job.asset_id).await {
         Err(RepoError::NotFound) => return hub.db.finish_job(job.id).await,
         other => other?,
@@ -156,8 +168,9 @@ async fn give_up_on(hub: &Hub, job: &QueuedJob) -> RepoResult<()> {
         hub.db.transition_asset(asset.id, asset.state, next).await?;
         asset.state = next;
     }
+    let last = why.map(|why| format!(" (the last time: {why})")).unwrap_or_default();
     let detail = format!(
-        "the validator could not process this file: it stopped {} times while checking it; \
+        "the validator could not process this file: it stopped {} times while checking it{last}; \
          export the file again, or ask the studio to look at it",
         job.attempts
     );
@@ -225,28 +238,33 @@ async fn retry_later(hub: &Hub, job: &QueuedJob, error: &str) -> RepoResult<()> 
     Ok(())
 }
 
-/// Runs the checks and applies their verdict as one result (`Db::finish_validation`). An error
-/// means the checks could not run; the job is tried again.
-async fn validate(hub: &Hub, job: &QueuedJob) -> Result<(), String> {
+/// Runs the checks (in a child process when the hub isolates validation) and applies their
+/// verdict as one result (`Db::finish_validation`).
+async fn validate(hub: &Hub, job: &QueuedJob) -> Result<(), Failure> {
+    let storage = |e: &dyn std::fmt::Display| Failure::Storage(e.to_string());
     let asset = match hub.db.asset(job.asset_id).await {
         Ok(asset) => asset,
-        Err(RepoError::NotFound) => return hub.db.finish_job(job.id).await.map_err(|e| e.to_string()),
-        Err(e) => return Err(e.to_string()),
+        Err(RepoError::NotFound) => return hub.db.finish_job(job.id).await.map_err(|e| storage(&e)),
+        Err(e) => return Err(storage(&e)),
     };
     let asset = match asset.state {
         AssetState::Delivered => {
-            let next = asset.state.next(AssetEvent::ValidationStarted).map_err(|e| e.to_string())?;
-            hub.db.transition_asset(asset.id, asset.state, next).await.map_err(|e| e.to_string())?;
+            let next = asset.state.next(AssetEvent::ValidationStarted).map_err(|e| storage(&e))?;
+            hub.db.transition_asset(asset.id, asset.state, next).await.map_err(|e| storage(&e))?;
             crate::db::Asset { state: next, ..asset }
         }
         AssetState::Validating => asset, // a retry, or a job taken over from a silent worker
-        _ => return hub.db.finish_job(job.id).await.map_err(|e| e.to_string()), // already decided
+        _ => return hub.db.finish_job(job.id).await.map_err(|e| storage(&e)), // already decided
     };
-    let remux = hub.db.project(asset.project_id).await.map_err(|e| e.to_string())?.fast_start_remux;
-    let checked = run_checks(hub.store.clone(), &asset, remux).await.map_err(|e| e.to_string())?;
-    let remuxed = checked.remuxed.filter(|_| asset.original_blob_key.is_none()).map(|copy| copy.to_string());
-    let result = verdict(job, &asset, checked.results, remuxed).map_err(|e| e.to_string())?;
-    hub.db.finish_validation(&result).await.map_err(|e| e.to_string())
+    let remux = hub.db.project(asset.project_id).await.map_err(|e| storage(&e))?.fast_start_remux;
+    let subject = Subject::of(&asset, remux);
+    let checked = match (&hub.config.isolation, hub.store.spec()) {
+        (Some(isolation), Some(spec)) => crate::validate::isolated::run(isolation, spec, &subject).await?,
+        _ => run_checks(hub.store.clone(), &subject).await.map_err(|e| storage(&e))?,
+    };
+    let remuxed = checked.remuxed.filter(|_| asset.original_blob_key.is_none());
+    let result = verdict(job, &asset, checked.results, remuxed).map_err(|e| storage(&e))?;
+    hub.db.finish_validation(&result).await.map_err(|e| storage(&e))
 }
 
 #[cfg(test)]

@@ -470,26 +470,10 @@ testkit::on_every_backend!(real_encoder_files_are_judged_as_proxies);
 /// around, and boxes nested 100,000 deep for the remux to follow. Each ends Invalid with its
 /// reason; the worker (in this process, as in `serve`) lives on to validate the next file.
 async fn hostile_movies_end_invalid_and_the_worker_lives_on(stack: Stack) {
-    use media::sample::bx;
     let hub = hub_on(stack).await;
     hub.stack.db.set_fast_start_remux(hub.project, true).await.unwrap();
-    let ftyp = bx(b"ftyp", b"isom\0\0\0\0");
-    let wraps = [ftyp, bx(b"mdat", b"frames"), bx(b"moov", &media::sample::wrapping_child())].concat();
-    let nested = media::sample::nested_traks(100_000);
-    // A real-looking slow movie (H.264, moov after mdat, so the remux runs) whose moov also holds
-    // the deep chain.
-    let (slow, _) = media::sample::movie(b"avc1", false);
-    let mut at = 0;
-    let moov_at = loop {
-        let size = u32::from_be_bytes(slow[at..at + 4].try_into().unwrap()) as usize;
-        if &slow[at + 4..at + 8] == b"moov" {
-            break at;
-        }
-        at += size;
-    };
-    let moov_size = u32::from_be_bytes(slow[moov_at..moov_at + 4].try_into().unwrap()) as usize;
-    let payload = [&slow[moov_at + 8..moov_at + moov_size], &nested[..]].concat();
-    let deep = [&slow[..moov_at], &bx(b"moov", &payload)[..], &slow[moov_at + moov_size..]].concat();
+    let hostile = media::sample::hostile_movies();
+    let (wraps, deep) = (hostile[0].1.clone(), hostile[1].1.clone());
     let (good, _) = media::sample::movie(b"avc1", true);
     let files = vec![
         ("sh030_wraps.mp4", wraps.clone(), md5_hex(&wraps), None),

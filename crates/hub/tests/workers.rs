@@ -176,3 +176,45 @@ async fn a_job_whose_workers_keep_dying_ends_invalid(stack: Stack) {
 }
 
 testkit::on_every_backend!(a_job_whose_workers_keep_dying_ends_invalid);
+
+/// A validation child that dies on the file, or hangs (issue 12, scenario 2): each try counts,
+/// a hung child is killed at its time limit, and after the last try the asset is Invalid with
+/// what the child died of. The worker, in this process, carries on. (The children here are
+/// scripts standing in for `contenthub validate-job`; the real one is tested with the binary.)
+async fn a_validation_child_that_dies_or_hangs_fails_only_its_file(stack: Stack) {
+    use std::os::unix::fs::PermissionsExt;
+    let hub = TestHub::new(stack, |c| c.validation_retry = Duration::from_millis(1)).await;
+    let vendor = hub.member("vendor", Role::Contributor).await;
+    let scripts = tempfile::tempdir().unwrap();
+    for (name, body) in [("crash", "cat >/dev/null; kill -SEGV $$"), ("hang", "exec sleep 600")] {
+        let path = scripts.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    for (program, why) in [("crash", "segmentation fault"), ("hang", "took longer than the 1 s allowed")] {
+        let asset = delivered(&hub, &vendor, 1).await[0];
+        let mut isolation = hub::validate::isolated::Isolation::with_program(scripts.path().join(program));
+        isolation.time_base = Duration::from_secs(1);
+        let (state, _) = hub.instance(|c| c.isolation = Some(isolation)).await;
+        let started = Instant::now();
+        for attempt in 1..=hub::worker::MAX_STOPPED_ATTEMPTS {
+            let before = hub.stack.db.asset(asset).await.unwrap().state;
+            assert!(
+                matches!(before, AssetState::Delivered | AssetState::Validating),
+                "{program} {attempt}: {before:?}"
+            );
+            common::eventually(&format!("{program}: try {attempt}"), Duration::from_secs(10), || async {
+                run_one(&state, "survivor").await.unwrap()
+            })
+            .await;
+        }
+        assert!(started.elapsed() < Duration::from_secs(8), "{program}: each try ends at its limit");
+        let checks = hub.stack.db.checks(asset).await.unwrap();
+        let last = checks.last().expect("a check says why");
+        assert_eq!(hub.stack.db.asset(asset).await.unwrap().state, AssetState::Invalid, "{program}: {}", last.detail);
+        assert_eq!(last.check, hub_domain::Check::Validator);
+        assert!(last.detail.contains("stopped 3 times") && last.detail.contains(why), "{program}: {}", last.detail);
+    }
+}
+
+testkit::on_every_backend!(a_validation_child_that_dies_or_hangs_fails_only_its_file);

@@ -353,6 +353,26 @@ pub mod sample {
         };
         (file, media)
     }
+
+    /// Hostile movies named as proxies, with a part of the reason each must be refused with: a
+    /// `moov` child whose 64-bit size wraps around, and a real-looking slow H.264 movie (so that
+    /// a remux runs) whose `moov` also holds `trak` boxes nested 100,000 deep.
+    pub fn hostile_movies() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+        let ftyp = bx(b"ftyp", b"isom\0\0\0\0");
+        let wraps = [ftyp, bx(b"mdat", b"frames"), bx(b"moov", &wrapping_child())].concat();
+        let (slow, _) = movie(b"avc1", false);
+        let mut at = 0;
+        let (moov_at, moov_size) = loop {
+            let size = u32::from_be_bytes(slow[at..at + 4].try_into().expect("4 bytes")) as usize;
+            if &slow[at + 4..at + 8] == b"moov" {
+                break (at, size);
+            }
+            at += size;
+        };
+        let payload = [&slow[moov_at + 8..moov_at + moov_size], &nested_traks(100_000)[..]].concat();
+        let deep = [&slow[..moov_at], &bx(b"moov", &payload)[..], &slow[moov_at + moov_size..]].concat();
+        vec![("wraps.mp4", wraps, "overruns its parent"), ("deep.mp4", deep, "nested deeper")]
+    }
 }
 
 #[cfg(test)]

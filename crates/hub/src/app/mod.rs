@@ -42,6 +42,10 @@ pub struct Config {
     /// A running job whose worker has been silent this long is given to another worker (or, out
     /// of attempts, ends its asset Invalid).
     pub stale_job: std::time::Duration,
+    /// Validate each asset in a child process with these limits (what `serve` does), so that no
+    /// file can take the server down; `None`: in this process (tests, and stores only this process
+    /// can open).
+    pub isolation: Option<crate::validate::isolated::Isolation>,
 }
 
 impl Default for Config {
@@ -53,6 +57,7 @@ impl Default for Config {
             upload_lifetime: std::time::Duration::from_secs(24 * 3600),
             validation_retry: std::time::Duration::from_secs(1),
             stale_job: std::time::Duration::from_secs(60),
+            isolation: None,
         }
     }
 }

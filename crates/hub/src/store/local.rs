@@ -65,6 +65,10 @@ impl BlobStore for LocalStore {
         format!("local folder {}", self.root.display())
     }
 
+    fn spec(&self) -> Option<super::StoreSpec> {
+        Some(super::StoreSpec::Local { root: self.root.clone() })
+    }
+
     async fn put_stream(&self, key: &BlobKey, reader: &mut (dyn AsyncRead + Unpin + Send)) -> StoreResult<u64> {
         let temp = self.temp_path();
         let result = async {

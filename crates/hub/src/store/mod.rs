@@ -20,6 +20,25 @@ pub use local::LocalStore;
 pub use resumable::{Appended, Body, Refused, Resumable};
 pub use s3::{S3Settings, S3Store};
 
+/// How to open a store again, in another process (a validation child): a local folder or S3
+/// settings. It carries the S3 secret, so it travels only through a pipe, never as an argument,
+/// and its `Debug` redacts it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StoreSpec {
+    Local { root: std::path::PathBuf },
+    S3(S3Settings),
+}
+
+impl StoreSpec {
+    pub async fn open(&self) -> StoreResult<std::sync::Arc<dyn BlobStore>> {
+        Ok(match self {
+            StoreSpec::Local { root } => std::sync::Arc::new(LocalStore::open(root).await?),
+            StoreSpec::S3(settings) => std::sync::Arc::new(S3Store::new(settings.clone())?),
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("no such blob: {0}")]
@@ -77,6 +96,11 @@ pub struct PartRef(pub String);
 pub trait BlobStore: Send + Sync + fmt::Debug {
     /// For logs: `local folder /x` or `s3://bucket at http://…` (never credentials).
     fn describe(&self) -> String;
+    /// How another process opens this same store; `None` for a store only this process has (a
+    /// test double), whose work then stays in this process.
+    fn spec(&self) -> Option<StoreSpec> {
+        None
+    }
     /// Streams `reader` into `key` (replacing it) without holding it in memory; returns its size.
     async fn put_stream(&self, key: &BlobKey, reader: &mut (dyn AsyncRead + Unpin + Send)) -> StoreResult<u64>;
     /// Bytes `range` of the blob; the range must lie within it.

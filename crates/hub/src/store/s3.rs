@@ -13,8 +13,9 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::{BlobKey, BlobStore, PartRef, StoreError, StoreResult, check_range};
 
-/// Where and how to reach the store. The secret is never printed (see `Debug`).
-#[derive(Clone, Default)]
+/// Where and how to reach the store. The secret is never printed (see `Debug`); it is serialised
+/// only to hand the settings to a validation child through a pipe.
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct S3Settings {
     pub bucket: String,
     pub endpoint: Option<String>,
@@ -88,6 +89,10 @@ impl S3Store {
 
 #[async_trait]
 impl BlobStore for S3Store {
+    fn spec(&self) -> Option<super::StoreSpec> {
+        Some(super::StoreSpec::S3(self.settings.clone()))
+    }
+
     fn describe(&self) -> String {
         let url = format!("s3://{}", self.settings.bucket);
         let url = if self.settings.prefix.is_empty() { url } else { format!("{url}/{}", self.settings.prefix) };

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use hub_domain::Check;
+use serde::{Deserialize, Serialize};
 
 use crate::db::{Asset, CheckResult};
 use crate::store::{BlobKey, BlobStore, StoreError};
@@ -14,32 +15,62 @@ use crate::store::{BlobKey, BlobStore, StoreError};
 /// Bytes read from the store per request while hashing.
 const READ_CHUNK: u64 = 8 << 20;
 
-/// Runs every check that applies to the asset. An error means the checks could not run (storage
+pub mod isolated;
+
+/// What a validation looks at: the delivered bytes of one asset and what was declared of them.
+/// It is all a validation child is told (with the store), so it is plain data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subject {
+    /// The delivered bytes (never a remuxed copy: a retry after a remux checks the original
+    /// again), or a zipless package's folder.
+    pub key: String,
+    /// A zipless package: its checksum.txt lists every file's md5; there is no single file.
+    pub package: bool,
+    pub name: String,
+    pub size: i64,
+    pub md5: Option<String>,
+    /// Rewrite a proxy that only lacks fast start (the project's setting).
+    pub remux: bool,
+}
+
+impl Subject {
+    pub fn of(asset: &Asset, remux: bool) -> Subject {
+        Subject {
+            key: asset.original_blob_key.clone().or_else(|| asset.blob_key.clone()).unwrap_or_default(),
+            package: asset.package_files.is_some(),
+            name: asset.name.clone(),
+            size: asset.size,
+            md5: asset.md5.clone(),
+            remux,
+        }
+    }
+}
+
+/// Runs every check that applies. An error means the checks could not run (storage
 /// unreachable): the job is retried; a failed check is a result, not an error.
-pub async fn run_checks(store: Arc<dyn BlobStore>, asset: &Asset, remux: bool) -> Result<Checked, StoreError> {
-    // Always the delivered bytes: a retry after a remux checks the original again.
-    let key = BlobKey::new(asset.original_blob_key.clone().or_else(|| asset.blob_key.clone()).unwrap_or_default())?;
-    if asset.package_files.is_some() {
-        // A zipless package: its checksum.txt lists every file's md5; there is no single file.
+pub async fn run_checks(store: Arc<dyn BlobStore>, subject: &Subject) -> Result<Checked, StoreError> {
+    let key = BlobKey::new(subject.key.clone())?;
+    if subject.package {
         return Ok(Checked { results: vec![folder_check(store, key).await?], remuxed: None });
     }
-    let mut checked = Checked { results: vec![md5_check(store.as_ref(), &key, asset).await?], remuxed: None };
-    if asset.name.to_ascii_lowercase().ends_with(".zip") {
+    let mut checked = Checked { results: vec![md5_check(store.as_ref(), &key, subject).await?], remuxed: None };
+    if subject.name.to_ascii_lowercase().ends_with(".zip") {
         checked.results.push(zip_check(store, key).await?);
-    } else if is_proxy(&asset.name) {
-        let (result, remuxed) = proxy_check(store, key, remux).await?;
+    } else if is_proxy(&subject.name) {
+        let (result, remuxed) = proxy_check(store, key, subject.remux).await?;
         checked.results.push(result);
-        checked.remuxed = remuxed;
+        checked.remuxed = remuxed.map(|key| key.to_string());
     }
     Ok(checked)
 }
 
 /// What validation found, and the remuxed copy it stored if it made one.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Checked {
     pub results: Vec<CheckResult>,
-    /// A fast-start copy of a proxy; the asset should serve it and keep the delivered bytes.
-    pub remuxed: Option<BlobKey>,
+    /// The key of a fast-start copy of a proxy; the asset should serve it and keep the delivered
+    /// bytes.
+    pub remuxed: Option<String>,
 }
 
 /// Whether a file is a proxy by its name (MP4 or MOV): checked for H.264 and fast start, played
@@ -53,7 +84,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn md5_check(store: &dyn BlobStore, key: &BlobKey, asset: &Asset) -> Result<CheckResult, StoreError> {
+async fn md5_check(store: &dyn BlobStore, key: &BlobKey, asset: &Subject) -> Result<CheckResult, StoreError> {
     let size = store.size(key).await?;
     let computed = hex(&crate::store::md5_of(store, key, size).await?);
     let (passed, detail) = if size != asset.size as u64 {
