@@ -572,3 +572,135 @@ testkit::on_every_backend!(
     concatenation_cannot_amplify,
     finished_uploads_nothing_uses_are_reaped
 );
+
+/// A store that sends parts as object stores do (the default write path) and counts the part
+/// bytes being sent at once.
+#[derive(Debug)]
+struct PartCounter {
+    inner: Arc<dyn BlobStore>,
+    in_flight: std::sync::atomic::AtomicU64,
+    peak: std::sync::atomic::AtomicU64,
+    parts: std::sync::atomic::AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl BlobStore for PartCounter {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    async fn put_stream(
+        &self,
+        key: &BlobKey,
+        reader: &mut (dyn tokio::io::AsyncRead + Unpin + Send),
+    ) -> hub::store::StoreResult<u64> {
+        self.inner.put_stream(key, reader).await
+    }
+    async fn get_range(&self, key: &BlobKey, range: std::ops::Range<u64>) -> hub::store::StoreResult<bytes::Bytes> {
+        self.inner.get_range(key, range).await
+    }
+    async fn size(&self, key: &BlobKey) -> hub::store::StoreResult<u64> {
+        self.inner.size(key).await
+    }
+    async fn delete(&self, key: &BlobKey) -> hub::store::StoreResult<()> {
+        self.inner.delete(key).await
+    }
+    async fn list(&self, prefix: &str) -> hub::store::StoreResult<Vec<(String, u64)>> {
+        self.inner.list(prefix).await
+    }
+    async fn create_multipart(&self, key: &BlobKey) -> hub::store::StoreResult<String> {
+        self.inner.create_multipart(key).await
+    }
+    async fn put_part(
+        &self,
+        key: &BlobKey,
+        upload: &str,
+        index: usize,
+        data: bytes::Bytes,
+    ) -> hub::store::StoreResult<hub::store::PartRef> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let len = data.len() as u64;
+        let now = self.in_flight.fetch_add(len, SeqCst) + len;
+        self.peak.fetch_max(now, SeqCst);
+        self.parts.fetch_add(1, SeqCst);
+        let sent = self.inner.put_part(key, upload, index, data).await;
+        self.in_flight.fetch_sub(len, SeqCst);
+        sent
+    }
+    async fn complete_multipart(
+        &self,
+        key: &BlobKey,
+        upload: &str,
+        parts: Vec<hub::store::PartRef>,
+    ) -> hub::store::StoreResult<()> {
+        self.inner.complete_multipart(key, upload, parts).await
+    }
+    async fn abort_multipart(&self, key: &BlobKey, upload: &str) -> hub::store::StoreResult<()> {
+        self.inner.abort_multipart(key, upload).await
+    }
+}
+
+/// Memory per PATCH on object stores is bounded (issue 12, scenario 6): four PATCHes at once into
+/// uploads declared at 1 TiB (parts of 117 MiB) never send more part bytes at once than the
+/// process's budget — a PATCH spools its body and waits for its share — and an upload whose
+/// length is deferred gets parts sized for the largest upload, so that it cannot run out of S3's
+/// 10,000 parts (it used to get 32 MiB parts: 312 GiB at most).
+async fn part_memory_is_bounded(stack: Stack) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let hub = TestHub::new(stack, |c| c.max_upload = 1 << 40).await;
+    let vendor = hub.member("vendor", Role::Contributor).await;
+    let store = Arc::new(PartCounter {
+        inner: hub.stack.open_store().await,
+        in_flight: Default::default(),
+        peak: Default::default(),
+        parts: Default::default(),
+    });
+    let app = router(app::Hub::new(hub.stack.db.clone(), store.clone(), (*hub.state.config).clone()));
+    let auth = ("authorization", format!("Bearer {vendor}"));
+    let tus = ("tus-resumable", "1.0.0".to_owned());
+    let mut uploads = Vec::new();
+    for n in 0..4 {
+        let meta = format!(
+            "project {},bucket {},filename {}",
+            b64(&hub.project.to_string()),
+            b64("music"),
+            b64(&format!("m{n}.wav"))
+        );
+        let length =
+            if n == 3 { ("upload-defer-length", "1".to_owned()) } else { ("upload-length", (1u64 << 40).to_string()) };
+        let headers = vec![auth.clone(), tus.clone(), length, ("upload-metadata", meta)];
+        let (status, response) = send(&app, Method::POST, "/api/v1/uploads", &headers, vec![]).await;
+        assert_eq!(status, StatusCode::CREATED);
+        uploads.push(header(&response, "location"));
+    }
+    // Each body is one part and a MiB more; sent all at once.
+    let body = bytes::Bytes::from(pattern(118 << 20));
+    let patches = uploads.iter().map(|location| {
+        let headers = vec![
+            auth.clone(),
+            tus.clone(),
+            ("content-type", "application/offset+octet-stream".to_owned()),
+            ("upload-offset", "0".to_owned()),
+        ];
+        let app = app.clone();
+        let body = body.clone();
+        async move { common::request(&app, Method::PATCH, location, &headers, body).await }
+    });
+    for answer in futures_util::future::join_all(patches).await {
+        assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.raw);
+        assert_eq!(answer.header("upload-offset"), (118u64 << 20).to_string());
+    }
+    let (peak, parts) = (store.peak.load(SeqCst), store.parts.load(SeqCst));
+    assert!(
+        peak <= hub::store::resumable::PART_MEMORY,
+        "{} MiB of parts were in memory at once; the budget is {} MiB",
+        peak >> 20,
+        hub::store::resumable::PART_MEMORY >> 20
+    );
+    assert_eq!(parts, 4, "each PATCH sent one whole part");
+    let deferred = hub.stack.db.upload(uploads[3].rsplit('/').next().unwrap()).await.unwrap();
+    let state: serde_json::Value = serde_json::from_str(&deferred.store_state).unwrap();
+    let part_size = state["part_size"].as_u64().unwrap();
+    assert!(part_size * 9_000 >= 1 << 40, "a deferred upload's parts fit the largest upload: {part_size}");
+}
+
+testkit::on_every_backend!(part_memory_is_bounded);

@@ -5,17 +5,44 @@
 //! keeps whatever it needs between PATCHes in the upload's opaque `store_state` (one column of the
 //! upload's row that nobody else reads).
 //!
-//! The default implementation, used by object stores (S3), streams the body into multipart parts
-//! sized from the upload's length and keeps the rest that is not yet a whole part in a "pending"
-//! blob under a key that changes with each acknowledged offset, so that any instance can continue
-//! an upload and a crash never loses an acknowledged byte. `LocalStore` overrides it and writes in
+//! The default implementation, used by object stores (S3), spools the body to a local temporary
+//! file and sends it as multipart parts sized from the upload's length, and keeps the rest that is
+//! not yet a whole part in a "pending" blob under a key that changes with each acknowledged offset,
+//! so that any instance can continue an upload and a crash never loses an acknowledged byte. A part
+//! is in memory only while it is sent, and only with a share of the process's [`PART_MEMORY`]:
+//! however many PATCHes arrive, however large their parts, memory stays bounded (a PATCH waiting
+//! for its share holds nothing but its spool file). `LocalStore` overrides all of it and writes in
 //! place into the upload's file.
+
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
 use super::{BlobKey, BlobStore, PartRef, StoreError, StoreResult};
+
+/// Bytes that the parts (and other transfer buffers) of all uploads of this process may hold in
+/// memory at once, on stores that send parts from memory.
+pub const PART_MEMORY: u64 = 256 << 20;
+
+static MEMORY: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new((PART_MEMORY >> 20) as usize));
+
+/// A share of [`PART_MEMORY`] for a buffer of `bytes`, waited for; a buffer larger than the whole
+/// budget takes all of it. Hold it while the buffer lives.
+pub(super) async fn memory_for(bytes: u64) -> SemaphorePermit<'static> {
+    let mib = bytes.div_ceil(1 << 20).clamp(1, PART_MEMORY >> 20) as u32;
+    MEMORY.acquire_many(mib).await.expect("the memory budget is never closed")
+}
+
+/// Bytes a spool's writes hold in memory on their way to its file.
+const SPOOL_BUFFER: usize = 256 << 10;
+
+/// Bytes copied per request when a pending blob is read back.
+const COPY_CHUNK: u64 = 8 << 20;
 
 /// A PATCH body as a store receives it. `Ok(Some(chunk))`: more bytes. `Ok(None)`: the body has
 /// ended and what came may be kept. `Err(Refused)`: nothing of this body may become part of the
@@ -39,6 +66,9 @@ pub struct Resumable<'a> {
     pub offset: u64,
     /// `None` while the length is deferred.
     pub length: Option<u64>,
+    /// The most bytes the upload may reach: its length, or the hub's largest upload while the
+    /// length is deferred (parts are sized so that this many fit).
+    pub most: u64,
     /// The store's own state of the upload, as it last returned it (empty at first).
     pub state: &'a str,
 }
@@ -63,12 +93,10 @@ impl Resumable<'_> {
 const MIN_PART: u64 = 8 << 20;
 const MAX_PARTS: u64 = 9_000;
 
-/// The part size for an upload of `length` bytes (32 MiB while the length is unknown).
-pub fn part_size_for(length: Option<u64>) -> u64 {
-    match length {
-        Some(length) => length.div_ceil(MAX_PARTS).max(MIN_PART).div_ceil(1 << 20) * (1 << 20),
-        None => MIN_PART * 4,
-    }
+/// The part size for an upload of at most `most` bytes: fewer than 9,000 parts, whole MiB, at
+/// least 8 MiB.
+pub fn part_size_for(most: u64) -> u64 {
+    most.div_ceil(MAX_PARTS).max(MIN_PART).div_ceil(1 << 20) * (1 << 20)
 }
 
 /// The default (multipart) backend's state of an upload.
@@ -101,9 +129,52 @@ impl PartsState {
     }
 }
 
-/// The default append: whole parts as multipart parts, the rest as a new pending blob, or
-/// everything into the final blob when the body finishes the upload. Parts stored for a body that
-/// is then refused are not recorded; the next body stores those part numbers again.
+/// A body on its way to the store, in an anonymous temporary file (gone when dropped).
+struct Spool {
+    file: tokio::fs::File,
+    len: u64,
+}
+
+impl Spool {
+    fn new() -> StoreResult<Spool> {
+        let mut file = tokio::fs::File::from_std(tempfile::tempfile()?);
+        // What a write may hold before it reaches the file (tokio's default is 2 MiB, which
+        // across many PATCHes adds up).
+        file.set_max_buf_size(SPOOL_BUFFER);
+        Ok(Spool { file, len: 0 })
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> StoreResult<()> {
+        self.file.write_all(bytes).await?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Everything spooled, in memory (with its share of the budget), and the spool emptied.
+    async fn take(&mut self) -> StoreResult<(Vec<u8>, SemaphorePermit<'static>)> {
+        let memory = memory_for(self.len).await;
+        let mut data = vec![0; self.len as usize];
+        self.file.flush().await?;
+        self.file.seek(std::io::SeekFrom::Start(0)).await?;
+        self.file.read_exact(&mut data).await?;
+        self.file.set_len(0).await?;
+        self.file.seek(std::io::SeekFrom::Start(0)).await?;
+        self.len = 0;
+        Ok((data, memory))
+    }
+
+    /// Everything spooled, to stream from.
+    async fn reader(&mut self) -> StoreResult<impl AsyncRead + Unpin + Send + '_> {
+        self.file.flush().await?;
+        self.file.seek(std::io::SeekFrom::Start(0)).await?;
+        Ok((&mut self.file).take(self.len))
+    }
+}
+
+/// The default append: the body is spooled and sent as whole multipart parts, the rest kept as a
+/// new pending blob, or everything into the final blob when the body finishes the upload. Parts
+/// stored for a body that is then refused are not recorded; the next body stores those part
+/// numbers again.
 pub(super) async fn append_parts<S: BlobStore + ?Sized>(
     store: &S,
     upload: Resumable<'_>,
@@ -112,13 +183,20 @@ pub(super) async fn append_parts<S: BlobStore + ?Sized>(
     let before = PartsState::parse(upload.state)?;
     let mut next = before.clone();
     if next.part_size == 0 {
-        next.part_size = part_size_for(upload.length);
+        next.part_size = part_size_for(upload.length.unwrap_or(upload.most));
     }
-    let part_size = next.part_size as usize;
-    let mut buffer: Vec<u8> = match before.pending.as_deref() {
-        Some(pending) => store.get_range(&BlobKey::new(pending)?, 0..before.pending_size).await?.to_vec(),
-        None => Vec::new(),
-    };
+    let part_size = next.part_size;
+    let mut spool = Spool::new()?;
+    if let Some(pending) = before.pending.as_deref() {
+        let pending = BlobKey::new(pending)?;
+        let mut at = 0;
+        while at < before.pending_size {
+            let end = (at + COPY_CHUNK).min(before.pending_size);
+            let _memory = memory_for(end - at).await;
+            spool.write(&store.get_range(&pending, at..end).await?).await?;
+            at = end;
+        }
+    }
     let mut received = 0u64;
     let result: StoreResult<()> = async {
         loop {
@@ -128,10 +206,14 @@ pub(super) async fn append_parts<S: BlobStore + ?Sized>(
                 Err(Refused) => return Err(StoreError::Refused),
             };
             received += chunk.len() as u64;
-            buffer.extend_from_slice(&chunk);
-            while buffer.len() >= part_size {
-                let rest = buffer.split_off(part_size);
-                put_part(store, &mut next, upload.key, std::mem::replace(&mut buffer, rest)).await?;
+            let mut rest = &chunk[..];
+            while !rest.is_empty() {
+                let room = (part_size - spool.len).min(rest.len() as u64) as usize;
+                spool.write(&rest[..room]).await?;
+                rest = &rest[room..];
+                if spool.len == part_size {
+                    put_part(store, &mut next, upload.key, &mut spool).await?;
+                }
             }
         }
     }
@@ -146,30 +228,45 @@ pub(super) async fn append_parts<S: BlobStore + ?Sized>(
         return Err(e);
     }
     if upload.finished_by(received) {
-        if next.multipart.is_none() {
-            store.put_stream(upload.key, &mut &buffer[..]).await?;
-        } else {
-            if !buffer.is_empty() {
-                put_part(store, &mut next, upload.key, std::mem::take(&mut buffer)).await?;
+        match next.multipart.clone() {
+            None => {
+                store.put_stream(upload.key, &mut spool.reader().await?).await?;
             }
-            let multipart = next.multipart.clone().expect("a part was stored");
-            store.complete_multipart(upload.key, &multipart, next.parts.clone()).await?;
+            Some(multipart) => {
+                if spool.len > 0 {
+                    put_part(store, &mut next, upload.key, &mut spool).await?;
+                }
+                store.complete_multipart(upload.key, &multipart, next.parts.clone()).await?;
+            }
         }
         next.pending = None;
         next.pending_size = 0;
-    } else if buffer.is_empty() {
+    } else if spool.len == 0 {
         next.pending = None;
         next.pending_size = 0;
     } else {
         let pending = BlobKey::new(format!("uploads/{}/pending-{}", upload.id, upload.offset + received))?;
-        store.put_stream(&pending, &mut &buffer[..]).await?;
+        next.pending_size = spool.len;
+        store.put_stream(&pending, &mut spool.reader().await?).await?;
         next.pending = Some(pending.to_string());
-        next.pending_size = buffer.len() as u64;
     }
     Ok(Appended { received, state: next.text() })
 }
 
+/// Sends what is spooled as the upload's next part.
 async fn put_part<S: BlobStore + ?Sized>(
+    store: &S,
+    next: &mut PartsState,
+    key: &BlobKey,
+    spool: &mut Spool,
+) -> StoreResult<()> {
+    let (data, memory) = spool.take().await?;
+    send_part(store, next, key, data).await?;
+    drop(memory);
+    Ok(())
+}
+
+async fn send_part<S: BlobStore + ?Sized>(
     store: &S,
     next: &mut PartsState,
     key: &BlobKey,
@@ -194,24 +291,30 @@ pub(super) async fn settle_parts<S: BlobStore + ?Sized>(store: &S, before: &str,
     }
 }
 
-/// Copies finished blobs, in order, into whole parts of `key`, carrying the rest across pieces.
+/// Copies finished blobs, in order, into whole parts of `key`, carrying the rest across pieces;
+/// each part is in memory with its share of the budget.
 pub(super) async fn concatenate_parts<S: BlobStore + ?Sized>(
     store: &S,
     key: &BlobKey,
     pieces: &[(BlobKey, u64)],
 ) -> StoreResult<()> {
     let total = pieces.iter().map(|(_, size)| size).sum();
-    let mut next = PartsState { part_size: part_size_for(Some(total)), ..PartsState::default() };
+    let mut next = PartsState { part_size: part_size_for(total), ..PartsState::default() };
     let part_size = next.part_size;
     let mut buffer: Vec<u8> = Vec::new();
+    let mut memory = None;
     for (from, size) in pieces {
         let mut at = 0;
         while at < *size {
+            if memory.is_none() {
+                memory = Some(memory_for(part_size).await);
+            }
             let end = (at + part_size - buffer.len() as u64).min(*size);
             buffer.extend_from_slice(&store.get_range(from, at..end).await?);
             at = end;
             if buffer.len() as u64 == part_size {
-                put_part(store, &mut next, key, std::mem::take(&mut buffer)).await?;
+                send_part(store, &mut next, key, std::mem::take(&mut buffer)).await?;
+                memory = None;
             }
         }
     }
@@ -220,8 +323,9 @@ pub(super) async fn concatenate_parts<S: BlobStore + ?Sized>(
         return Ok(());
     }
     if !buffer.is_empty() {
-        put_part(store, &mut next, key, buffer).await?;
+        send_part(store, &mut next, key, buffer).await?;
     }
+    drop(memory);
     let multipart = next.multipart.clone().expect("a part was stored");
     store.complete_multipart(key, &multipart, next.parts).await
 }
@@ -248,12 +352,12 @@ mod tests {
 
     #[test]
     fn part_sizes_respect_s3_limits() {
-        assert_eq!(part_size_for(Some(0)), MIN_PART);
-        assert_eq!(part_size_for(Some(1 << 30)), MIN_PART);
-        let huge = 500u64 << 30;
-        let part = part_size_for(Some(huge));
-        assert!(huge.div_ceil(part) <= 10_000 && part.is_multiple_of(1 << 20), "{part}");
-        assert!(part_size_for(None) >= 5 << 20);
+        assert_eq!(part_size_for(0), MIN_PART);
+        assert_eq!(part_size_for(1 << 30), MIN_PART);
+        for most in [500u64 << 30, 1 << 40, 5 << 40] {
+            let part = part_size_for(most);
+            assert!(most.div_ceil(part) <= 10_000 && part.is_multiple_of(1 << 20), "{part}");
+        }
     }
 
     #[test]

@@ -8,9 +8,10 @@ use bytes::Bytes;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
-use object_store::{ObjectStore, PutPayload, WriteMultipart};
+use object_store::{ObjectStore, PutPayload};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use super::resumable::memory_for;
 use super::{BlobKey, BlobStore, PartRef, StoreError, StoreResult, check_range};
 
 /// Where and how to reach the store. The secret is never printed (see `Debug`); it is serialised
@@ -102,36 +103,48 @@ impl BlobStore for S3Store {
         }
     }
 
+    /// Parts of 8 MiB, one at a time, each in memory only with its share of the process's
+    /// transfer budget (`resumable::PART_MEMORY`).
     async fn put_stream(&self, key: &BlobKey, reader: &mut (dyn AsyncRead + Unpin + Send)) -> StoreResult<u64> {
-        let mut buf = vec![0u8; 1 << 20];
-        let first = reader.read(&mut buf).await?;
-        if first == 0 {
-            self.store.put(&self.path(key), PutPayload::new()).await.map_err(backend)?;
-            return Ok(0);
-        }
-        let upload = self.store.put_multipart(&self.path(key)).await.map_err(backend)?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, STREAM_PART);
-        let mut total = first as u64;
-        writer.write(&buf[..first]);
+        let mut total = 0u64;
+        let mut multipart: Option<(String, Vec<PartRef>)> = None;
         let result = async {
             loop {
-                let n = reader.read(&mut buf).await?;
-                if n == 0 {
-                    return Ok::<(), StoreError>(());
+                let memory = memory_for(STREAM_PART as u64).await;
+                let mut buf = Vec::with_capacity(STREAM_PART);
+                (&mut *reader).take(STREAM_PART as u64).read_to_end(&mut buf).await?;
+                let last = buf.len() < STREAM_PART;
+                total += buf.len() as u64;
+                match &mut multipart {
+                    None if last => {
+                        self.store.put(&self.path(key), PutPayload::from(buf)).await.map_err(backend)?;
+                        return Ok(());
+                    }
+                    None => {
+                        let id = self.create_multipart(key).await?;
+                        let part = self.put_part(key, &id, 0, Bytes::from(buf)).await;
+                        multipart = Some((id, Vec::new()));
+                        multipart.as_mut().expect("just set").1.push(part?);
+                    }
+                    Some((id, parts)) => {
+                        if !buf.is_empty() {
+                            parts.push(self.put_part(key, id, parts.len(), Bytes::from(buf)).await?);
+                        }
+                        if last {
+                            return self.complete_multipart(key, id, std::mem::take(parts)).await;
+                        }
+                    }
                 }
-                writer.wait_for_capacity(4).await.map_err(backend)?;
-                writer.write(&buf[..n]);
-                total += n as u64;
+                drop(memory);
             }
         }
         .await;
         match result {
-            Ok(()) => {
-                writer.finish().await.map_err(backend)?;
-                Ok(total)
-            }
+            Ok(()) => Ok(total),
             Err(e) => {
-                let _ = writer.abort().await;
+                if let Some((id, _)) = &multipart {
+                    let _ = self.abort_multipart(key, id).await;
+                }
                 Err(e)
             }
         }

@@ -176,12 +176,14 @@ fn expiry(hub: &Hub, now: i64) -> i64 {
 }
 
 /// The upload as its store sees it.
-fn resumable<'a>(upload: &'a Upload, key: &'a BlobKey) -> Resumable<'a> {
+fn resumable<'a>(hub: &Hub, upload: &'a Upload, key: &'a BlobKey) -> Resumable<'a> {
+    let length = upload.length.map(|l| l as u64);
     Resumable {
         id: &upload.id,
         key,
         offset: upload.offset as u64,
-        length: upload.length.map(|l| l as u64),
+        length,
+        most: length.unwrap_or(hub.config.max_upload.max(0) as u64),
         state: &upload.store_state,
     }
 }
@@ -421,7 +423,7 @@ pub async fn terminate(hub: &Hub, caller: &Caller, id: &str) -> AppResult<()> {
 /// Frees an upload's storage; failures are logged, never fatal (the blobs are unreachable anyway).
 pub(crate) async fn discard(hub: &Hub, upload: &Upload) {
     if let Ok(key) = blob_key(upload) {
-        hub.store.discard(resumable(upload, &key)).await;
+        hub.store.discard(resumable(hub, upload, &key)).await;
     }
 }
 
@@ -447,7 +449,7 @@ async fn append(hub: &Hub, upload: Upload, chunk: &Chunk, body: ByteStream) -> A
         return Ok(upload);
     }
     let key = blob_key(&next)?;
-    let appended = match hub.store.append(resumable(&next, &key), &mut incoming).await {
+    let appended = match hub.store.append(resumable(hub, &next, &key), &mut incoming).await {
         Ok(appended) => appended,
         Err(StoreError::Refused) => return Err(incoming.refusal.take().unwrap_or(UploadError::TooLarge).into()),
         Err(e) => return Err(storage(e)),
@@ -470,7 +472,7 @@ async fn reconcile(hub: &Hub, upload: Upload) -> AppResult<Upload> {
         return Ok(upload);
     }
     let key = blob_key(&upload)?;
-    let held = hub.store.held(resumable(&upload, &key)).await.map_err(storage)? as i64;
+    let held = hub.store.held(resumable(hub, &upload, &key)).await.map_err(storage)? as i64;
     if held >= upload.offset {
         return Ok(upload);
     }
