@@ -5,7 +5,7 @@
 pub mod upload_metadata;
 
 use hub_domain::{
-    AssetState, BucketKind, Check, DeliveryState, FieldError, HistoryAction, Metadata, RequestState, Role,
+    AssetState, BucketKind, Check, DeliveryState, FieldError, HistoryAction, Metadata, RequestState, Role, TokenScope,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -47,6 +47,10 @@ pub struct ApiToken {
     pub created_ms: i64,
     pub last_used_ms: Option<i64>,
     pub revoked_ms: Option<i64>,
+    /// What the token may be used for: read, deliver or manage.
+    pub scope: TokenScope,
+    /// When it stops working; never when absent.
+    pub expires_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -248,6 +248,13 @@ enum Admin {
         username: String,
         #[arg(long, default_value = "cli")]
         name: String,
+        /// What it may do: read (browse, download), deliver (also upload and DELIVER, Footage
+        /// included) or manage (everything the user may).
+        #[arg(long, default_value = "deliver", value_parser = ["read", "deliver", "manage"])]
+        scope: String,
+        /// Days until it expires; 0: never.
+        #[arg(long, default_value_t = 0)]
+        expires_in_days: u32,
     },
 }
 
@@ -504,10 +511,24 @@ async fn run_admin(config: Config, admin: Admin) -> anyhow::Result<()> {
                 .with_context(|| format!("no project with id {project_id}, or no user named {username}"))?;
             println!("{username} is now {} of project {project_id}", role.as_str());
         }
-        Admin::CreateToken { username, name } => {
-            let secret = admin::create_token(&db, &username, &name).await.with_context(|| no_user(&username))?;
+        Admin::CreateToken { username, name, scope, expires_in_days } => {
+            let scope = hub_domain::TokenScope::parse(&scope).expect("clap checked the scope");
+            let secret = admin::create_token(&db, &username, &name, scope, expires_in_days).await.map_err(|e| {
+                if e.status == axum::http::StatusCode::NOT_FOUND {
+                    anyhow::anyhow!(no_user(&username))
+                } else {
+                    anyhow::anyhow!(e.body.message)
+                }
+            })?;
             println!("{secret}");
-            eprintln!("API token {name:?} for {username}; shown once: use it as `Authorization: Bearer TOKEN`");
+            let lasts = match expires_in_days {
+                0 => "never expires".to_owned(),
+                days => format!("expires in {days} days"),
+            };
+            eprintln!(
+                "API token {name:?} for {username} ({} scope, {lasts}); shown once: use it as `Authorization: Bearer TOKEN`",
+                scope.as_str()
+            );
         }
     }
     Ok(())

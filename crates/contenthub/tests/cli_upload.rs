@@ -12,16 +12,21 @@ fn contenthub(home: &std::path::Path) -> Command {
     command
 }
 
-/// Signs the CLI in as `user`, with a token made by `admin create-token` on the hub's database
-/// (`hub_args` name it when it is not the data folder's SQLite); returns the token.
-fn sign_in_as(user: &str, data: &std::path::Path, hub_args: &[String], home: &std::path::Path, addr: &str) -> String {
+/// A token of `scope` for `user`, made by `admin create-token` on the hub's database (`hub_args`
+/// name it when it is not the data folder's SQLite).
+fn token_for(user: &str, scope: &str, data: &std::path::Path, hub_args: &[String]) -> String {
     let token = Command::new(env!("CARGO_BIN_EXE_contenthub"))
-        .args(["admin", "create-token", user, "--data-dir"])
+        .args(["admin", "create-token", user, "--scope", scope, "--data-dir"])
         .arg(data)
         .args(hub_args)
         .output()
         .unwrap();
-    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    String::from_utf8(token.stdout).unwrap().trim().to_owned()
+}
+
+/// Signs the CLI in as `user` with a new token of the manage scope; returns the token.
+fn sign_in_as(user: &str, data: &std::path::Path, hub_args: &[String], home: &std::path::Path, addr: &str) -> String {
+    let token = token_for(user, "manage", data, hub_args);
     let out = contenthub(home).args(["login", &format!("http://{addr}"), "--token", &token]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     token

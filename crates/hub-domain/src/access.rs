@@ -46,13 +46,57 @@ impl Membership {
     }
 }
 
+/// What an API token may be used for; each scope includes the ones before it. A browser
+/// session has no scope: it may do whatever its user may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenScope {
+    /// Browse and download what the user may see.
+    Read,
+    /// Also deliver: declare, upload, DELIVER, edit metadata (the CLI's and pipelines' scope).
+    Deliver,
+    /// Also manage: requests, deletions, revalidation, members, project settings, more tokens.
+    Manage,
+}
+
+impl TokenScope {
+    pub const ALL: [TokenScope; 3] = [TokenScope::Read, TokenScope::Deliver, TokenScope::Manage];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Read => "read",
+            TokenScope::Deliver => "deliver",
+            TokenScope::Manage => "manage",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TokenScope> {
+        TokenScope::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// What the scope allows, in words (for the page where tokens are made).
+    pub fn describe(self) -> &'static str {
+        match self {
+            TokenScope::Read => "browse and download",
+            TokenScope::Deliver => "browse, download and deliver (the CLI, pipelines, Footage)",
+            TokenScope::Manage => "everything the user may do, including requests, members and more tokens",
+        }
+    }
+}
+
 /// Who is asking, and how they authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Principal {
     pub user_id: i64,
     pub site_admin: bool,
-    /// Authenticated by an API token (scripts, the CLI) rather than a browser session.
-    pub via_token: bool,
+    /// Authenticated by an API token (scripts, the CLI) of this scope; `None`: a browser session.
+    pub token: Option<TokenScope>,
+}
+
+impl Principal {
+    pub fn via_token(&self) -> bool {
+        self.token.is_some()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,6 +122,15 @@ impl Action {
 
     fn writes_assets(self) -> bool {
         matches!(self, Action::Deliver(_) | Action::DeleteAsset(_))
+    }
+
+    /// The token scope the action needs.
+    pub fn scope(self) -> TokenScope {
+        match self {
+            Action::ViewProject | Action::ViewBucket(_) => TokenScope::Read,
+            Action::Deliver(_) => TokenScope::Deliver,
+            Action::DeleteAsset(_) | Action::ManageBucket(_) | Action::ManageMembers => TokenScope::Manage,
+        }
     }
 }
 
@@ -106,9 +159,19 @@ pub fn decide(who: &Principal, membership: Option<&Membership>, action: Action) 
     if let Some(bucket) = action.bucket()
         && bucket.api_only()
         && action.writes_assets()
-        && !who.via_token
+        && !who.via_token()
     {
-        return Decision::Forbidden("the Footage bucket accepts writes through API tokens only");
+        return Decision::Forbidden(
+            "the Footage bucket accepts writes through API tokens only (a token with the deliver scope, made on the API tokens page)",
+        );
+    }
+    if let Some(scope) = who.token
+        && scope < action.scope()
+    {
+        return Decision::Forbidden(match action.scope() {
+            TokenScope::Deliver => "this API token may only read; delivering needs a token with the deliver scope",
+            _ => "this API token may not manage; that needs a token with the manage scope",
+        });
     }
     if who.site_admin {
         return Decision::Allow;
@@ -139,7 +202,7 @@ mod tests {
     use super::*;
 
     fn user() -> Principal {
-        Principal { user_id: 7, site_admin: false, via_token: false }
+        Principal { user_id: 7, site_admin: false, token: None }
     }
 
     fn member(role: Role) -> Membership {
@@ -162,10 +225,10 @@ mod tests {
     #[test]
     fn outsiders_see_nothing() {
         // Not even that Footage takes API tokens only: an outsider learns nothing, however asking.
-        for via_token in [false, true] {
+        for token in [None, Some(TokenScope::Manage)] {
             for action in all_actions() {
-                let who = Principal { via_token, ..user() };
-                assert_eq!(decide(&who, None, action), Decision::NotFound, "{action:?} via_token={via_token}");
+                let who = Principal { token, ..user() };
+                assert_eq!(decide(&who, None, action), Decision::NotFound, "{action:?} token={token:?}");
             }
         }
     }
@@ -211,9 +274,35 @@ mod tests {
         let m = member(Role::Manager);
         assert!(matches!(decide(&admin, None, Action::Deliver(BucketKind::Footage)), Decision::Forbidden(_)));
         assert!(matches!(decide(&user(), Some(&m), Action::Deliver(BucketKind::Footage)), Decision::Forbidden(_)));
-        let script = Principal { via_token: true, ..user() };
+        let script = Principal { token: Some(TokenScope::Deliver), ..user() };
         assert_eq!(decide(&script, Some(&m), Action::Deliver(BucketKind::Footage)), Decision::Allow);
+        let reader = Principal { token: Some(TokenScope::Read), ..user() };
+        assert!(matches!(decide(&reader, Some(&m), Action::Deliver(BucketKind::Footage)), Decision::Forbidden(_)));
         assert_eq!(decide(&user(), Some(&m), Action::ViewBucket(BucketKind::Footage)), Decision::Allow);
         assert_eq!(decide(&admin, None, Action::ManageMembers), Decision::Allow);
+    }
+
+    #[test]
+    fn a_token_does_only_what_its_scope_allows_even_for_admins() {
+        let b = BucketKind::Vfx;
+        let actions = [Action::ViewBucket(b), Action::Deliver(b), Action::ManageBucket(b), Action::ManageMembers];
+        let table = [
+            (TokenScope::Read, [true, false, false, false]),
+            (TokenScope::Deliver, [true, true, false, false]),
+            (TokenScope::Manage, [true, true, true, true]),
+        ];
+        for (scope, allowed) in table {
+            for (who, m) in [
+                (Principal { token: Some(scope), ..user() }, Some(member(Role::Manager))),
+                (Principal { token: Some(scope), site_admin: true, ..user() }, None),
+            ] {
+                let got = actions.map(|a| decide(&who, m.as_ref(), a) == Decision::Allow);
+                assert_eq!(got, allowed, "{scope:?} admin={}", who.site_admin);
+            }
+        }
+        // The scope never widens a role: a viewer's manage token still only reads.
+        let viewer = member(Role::Viewer);
+        let token = Principal { token: Some(TokenScope::Manage), ..user() };
+        assert!(matches!(decide(&token, Some(&viewer), Action::Deliver(b)), Decision::Forbidden(_)));
     }
 }

@@ -13,7 +13,7 @@ pub mod state;
 /// stored key within bounds.
 pub const MAX_NAME_BYTES: usize = 255;
 
-pub use access::{Action, Decision, Membership, Principal, Role};
+pub use access::{Action, Decision, Membership, Principal, Role, TokenScope};
 pub use catalogue::{BucketKind, FieldDef, FieldKind};
 pub use history::{Check, HistoryAction};
 pub use metadata::{FieldError, Metadata};

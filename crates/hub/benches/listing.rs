@@ -68,7 +68,7 @@ async fn seed(db: &Db, url: &str) -> (i64, String) {
     let user = db.create_user("bench", "Bench", &hash_password("x"), false).await.unwrap();
     let project = db.create_project("Bench Project", "BP").await.unwrap();
     db.set_member(project.id, user.id, Role::Viewer, None).await.unwrap();
-    db.create_token(user.id, "bench", "cht_bench").await.unwrap();
+    db.create_token(user.id, "bench", "cht_bench", hub_domain::TokenScope::Read, None).await.unwrap();
     db.create_session("chs_bench", user.id, "csrf", i64::MAX / 2).await.unwrap();
     let started = Instant::now();
     // 100,000 Final Sound assets: reel 1-20, four formats, three mix types, states spread out.

@@ -177,7 +177,7 @@ async fn world(stack: Stack) -> World {
             db.set_member(project, user.id, role, buckets).await.unwrap();
         }
         let token = format!("cht_matrix_{i}");
-        db.create_token(user.id, "tests", &token).await.unwrap();
+        db.create_token(user.id, "tests", &token, hub_domain::TokenScope::Manage, None).await.unwrap();
         let session = (format!("chs_matrix_{i}"), format!("csrf{i}"));
         db.create_session(&session.0, user.id, &session.1, hub::db::now_ms() + 3_600_000).await.unwrap();
         users.insert(*who, user.id);
@@ -605,14 +605,27 @@ async fn prepare(w: &World, route: Route, who: Who, counter: usize) -> Target {
         Needs::OwnToken => {
             let user = w.users.get(&who).copied();
             if let Some(user) = user {
-                t.token = db.create_token(user, "spare", &format!("cht_spare_{counter}")).await.unwrap().id;
+                t.token = db
+                    .create_token(user, "spare", &format!("cht_spare_{counter}"), hub_domain::TokenScope::Manage, None)
+                    .await
+                    .unwrap()
+                    .id;
             } else {
                 t.token = 1;
             }
         }
         Needs::OwnersToken => {
-            t.token =
-                db.create_token(w.users[&Who::Owner], "owner's", &format!("cht_owners_{counter}")).await.unwrap().id;
+            t.token = db
+                .create_token(
+                    w.users[&Who::Owner],
+                    "owner's",
+                    &format!("cht_owners_{counter}"),
+                    hub_domain::TokenScope::Manage,
+                    None,
+                )
+                .await
+                .unwrap()
+                .id;
         }
     }
     t

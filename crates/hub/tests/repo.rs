@@ -54,8 +54,8 @@ async fn suite(db: Db) {
     db.set_password(alice.id, "hash-a2").await.unwrap();
     assert!(matches!(db.session("chs_live").await, Err(RepoError::NotFound)), "a new password ends sessions");
 
-    let token = db.create_token(bob.id, "ci", "cht_secret").await.unwrap();
-    assert_eq!(db.user_for_token("cht_secret").await.unwrap().id, bob.id);
+    let token = db.create_token(bob.id, "ci", "cht_secret", hub_domain::TokenScope::Deliver, None).await.unwrap();
+    assert_eq!(db.user_for_token("cht_secret").await.unwrap().0.id, bob.id);
     assert!(db.tokens(bob.id).await.unwrap()[0].last_used_ms.is_some());
     assert!(matches!(db.revoke_token(alice.id, token.id).await, Err(RepoError::NotFound)), "only the owner revokes");
     db.revoke_token(bob.id, token.id).await.unwrap();

@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use common::{TestHub, eventually};
 use hub::secrets::hash_password;
+use hub_domain::{Role, TokenScope};
 use serde_json::json;
 use testkit::Stack;
 
@@ -54,7 +55,7 @@ async fn sessions_end_when_their_time_is_up_or_the_password_changes(stack: Stack
     let first = sign_in(&long, "editor", "pw-1").await;
     let second = sign_in(&long, "editor", "pw-1").await;
     assert_eq!(get(&long, "/api/v1/me", &first).await.0, StatusCode::OK);
-    hub.stack.db.create_token(user.id, "script", "cht_editor_script").await.unwrap();
+    hub.stack.db.create_token(user.id, "script", "cht_editor_script", TokenScope::Manage, None).await.unwrap();
     let bearer = [("authorization", "Bearer cht_editor_script")];
     assert_eq!(common::request(&long, Method::GET, "/api/v1/me", &bearer, "").await.status, StatusCode::OK);
     hub.stack.db.set_password(user.id, &hash_password("pw-2")).await.unwrap();
@@ -68,3 +69,153 @@ async fn sessions_end_when_their_time_is_up_or_the_password_changes(stack: Stack
 }
 
 testkit::on_every_backend!(sessions_end_when_their_time_is_up_or_the_password_changes);
+
+/// API tokens carry a scope and an expiry (issue 12, scenario 13): a read token browses but
+/// cannot deliver or make tokens, a deliver token delivers (Footage too, which a browser session
+/// cannot) but cannot manage, a site admin's read token cannot create projects, an expired token
+/// is refused like a revoked one, and the list shows each token's scope and expiry.
+async fn api_tokens_do_what_their_scope_allows(stack: Stack) {
+    let hub = TestHub::new(stack, |_| {}).await;
+    let lead = hub.member("lead", Role::Manager).await;
+    let project = hub.project;
+    let bearer =
+        |token: &str| [("authorization", format!("Bearer {token}")), ("content-type", "application/json".into())];
+    let make = |body: serde_json::Value| {
+        let app = hub.app.clone();
+        let auth = bearer(&lead);
+        async move { common::request(&app, Method::POST, "/api/v1/tokens", &auth, body.to_string()).await }
+    };
+    let reader = make(json!({"name": "browse", "scope": "read"})).await;
+    assert_eq!(reader.status, StatusCode::CREATED, "{}", reader.raw);
+    assert_eq!(reader.body["scope"], "read", "{}", reader.raw);
+    let day = 86_400_000i64;
+    let expires = reader.body["expires_ms"].as_i64().expect("a default expiry");
+    let now = hub::db::now_ms();
+    assert!((now + 89 * day..=now + 91 * day).contains(&expires), "90 days by default: {expires}");
+    let deliverer = make(json!({"name": "cli", "expires_in_days": 30})).await;
+    assert_eq!(deliverer.body["scope"], "deliver", "deliver by default: {}", deliverer.raw);
+    let forever = make(json!({"name": "pipeline", "scope": "manage", "expires_in_days": 0})).await;
+    assert!(forever.body["expires_ms"].is_null(), "{}", forever.raw);
+    assert_eq!(make(json!({"name": "x", "expires_in_days": 4000})).await.status, StatusCode::BAD_REQUEST);
+    let (reader, deliverer) =
+        (reader.body["secret"].as_str().unwrap().to_owned(), deliverer.body["secret"].as_str().unwrap().to_owned());
+
+    let declare = |token: &str, bucket: &str| {
+        let app = hub.app.clone();
+        let auth = bearer(token);
+        let body = json!({"bucket": bucket, "files": [{"name": "A001_C002.mov", "size": 4,
+            "metadata": {"shoot_day": "2026-10-05", "type": "proxy"}}]});
+        async move {
+            common::request(
+                &app,
+                Method::POST,
+                &format!("/api/v1/projects/{project}/deliveries"),
+                &auth,
+                body.to_string(),
+            )
+            .await
+        }
+    };
+    let get = |token: &str, uri: String| {
+        let app = hub.app.clone();
+        let auth = bearer(token);
+        async move { common::request(&app, Method::GET, &uri, &auth, "").await }
+    };
+    // Read: browse yes, deliver no, tokens no.
+    assert_eq!(get(&reader, format!("/api/v1/projects/{project}")).await.status, StatusCode::OK);
+    let refused = declare(&reader, "footage").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.raw);
+    assert!(refused.raw.contains("deliver scope"), "{}", refused.raw);
+    let minted =
+        common::request(&hub.app, Method::POST, "/api/v1/tokens", &bearer(&reader), r#"{"name":"more"}"#).await;
+    assert_eq!(minted.status, StatusCode::FORBIDDEN, "{}", minted.raw);
+    assert!(minted.raw.contains("manage scope"), "{}", minted.raw);
+    // Deliver: Footage (API only) yes; managing no.
+    let footage = declare(&deliverer, "footage").await;
+    assert_eq!(footage.status, StatusCode::CREATED, "{}", footage.raw);
+    let request = json!({"title": "Reel 9", "metadata": {"reel": 9, "mix_type": "stems", "format": "5.1"}}).to_string();
+    let uri = format!("/api/v1/projects/{project}/buckets/final-sound/requests");
+    let refused = common::request(&hub.app, Method::POST, &uri, &bearer(&deliverer), request.clone()).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.raw);
+    assert!(refused.raw.contains("manage scope"), "{}", refused.raw);
+    assert_eq!(
+        common::request(&hub.app, Method::POST, &uri, &bearer(&lead), request).await.status,
+        StatusCode::CREATED
+    );
+    // A site admin's read token cannot do what the admin can.
+    let admin = hub.stack.db.create_user("root", "Root", "x", true).await.unwrap();
+    hub.stack.db.create_token(admin.id, "ro", "cht_admin_ro", TokenScope::Read, None).await.unwrap();
+    let created =
+        common::request(&hub.app, Method::POST, "/api/v1/projects", &bearer("cht_admin_ro"), r#"{"name":"New"}"#).await;
+    assert_eq!(created.status, StatusCode::FORBIDDEN, "{}", created.raw);
+    // Expired: refused, saying so.
+    let user = hub.stack.db.user_for_token(&lead).await.unwrap().0;
+    hub.stack.db.create_token(user.id, "old", "cht_lead_old", TokenScope::Manage, Some(now - 1)).await.unwrap();
+    let expired = get("cht_lead_old", "/api/v1/me".into()).await;
+    assert_eq!(expired.status, StatusCode::UNAUTHORIZED, "{}", expired.raw);
+    assert!(expired.raw.contains("expired"), "{}", expired.raw);
+    // The list shows every token's scope and expiry, never a secret.
+    let list = get(&lead, "/api/v1/tokens".into()).await;
+    let scopes: Vec<&str> = list.body.as_array().unwrap().iter().map(|t| t["scope"].as_str().unwrap()).collect();
+    assert_eq!(scopes, ["manage", "read", "deliver", "manage", "manage"], "{}", list.raw);
+    assert!(!list.raw.contains(&reader) && !list.raw.contains("secret"), "{}", list.raw);
+}
+
+testkit::on_every_backend!(api_tokens_do_what_their_scope_allows);
+
+/// The API tokens page (issue 12, scenario 13): a token is made there with a scope and an
+/// expiry, its secret shown once, listed with both, and revoked with a button; a form that did
+/// not come from the page (no CSRF token) changes nothing.
+async fn tokens_are_made_and_revoked_on_their_page(stack: Stack) {
+    let hub = TestHub::new(stack, |_| {}).await;
+    hub.stack.db.create_user("editor", "Editor", &hash_password("pw-1"), false).await.unwrap();
+    let body = json!({"username": "editor", "password": "pw-1"}).to_string();
+    let signed =
+        common::request(&hub.app, Method::POST, "/api/v1/session", &[("content-type", "application/json")], body).await;
+    let cookie = signed.header("set-cookie").split(';').next().unwrap().to_owned();
+    let csrf = signed.body["csrf_token"].as_str().unwrap().to_owned();
+    let form = |body: String| {
+        let app = hub.app.clone();
+        let headers = [("cookie", cookie.clone()), ("content-type", "application/x-www-form-urlencoded".into())];
+        async move { common::request(&app, Method::POST, "/tokens", &headers, body).await }
+    };
+    let empty = common::request(&hub.app, Method::GET, "/tokens", &[("cookie", &cookie)], "").await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert!(empty.raw.contains("No tokens yet") && empty.raw.contains("deliver: browse, download and deliver"));
+
+    let forged = form("csrf=forged&name=sneaky&scope=manage&days=0".into()).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.raw);
+    let made = form(format!("csrf={csrf}&name=laptop+CLI&scope=read&days=30")).await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.raw);
+    assert!(made.raw.contains("Copy it now"), "{}", made.raw);
+    let secret = made.raw.split("value=\"cht_").nth(1).map(|rest| format!("cht_{}", &rest[..rest.find('"').unwrap()]));
+    let secret = secret.expect("the secret is shown once");
+    let bearer = [("authorization", format!("Bearer {secret}"))];
+    let me = common::request(&hub.app, Method::GET, "/api/v1/me", &bearer, "").await;
+    assert_eq!(me.status, StatusCode::OK, "the token works: {}", me.raw);
+    let listed = common::request(&hub.app, Method::GET, "/tokens", &[("cookie", &cookie)], "").await;
+    assert!(listed.raw.contains("laptop CLI") && listed.raw.contains("<td>read</td>"), "{}", listed.raw);
+    assert!(!listed.raw.contains(&secret), "the secret is not shown again");
+    let bad = form(format!("csrf={csrf}&name=&scope=read&days=30")).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.raw.contains("give the token a name"), "{}", bad.raw);
+
+    let id = hub.stack.db.user_for_token(&secret).await.unwrap().0.id;
+    let token_id = hub.stack.db.tokens(id).await.unwrap()[0].id;
+    let headers = [("cookie", cookie.clone()), ("content-type", "application/x-www-form-urlencoded".into())];
+    let revoked = common::request(
+        &hub.app,
+        Method::POST,
+        &format!("/tokens/{token_id}/revoke"),
+        &headers,
+        format!("csrf={csrf}"),
+    )
+    .await;
+    assert!(revoked.status.is_redirection(), "{}", revoked.status);
+    let after = common::request(&hub.app, Method::GET, "/api/v1/me", &bearer, "").await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+    let listed = common::request(&hub.app, Method::GET, "/tokens", &[("cookie", &cookie)], "").await;
+    assert!(listed.raw.contains("revoked"), "{}", listed.raw);
+}
+
+testkit::on_every_backend!(tokens_are_made_and_revoked_on_their_page);

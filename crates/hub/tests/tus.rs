@@ -426,7 +426,7 @@ async fn names_too_long_for_a_key(stack: Stack) {
     .await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.raw);
     assert!(answer.raw.contains("at most 255 bytes"), "{}", answer.raw);
-    let user = env.hub.stack.db.user_for_token(&vendor).await.unwrap();
+    let user = env.hub.stack.db.user_for_token(&vendor).await.unwrap().0;
     let listed = env.hub.stack.db.deliveries_seen_by(user.id, 10).await.unwrap();
     assert!(listed.is_empty(), "nothing was declared: {listed:?}");
     // And a tus upload named so.
@@ -441,7 +441,7 @@ async fn names_too_long_for_a_key(stack: Stack) {
 async fn damaged_upload_records(stack: Stack) {
     let env = env(stack).await;
     let Vendor { hub, token: vendor, auth, tus, octets, project } = vendor(&env).await;
-    let user = env.hub.stack.db.user_for_token(&vendor).await.unwrap();
+    let user = env.hub.stack.db.user_for_token(&vendor).await.unwrap().0;
     let damaged = |id: &str, expires_ms: i64| hub::db::Upload {
         id: id.into(),
         project_id: project,

@@ -24,8 +24,8 @@ impl FromRequestParts<Hub> for Caller {
                 .ok()
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .ok_or_else(|| AppError::bad_request("the Authorization header must be `Bearer TOKEN`"))?;
-            let user = state.db.user_for_token(token.trim()).await.map_err(unknown_is_unauthenticated)?;
-            let principal = Principal { user_id: user.id, site_admin: user.site_admin, via_token: true };
+            let (user, scope) = state.db.user_for_token(token.trim()).await.map_err(unknown_is_unauthenticated)?;
+            let principal = Principal { user_id: user.id, site_admin: user.site_admin, token: Some(scope) };
             return Ok(Caller { user, principal });
         }
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(AppError::unauthenticated)?;
@@ -49,7 +49,9 @@ fn unknown_is_unauthenticated(e: RepoError) -> AppError {
     match e {
         RepoError::NotFound => {
             let mut error = AppError::unauthenticated();
-            error.body.message = "the session has expired or the token is not valid; sign in again".into();
+            error.body.message =
+                "the session has expired, or the token is not valid (revoked or expired); sign in again or make a new token"
+                    .into();
             error
         }
         other => other.into(),

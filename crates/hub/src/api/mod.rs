@@ -66,8 +66,8 @@ const ASSET_QUERY: &[(&str, &str)] = &[
 ];
 
 const MEMBER: &str = "members of the project (site admins too)";
-const CONTRIBUTOR: &str = "contributors and managers of the project with the bucket in scope; Footage: API tokens only";
-const MANAGER: &str = "managers of the project";
+const CONTRIBUTOR: &str = "contributors and managers of the project with the bucket in scope; with a token, the deliver scope; Footage: API tokens only";
+const MANAGER: &str = "managers of the project; with a token, the manage scope";
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
@@ -75,7 +75,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(DELETE "/session" => session::logout, "Sign out", "signed-in users"),
         endpoint!(GET "/me" => session::me, "The caller and their projects", "signed-in users"),
         endpoint!(GET "/tokens" => session::list_tokens, "The caller's API tokens (never their secrets)", "signed-in users"),
-        endpoint!(POST "/tokens" => session::create_token, "Create an API token; the secret is shown once", "signed-in users"),
+        endpoint!(POST "/tokens" => session::create_token, "Create an API token (scope read, deliver or manage; expires_in_days, 0 for never); the secret is shown once", "signed-in users; with a token, the manage scope"),
         endpoint!(DELETE "/tokens/{id}" => session::revoke_token, "Revoke one of the caller's API tokens", "the token's owner"),
         endpoint!(GET "/projects" => projects::list, "The projects the caller belongs to", "signed-in users"),
         endpoint!(POST "/projects" => projects::create, "Create a project", "site admins"),

@@ -32,6 +32,9 @@ pub async fn create(
     if !caller.user.site_admin {
         return Err(AppError::forbidden("only site administrators create projects"));
     }
+    if caller.principal.token.is_some_and(|scope| scope < hub_domain::TokenScope::Manage) {
+        return Err(AppError::forbidden("this API token may not manage; creating projects needs the manage scope"));
+    }
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 120 {
         return Err(AppError::bad_request("a project name has 1 to 120 characters"));

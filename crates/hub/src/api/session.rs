@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use hub_domain::TokenScope;
 use serde::Deserialize;
 
 use api_types::{CreatedToken, Me};
@@ -10,9 +11,8 @@ use api_types::{CreatedToken, Me};
 use super::extract::{Json, Path};
 use crate::app::access::Caller;
 use crate::app::sessions::{end_session, start_session};
-use crate::app::{AppError, AppResult, Hub};
+use crate::app::{AppResult, Hub, tokens};
 use crate::db::ApiToken;
-use crate::secrets::random_token;
 
 #[derive(Debug, Deserialize)]
 pub struct Login {
@@ -36,12 +36,18 @@ pub async fn logout(State(state): State<Hub>, _caller: Caller, headers: HeaderMa
 
 pub async fn me(State(state): State<Hub>, caller: Caller) -> AppResult<Json<Me>> {
     let projects = state.db.projects_for(&caller.user).await?;
-    Ok(Json(Me { user: caller.user, projects, via_token: caller.principal.via_token }))
+    Ok(Json(Me { user: caller.user, projects, via_token: caller.principal.via_token() }))
 }
 
 #[derive(Debug, Deserialize)]
 pub struct NewToken {
     pub name: String,
+    /// read, deliver (the default) or manage.
+    #[serde(default)]
+    pub scope: Option<TokenScope>,
+    /// Days until it expires (default 90; 0: never).
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
 }
 
 pub async fn create_token(
@@ -49,12 +55,8 @@ pub async fn create_token(
     caller: Caller,
     Json(new): Json<NewToken>,
 ) -> AppResult<(StatusCode, Json<CreatedToken>)> {
-    let name = new.name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(AppError::bad_request("give the token a name of 1 to 100 characters (what uses it)"));
-    }
-    let secret = random_token("cht_", 32);
-    let token = state.db.create_token(caller.user.id, name, &secret).await?;
+    let scope = new.scope.unwrap_or(TokenScope::Deliver);
+    let (token, secret) = tokens::create(&state, &caller, &new.name, scope, new.expires_in_days).await?;
     Ok((StatusCode::CREATED, Json(CreatedToken { token, secret })))
 }
 

@@ -22,7 +22,7 @@ pub struct Caller {
 /// The caller behind a session cookie's token, and the session's CSRF token.
 pub async fn session_caller(state: &Hub, token: &str) -> Result<(Caller, String), RepoError> {
     let (user, csrf) = state.db.session(token).await?;
-    let principal = Principal { user_id: user.id, site_admin: user.site_admin, via_token: false };
+    let principal = Principal { user_id: user.id, site_admin: user.site_admin, token: None };
     Ok((Caller { user, principal }, csrf))
 }
 

@@ -5,7 +5,7 @@
 use hub_domain::{BucketKind, Role};
 
 use crate::db::{Db, Project, RepoResult, User};
-use crate::secrets::{generate_password, hash_password, random_token};
+use crate::secrets::{generate_password, hash_password};
 
 /// On a hub without users: the site admin `admin` and its password (shown once).
 pub async fn first_admin(db: &Db) -> RepoResult<Option<String>> {
@@ -49,10 +49,15 @@ pub async fn add_member(
     db.set_member(project_id, user.id, role, buckets).await
 }
 
-/// A new API token for `username`: its secret (returned, shown once).
-pub async fn create_token(db: &Db, username: &str, name: &str) -> RepoResult<String> {
+/// A new API token for `username` of `scope`, expiring after `expires_in_days` (0: never): its
+/// secret (returned, shown once).
+pub async fn create_token(
+    db: &Db,
+    username: &str,
+    name: &str,
+    scope: hub_domain::TokenScope,
+    expires_in_days: u32,
+) -> super::AppResult<String> {
     let (user, _) = db.user_for_login(username).await?;
-    let secret = random_token("cht_", 32);
-    db.create_token(user.id, name, &secret).await?;
-    Ok(secret)
+    super::tokens::create_for(db, user.id, name, scope, expires_in_days).await
 }

@@ -10,6 +10,7 @@ pub mod deliveries;
 pub mod error;
 pub mod projects;
 pub mod sessions;
+pub mod tokens;
 pub mod uploads;
 
 use std::sync::Arc;

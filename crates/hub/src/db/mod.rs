@@ -140,6 +140,7 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
     ("0009_delivery_key", include_str!("../../migrations/sqlite/0009_delivery_key.sql")),
     ("0010_upload_store_state", include_str!("../../migrations/sqlite/0010_upload_store_state.sql")),
     ("0011_delivery_files_by_upload", include_str!("../../migrations/sqlite/0011_delivery_files_by_upload.sql")),
+    ("0012_token_scopes", include_str!("../../migrations/sqlite/0012_token_scopes.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../migrations/postgres/0001_initial.sql")),
@@ -153,6 +154,7 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0009_delivery_key", include_str!("../../migrations/postgres/0009_delivery_key.sql")),
     ("0010_upload_store_state", include_str!("../../migrations/postgres/0010_upload_store_state.sql")),
     ("0011_delivery_files_by_upload", include_str!("../../migrations/postgres/0011_delivery_files_by_upload.sql")),
+    ("0012_token_scopes", include_str!("../../migrations/postgres/0012_token_scopes.sql")),
 ];
 
 impl Db {

@@ -1,6 +1,6 @@
 //! Users, sessions, API tokens, projects and memberships.
 
-use hub_domain::{BucketKind, Role};
+use hub_domain::{BucketKind, Role, TokenScope};
 use sqlx::Row;
 
 use super::{ApiToken, Db, Member, Project, RepoError, RepoResult, User, audited, now_ms, with_pool};
@@ -131,36 +131,50 @@ impl Db {
         Ok(())
     }
 
-    pub async fn create_token(&self, user_id: i64, name: &str, token: &str) -> RepoResult<ApiToken> {
+    /// A new token of `scope` for the user, valid until `expires_ms` (for ever when `None`).
+    pub async fn create_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        token: &str,
+        scope: TokenScope,
+        expires_ms: Option<i64>,
+    ) -> RepoResult<ApiToken> {
         with_pool!(self, pool => {
             let row = sqlx::query(
-                "INSERT INTO api_tokens (user_id, name, token_hash, created_ms) VALUES ($1, $2, $3, $4) \
-                 RETURNING id, user_id, name, created_ms, last_used_ms, revoked_ms",
+                "INSERT INTO api_tokens (user_id, name, token_hash, created_ms, scope, expires_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 RETURNING id, user_id, name, created_ms, last_used_ms, revoked_ms, scope, expires_ms",
             )
-            .bind(user_id).bind(name).bind(token_hash(token)).bind(now_ms())
+            .bind(user_id).bind(name).bind(token_hash(token)).bind(now_ms()).bind(scope.as_str()).bind(expires_ms)
             .fetch_one(pool)
             .await?;
             Ok(token_from(&row)?)
         })
     }
 
-    /// The user an unrevoked API token belongs to; records its use.
-    pub async fn user_for_token(&self, token: &str) -> RepoResult<User> {
-        let sql = "SELECT u.id, u.username, u.display_name, u.site_admin, u.created_ms, t.id AS token_id \
-                   FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.revoked_ms IS NULL";
-        let (user, token_id) = with_pool!(self, pool => {
-            let row = sqlx::query(sql).bind(token_hash(token)).fetch_one(pool).await?;
-            (user_from!(row), row.try_get::<i64, _>("token_id")?)
+    /// The user a live API token (not revoked, not expired) belongs to, and the token's scope;
+    /// records its use.
+    pub async fn user_for_token(&self, token: &str) -> RepoResult<(User, TokenScope)> {
+        let sql = "SELECT u.id, u.username, u.display_name, u.site_admin, u.created_ms, t.id AS token_id, t.scope \
+                   FROM api_tokens t JOIN users u ON u.id = t.user_id \
+                   WHERE t.token_hash = $1 AND t.revoked_ms IS NULL AND (t.expires_ms IS NULL OR t.expires_ms > $2)";
+        let now = now_ms();
+        let (user, token_id, scope) = with_pool!(self, pool => {
+            let row = sqlx::query(sql).bind(token_hash(token)).bind(now).fetch_one(pool).await?;
+            (user_from!(row), row.try_get::<i64, _>("token_id")?, row.try_get::<String, _>("scope")?)
         });
+        let scope = TokenScope::parse(&scope).ok_or_else(|| RepoError::Corrupt(format!("token scope {scope:?}")))?;
         with_pool!(self, pool => sqlx::query("UPDATE api_tokens SET last_used_ms = $1 WHERE id = $2")
-            .bind(now_ms()).bind(token_id).execute(pool).await.map(|_| ())?);
-        Ok(user)
+            .bind(now).bind(token_id).execute(pool).await.map(|_| ())?);
+        Ok((user, scope))
     }
 
     pub async fn tokens(&self, user_id: i64) -> RepoResult<Vec<ApiToken>> {
         with_pool!(self, pool => {
             let rows = sqlx::query(
-                "SELECT id, user_id, name, created_ms, last_used_ms, revoked_ms FROM api_tokens WHERE user_id = $1 ORDER BY id",
+                "SELECT id, user_id, name, created_ms, last_used_ms, revoked_ms, scope, expires_ms FROM api_tokens \
+                 WHERE user_id = $1 ORDER BY id",
             )
             .bind(user_id)
             .fetch_all(pool)
@@ -288,6 +302,11 @@ where
         name: row.try_get("name")?,
         created_ms: row.try_get("created_ms")?,
         last_used_ms: row.try_get("last_used_ms")?,
+        scope: {
+            let scope: String = row.try_get("scope")?;
+            TokenScope::parse(&scope).ok_or_else(|| RepoError::Corrupt(format!("token scope {scope:?}")))?
+        },
+        expires_ms: row.try_get("expires_ms")?,
         revoked_ms: row.try_get("revoked_ms")?,
     })
 }

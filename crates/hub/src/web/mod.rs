@@ -30,6 +30,7 @@ mod members;
 mod projects;
 mod requests;
 mod signin;
+mod tokens;
 mod transfers;
 mod upload;
 
@@ -47,6 +48,8 @@ pub fn routes() -> Router<Hub> {
         .route("/projects/{id}/buckets/{bucket}/upload", get(upload::upload))
         .route("/projects/{id}/buckets/{bucket}/requests", get(requests::requests))
         .route("/transfers", get(transfers::transfers))
+        .route("/tokens", get(tokens::list).post(tokens::create))
+        .route("/tokens/{id}/revoke", post(tokens::revoke))
         .route("/projects/{id}/members", get(members::members))
         .route("/assets/{id}", get(asset::asset))
         .route("/static/{file}", get(static_file))

@@ -115,7 +115,7 @@ impl TestHub {
         let db = &self.stack.db;
         let user = db.create_user(name, name, hash, admin).await.unwrap();
         let token = format!("cht_{name}");
-        db.create_token(user.id, "tests", &token).await.unwrap();
+        db.create_token(user.id, "tests", &token, hub_domain::TokenScope::Manage, None).await.unwrap();
         (user.id, token)
     }
 
