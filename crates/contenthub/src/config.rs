@@ -40,6 +40,9 @@ pub struct Config {
     /// The address space each validation child may use, in MiB (every delivered file is checked
     /// in a child process of its own, so that no file can take the server down).
     pub validator_memory_mib: u32,
+    /// Reverse proxies in front of the hub, comma-separated IP addresses: their
+    /// `X-Forwarded-For` names the client (for the per-address sign-in limit). Empty: none.
+    pub trusted_proxies: String,
 }
 
 impl Default for Config {
@@ -60,6 +63,7 @@ impl Default for Config {
             secure_cookies: false,
             log: "info".into(),
             validator_memory_mib: 2048,
+            trusted_proxies: String::new(),
         }
     }
 }
@@ -142,10 +146,25 @@ impl Config {
         if self.upload_lifetime_seconds == 0 || self.upload_lifetime_seconds > 30 * 24 * 3600 {
             bail!("upload_lifetime_seconds must be between 1 and 2592000 (30 days)");
         }
+        self.trusted_proxies()?;
         if self.validator_memory_mib < 256 {
             bail!("validator_memory_mib must be at least 256 (the validator's own code and buffers)");
         }
         Ok(())
+    }
+
+    /// The trusted proxies' addresses.
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<std::net::IpAddr>> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(|a| {
+                a.parse().with_context(|| {
+                    format!("trusted_proxies: {a:?} is not an IP address (give addresses, comma-separated)")
+                })
+            })
+            .collect()
     }
 
     pub fn database_url(&self) -> String {

@@ -440,6 +440,7 @@ async fn serve(config: Config, demo: bool, workers: usize) -> anyhow::Result<()>
         max_upload: config.max_upload_bytes,
         upload_lifetime: std::time::Duration::from_secs(config.upload_lifetime_seconds.into()),
         isolation: Some(isolation(&config)?),
+        trusted_proxies: config.trusted_proxies()?,
         ..app::Config::default()
     };
     let state = app::Hub::new(db, store, api);

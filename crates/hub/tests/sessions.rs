@@ -219,3 +219,53 @@ async fn tokens_are_made_and_revoked_on_their_page(stack: Stack) {
 }
 
 testkit::on_every_backend!(tokens_are_made_and_revoked_on_their_page);
+
+/// POSTs a sign-in to a live hub at `addr` as a proxy would forward it; returns the status.
+async fn sign_in_via(addr: std::net::SocketAddr, forwarded_for: &str, user: &str, password: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = json!({"username": user, "password": password}).to_string();
+    let request = format!(
+        "POST /api/v1/session HTTP/1.1\r\nHost: hub\r\nX-Forwarded-For: {forwarded_for}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// Sign-in is limited per address as well as per name (issue 12, scenario 5), and the address is
+/// the one a trusted proxy forwarded: failures from one client lock that client out of the name,
+/// not the name's owner at another address; behind no trusted proxy, a client's own
+/// X-Forwarded-For is not believed.
+async fn sign_in_limits_follow_the_client_address(stack: Stack) {
+    let hub = TestHub::new(stack, |_| {}).await;
+    hub.stack.db.create_user("editor", "Editor", &hash_password("pw-1"), false).await.unwrap();
+    let serve = |trusted: Vec<std::net::IpAddr>| async {
+        let (state, _) = hub.instance(move |c| c.trusted_proxies = trusted).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(hub::server::serve(listener, state, std::future::pending()));
+        addr
+    };
+    let behind_proxy = serve(vec!["127.0.0.1".parse().unwrap()]).await;
+    for _ in 0..5 {
+        assert_eq!(sign_in_via(behind_proxy, "198.51.100.1", "editor", "guess").await, 401);
+    }
+    assert_eq!(sign_in_via(behind_proxy, "198.51.100.1", "editor", "pw-1").await, 429, "that client is locked out");
+    assert_eq!(sign_in_via(behind_proxy, "198.51.100.2", "editor", "pw-1").await, 200, "the owner, elsewhere, is not");
+
+    let no_proxy = serve(Vec::new()).await;
+    for n in 0..5 {
+        assert_eq!(sign_in_via(no_proxy, &format!("203.0.113.{n}"), "editor", "guess").await, 401);
+    }
+    assert_eq!(
+        sign_in_via(no_proxy, "203.0.113.99", "editor", "pw-1").await,
+        429,
+        "a made-up X-Forwarded-For does not make a new client"
+    );
+}
+
+testkit::on_every_backend!(sign_in_limits_follow_the_client_address);

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use api_types::{CreatedToken, Me};
 
 use super::extract::{Json, Path};
-use crate::app::access::Caller;
+use crate::app::access::{Caller, ClientAddress};
 use crate::app::sessions::{end_session, start_session};
 use crate::app::{AppResult, Hub, tokens};
 use crate::db::ApiToken;
@@ -20,8 +20,12 @@ pub struct Login {
     pub password: String,
 }
 
-pub async fn login(State(state): State<Hub>, Json(login): Json<Login>) -> AppResult<Response> {
-    let (info, cookie) = start_session(&state, &login.username, &login.password).await?;
+pub async fn login(
+    State(state): State<Hub>,
+    axum::Extension(from): axum::Extension<ClientAddress>,
+    Json(login): Json<Login>,
+) -> AppResult<Response> {
+    let (info, cookie) = start_session(&state, &login.username, &login.password, from).await?;
     let mut response = Json(info).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)

@@ -47,6 +47,9 @@ pub struct Config {
     /// file can take the server down; `None`: in this process (tests, and stores only this process
     /// can open).
     pub isolation: Option<crate::validate::isolated::Isolation>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for the sign-in limits); others'
+    /// is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Config {
@@ -59,6 +62,7 @@ impl Default for Config {
             validation_retry: std::time::Duration::from_secs(1),
             stale_job: std::time::Duration::from_secs(60),
             isolation: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -31,9 +31,14 @@ pub struct SessionInfo {
     pub expires_ms: i64,
 }
 
-/// Checks the credentials (rate-limited per user name, same time whether or not the user exists)
-/// and opens a session: its details and the `Set-Cookie` value.
-pub async fn start_session(state: &Hub, username: &str, password: &str) -> AppResult<(SessionInfo, HeaderValue)> {
+/// Checks the credentials (rate-limited per user name and per address `from`, same time whether
+/// or not the user exists) and opens a session: its details and the `Set-Cookie` value.
+pub async fn start_session(
+    state: &Hub,
+    username: &str,
+    password: &str,
+    from: super::access::ClientAddress,
+) -> AppResult<(SessionInfo, HeaderValue)> {
     let username = username.trim();
     if username.len() > super::access::MAX_USERNAME || password.len() > 1024 {
         return Err(AppError::bad_request(format!(
@@ -41,7 +46,7 @@ pub async fn start_session(state: &Hub, username: &str, password: &str) -> AppRe
             super::access::MAX_USERNAME
         )));
     }
-    state.limiter.begin(username)?;
+    state.limiter.begin(username, from)?;
     // A bounded number of password checks at once (each takes argon2's memory).
     let _hashing = state.limiter.hashing.acquire().await.map_err(|_| AppError::internal())?;
     let bad = || AppError::new(StatusCode::UNAUTHORIZED, "bad_credentials", "wrong user name or password");
@@ -60,7 +65,7 @@ pub async fn start_session(state: &Hub, username: &str, password: &str) -> AppRe
     if !ok {
         return Err(bad());
     }
-    state.limiter.succeeded(username);
+    state.limiter.succeeded(username, from);
     let token = random_token("chs_", 32);
     let csrf = random_token("", 24);
     let expires_ms = now_ms() + state.config.session_lifetime.as_millis() as i64;

@@ -23,6 +23,7 @@ pub fn router(hub: Hub) -> Router {
         .route("/metrics", get(ops::metrics))
         .layer(axum::middleware::from_fn_with_state(hub.clone(), ops::security_headers))
         .layer(axum::middleware::from_fn_with_state(hub.clone(), ops::count_requests))
+        .layer(axum::middleware::from_fn_with_state(hub.clone(), ops::client_address))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .with_state(hub)
 }
@@ -34,5 +35,6 @@ pub async fn serve(
     hub: Hub,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(hub)).with_graceful_shutdown(shutdown).await
+    let service = router(hub).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }

@@ -8,11 +8,22 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::app::Hub;
+use crate::app::access::ClientAddress;
 
 pub async fn count_requests(State(state): State<Hub>, request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     state.metrics.record(response.status());
     response
+}
+
+/// Who sent the request ([`ClientAddress`]: the peer, or what a trusted proxy says), for the
+/// handlers that limit per client (sign-in).
+pub async fn client_address(State(state): State<Hub>, mut request: Request, next: Next) -> Response {
+    let peer = request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let forwarded = request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let address = ClientAddress::of(peer, forwarded, &state.config.trusted_proxies);
+    request.extensions_mut().insert(address);
+    next.run(request).await
 }
 
 /// What every answer says about itself to the browser: no sniffing of types, no framing, no

@@ -34,9 +34,13 @@ pub(super) struct LoginForm {
     next: String,
 }
 
-pub(super) async fn login(State(state): State<Hub>, Form(form): Form<LoginForm>) -> Response {
+pub(super) async fn login(
+    State(state): State<Hub>,
+    axum::Extension(from): axum::Extension<crate::app::access::ClientAddress>,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let next = same_site_path(&form.next).to_owned();
-    match start_session(&state, &form.username, &form.password).await {
+    match start_session(&state, &form.username, &form.password, from).await {
         Ok((_, cookie)) => {
             let mut response = Redirect::to(&next).into_response();
             response.headers_mut().insert(header::SET_COOKIE, cookie);
