@@ -2,6 +2,8 @@
 //! (which gets them back typed): the resources, the requests that make them, the error body, and
 //! the tus `Upload-Metadata` codec. Serde only; no I/O.
 
+pub mod cursor;
+pub mod tus;
 pub mod upload_metadata;
 
 use hub_domain::{

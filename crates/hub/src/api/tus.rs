@@ -10,7 +10,6 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use futures_util::TryStreamExt;
 
 use super::extract::Path;
@@ -52,26 +51,16 @@ fn check_version(headers: &HeaderMap) -> AppResult<()> {
 fn header_i64(headers: &HeaderMap, name: &str) -> AppResult<Option<i64>> {
     match headers.get(name) {
         None => Ok(None),
-        Some(v) => v
-            .to_str()
-            .ok()
-            .and_then(|s| s.trim().parse::<i64>().ok())
-            .filter(|n| *n >= 0)
-            .map(Some)
-            .ok_or_else(|| AppError::bad_request(format!("{name} must be a non-negative whole number"))),
+        Some(v) => {
+            let text = v.to_str().map_err(|_| AppError::bad_request(format!("{name} must be plain text")))?;
+            api_types::tus::parse_count(name, text).map(Some).map_err(AppError::bad_request)
+        }
     }
 }
 
 fn parse_checksum(headers: &HeaderMap) -> AppResult<Option<Checksum>> {
     let Some(value) = headers.get("upload-checksum").and_then(|v| v.to_str().ok()) else { return Ok(None) };
-    let (name, digest) = value.trim().split_once(' ').unwrap_or((value, ""));
-    let digest = base64::engine::general_purpose::STANDARD
-        .decode(digest.trim())
-        .map_err(|_| AppError::bad_request("the Upload-Checksum digest is not base64"))?;
-    let algorithm = Algorithm::parse(name).ok_or_else(|| {
-        AppError::bad_request(format!("checksum algorithm {name:?} is not supported; use md5, sha1 or crc32"))
-    })?;
-    Ok(Some(Checksum { algorithm, digest }))
+    api_types::tus::parse_checksum(value).map(Some).map_err(AppError::bad_request)
 }
 
 /// What the PATCH (or creation-with-upload) headers say about its body.
@@ -121,12 +110,11 @@ pub async fn options(State(hub): State<Hub>) -> Response {
 
 pub async fn create(State(hub): State<Hub>, caller: Caller, headers: HeaderMap, body: Body) -> AppResult<Response> {
     check_version(&headers)?;
-    let concat = match headers.get("upload-concat").and_then(|v| v.to_str().ok()).map(str::trim) {
+    let concat = match headers.get("upload-concat").map(|v| v.to_str().unwrap_or("")) {
         None => None,
-        Some("partial") => Some(Concat::Partial),
-        Some(c) => match c.strip_prefix("final;") {
-            Some(list) => Some(Concat::Final(list.to_owned())),
-            None => return Err(AppError::bad_request("Upload-Concat is `partial` or `final;URL URL …`")),
+        Some(value) => match api_types::tus::parse_concat(value).map_err(AppError::bad_request)? {
+            api_types::tus::ConcatHeader::Partial => Some(Concat::Partial),
+            api_types::tus::ConcatHeader::Final(list) => Some(Concat::Final(list.to_owned())),
         },
     };
     let length = header_i64(&headers, "upload-length")?;

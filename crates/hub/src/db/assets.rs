@@ -68,24 +68,14 @@ pub(crate) fn metadata_text(metadata: &Metadata) -> String {
     serde_json::to_string(metadata).expect("metadata serialises")
 }
 
-/// Opaque keyset cursor: the sort key and id of the last row of a page, hex-encoded.
+/// Opaque keyset cursor: the sort key and id of the last row of a page (`api_types::cursor`).
 fn encode_cursor(key: &str, id: i64) -> String {
-    format!("{key}\u{1f}{id}").bytes().map(|b| format!("{b:02x}")).collect()
+    api_types::cursor::encode(key, id)
 }
 
 fn decode_cursor(cursor: &str) -> RepoResult<(String, i64)> {
-    let bad = || RepoError::Conflict("the paging cursor is not valid; start again from the first page".into());
-    if !cursor.is_ascii() || !cursor.len().is_multiple_of(2) || cursor.len() > 2048 {
-        return Err(bad());
-    }
-    let bytes: Vec<u8> = cursor
-        .as_bytes()
-        .chunks(2)
-        .map(|pair| std::str::from_utf8(pair).ok().and_then(|hex| u8::from_str_radix(hex, 16).ok()).ok_or_else(bad))
-        .collect::<RepoResult<_>>()?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let (key, id) = text.rsplit_once('\u{1f}').ok_or_else(bad)?;
-    Ok((key.to_owned(), id.parse().map_err(|_| bad())?))
+    api_types::cursor::decode(cursor)
+        .ok_or_else(|| RepoError::Conflict("the paging cursor is not valid; start again from the first page".into()))
 }
 
 /// Builds a query with numbered parameters; the same text runs on both backends.

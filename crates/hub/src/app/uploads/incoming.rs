@@ -17,33 +17,9 @@ use crate::store::{Body, Refused};
 /// The bytes of a request body, however the face received them.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, Box<dyn std::error::Error + Send + Sync>>> + Send>>;
 
-/// A checksum the client sent for the body (tus `Upload-Checksum`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Checksum {
-    pub algorithm: Algorithm,
-    pub digest: Vec<u8>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Algorithm {
-    Md5,
-    Sha1,
-    /// CRC-32 (IEEE), big-endian: cheap enough to check every chunk of a fast upload.
-    Crc32,
-}
-
-impl Algorithm {
-    pub const NAMES: &'static str = "md5,sha1,crc32";
-
-    pub fn parse(name: &str) -> Option<Algorithm> {
-        match name {
-            "md5" => Some(Algorithm::Md5),
-            "sha1" => Some(Algorithm::Sha1),
-            "crc32" => Some(Algorithm::Crc32),
-            _ => None,
-        }
-    }
-}
+/// A checksum the client sent for the body (tus `Upload-Checksum`), as `api_types::tus` parses
+/// it.
+pub use api_types::tus::{Algorithm, Checksum};
 
 enum Hasher {
     Md5(md5_many::Md5State),

@@ -44,7 +44,7 @@ pub enum UploadError {
     LongerThanAllowed(i64),
     #[error("{0}; it was discarded and the offset is unchanged")]
     ChecksumMismatch(&'static str),
-    #[error("{0} is not complete yet")]
+    #[error("partial upload {0} is not complete yet")]
     PartialIncomplete(String),
     #[error("the storage did not take the data; retry from the last offset")]
     Storage,
@@ -74,7 +74,7 @@ fn storage(e: StoreError) -> AppError {
 }
 
 /// The most partial uploads one final upload joins (clients use a few dozen at most).
-pub const MAX_PARTIALS: usize = 256;
+pub const MAX_PARTIALS: usize = api_types::tus::MAX_PARTIALS;
 
 /// tus concatenation: a piece of a file, or a file made of pieces (their URLs, in order).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -326,35 +326,23 @@ async fn concatenate(
     list: &str,
     raw_metadata: String,
 ) -> AppResult<(Upload, Vec<Upload>)> {
-    let urls: Vec<&str> = list.split_whitespace().collect();
-    if urls.len() > MAX_PARTIALS {
-        return Err(AppError::bad_request(format!(
-            "a final upload joins at most {MAX_PARTIALS} partial uploads, not {}",
-            urls.len()
-        )));
-    }
-    let mut seen = std::collections::HashSet::new();
+    // Each piece once (a partial listed again would be copied again, and again…), and few.
+    let ids = api_types::tus::partial_ids(list).map_err(AppError::bad_request)?;
     let mut partials = Vec::new();
-    for url in urls {
-        let id = url.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
-        // Each piece once: a partial listed again would be copied again (and again…).
-        if !seen.insert(id) {
-            return Err(AppError::bad_request(format!("{url} is listed twice; each partial upload joins once")));
-        }
+    for id in ids {
         // Someone else's upload is not there for the caller (unless they manage the project).
         let partial = hub.db.upload(id).await?;
         authorize_own(hub, caller, partial.project_id, Action::Deliver(partial.bucket), partial.created_by).await?;
         let same_place = partial.project_id == place.project_id && partial.bucket == place.bucket;
         if partial.concat.as_deref() != Some("partial") || !same_place {
-            return Err(AppError::bad_request(format!("{url} is not a partial upload in this project and bucket")));
+            return Err(AppError::bad_request(format!(
+                "upload {id} is not a partial upload in this project and bucket"
+            )));
         }
         if !partial.completed {
-            return Err(UploadError::PartialIncomplete(url.to_owned()).into());
+            return Err(UploadError::PartialIncomplete(id.to_owned()).into());
         }
         partials.push(partial);
-    }
-    if partials.is_empty() {
-        return Err(AppError::bad_request("Upload-Concat: final; needs at least one partial upload"));
     }
     let length: i64 = partials.iter().map(|p| p.length.unwrap_or(0)).sum();
     if length > hub.config.max_upload {
