@@ -274,6 +274,13 @@ pub fn remux_fast_start<R: Read + Seek, W: Write>(reader: &mut R, len: u64, out:
     let mut data = read_moov(reader, &moov)?;
     // Everything that was before moov, except ftyp which stays first, moves down by moov's size.
     shift_chunk_offsets(&mut data, moov.header as usize, moov.size as usize, moov.size, 0)?;
+    // A moov that was last may say "to the end of the file" (size 0); at the front it must say
+    // how long it is, or it would swallow the media after it (found by fuzzing).
+    if data[..4] == [0, 0, 0, 0] {
+        let size = u32::try_from(moov.size)
+            .map_err(|_| MediaError::Unsupported("a moov index over 4 GiB cannot move to the front".into()))?;
+        data[..4].copy_from_slice(&size.to_be_bytes());
+    }
     let ftyp = boxes.iter().find(|b| &b.kind == b"ftyp" && b.start == 0);
     let mut copy = |b: &BoxHeader, out: &mut W| -> Result<(), MediaError> {
         reader.seek(SeekFrom::Start(b.start))?;
@@ -445,6 +452,23 @@ mod tests {
 
     /// Boxes nested 100,000 deep inside moov (issue 12, scenario 1): before, the remux recursed once
     /// per level and overflowed the stack, taking the process down.
+    /// Found by fuzzing: a last moov whose size says "to the end of the file" (0) kept that size
+    /// when moved to the front, and swallowed the media after it.
+    #[test]
+    fn a_moov_sized_to_the_end_gets_its_real_size_at_the_front() {
+        let (slow, _) = movie(b"avc1", false);
+        let moov_at = slow.windows(4).position(|w| w == b"moov").unwrap() - 4;
+        let mut to_the_end = slow.clone();
+        to_the_end[moov_at..moov_at + 4].copy_from_slice(&[0, 0, 0, 0]);
+        let len = to_the_end.len() as u64;
+        assert!(info(&to_the_end).is_ok(), "a size of 0 is valid for the last box");
+        let mut out = Vec::new();
+        assert!(remux_fast_start(&mut Cursor::new(&to_the_end), len, &mut out).unwrap());
+        let mut sized = Vec::new();
+        assert!(remux_fast_start(&mut Cursor::new(&slow), len, &mut sized).unwrap());
+        assert!(out == sized, "the same movie as when its moov said its size");
+    }
+
     #[test]
     fn boxes_nested_too_deep_are_refused() {
         let nested = sample::nested_traks(100_000);

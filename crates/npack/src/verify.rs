@@ -172,7 +172,8 @@ fn finish(kind: &'static str, files: Vec<FileReport>, mut problems: Vec<String>,
     let sequences = analyse(files.iter().filter(|f| f.status != FileStatus::Missing).map(|f| f.name.as_str()));
     warnings.extend(sequences.warnings.iter().cloned());
     problems.dedup();
-    let total_bytes = files.iter().map(|f| f.size).sum();
+    // Sizes come from a checksum.txt or a ZIP directory: a sum that would overflow saturates.
+    let total_bytes = files.iter().fold(0u64, |sum, f| sum.saturating_add(f.size));
     Report { kind, files, problems, warnings, sequences, strict: options.strict, total_bytes }
 }
 
