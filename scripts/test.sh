@@ -4,7 +4,7 @@
 # Every backend is required: PostgreSQL (CONTENTHUB_TEST_POSTGRES_URL, default 127.0.0.1:5432), the S3
 # server it starts, the browsers. Leave one out only on purpose: CONTENTHUB_TEST_SKIP=postgres,s3,browser.
 # Installs (when missing): Info-ZIP unzip/zip, ffmpeg, Chromium, Firefox ESR and libavcodec (Debian); a Python virtualenv with the original
-# npack 0.8.0, pytest, openapi-spec-validator and tuspy (PyPI); s3s-fs (crates.io), started on
+# npack 0.8.0, pytest, openapi-spec-validator, tuspy and schemathesis (PyPI); s3s-fs (crates.io), started on
 # 127.0.0.1; tus-js-client, @tus/server, playwright-core and puppeteer-core (npm). Set CARGO_TARGET_DIR to share build output between clones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,11 +37,11 @@ if ((${#need_debs[@]})); then
 fi
 
 venv="$CARGO_TARGET_DIR/test-venv"
-if ! "$venv/bin/python" -c 'import pytest, openapi_spec_validator, tusclient' 2>/dev/null || [ ! -x "$venv/bin/npack" ]; then
-  say "creating a Python virtualenv with npack 0.8.0, pytest, openapi-spec-validator and tuspy ($venv)"
+if ! "$venv/bin/python" -c 'import pytest, openapi_spec_validator, tusclient, schemathesis' 2>/dev/null || [ ! -x "$venv/bin/npack" ]; then
+  say "creating a Python virtualenv with npack 0.8.0, pytest, openapi-spec-validator, tuspy and schemathesis ($venv)"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check 'npack==0.8.0' 'pytest>=8,<9' \
-    'openapi-spec-validator>=0.7,<0.9' 'tuspy>=1.1,<2'
+    'openapi-spec-validator>=0.7,<0.9' 'tuspy>=1.1,<2' 'schemathesis>=4.32,<5'
 fi
 
 # Every backend the suite covers must be there: PostgreSQL, the S3 server (started below) and the
@@ -107,7 +107,7 @@ fi
 say "the OpenAPI document is valid OpenAPI 3.1"
 "$venv/bin/python" -m openapi_spec_validator crates/hub/openapi.json
 
-say "interoperability tests: the original npack, Python's zipfile, Info-ZIP unzip, the tuspy client"
+say "interoperability tests: the original npack, Python's zipfile, Info-ZIP unzip, the tuspy client; schemathesis against the OpenAPI document"
 NPACK_BIN="$CARGO_TARGET_DIR/release/npack" ORIGINAL_NPACK="$venv/bin/npack" \
   CONTENTHUB_TEST_BIN="$CARGO_TARGET_DIR/debug/contenthub" "$venv/bin/python" -m pytest -q tests/interop
 

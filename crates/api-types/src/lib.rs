@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 /// Every API error: a stable code to act on, a message that says what to do, and for invalid
 /// input the fields at fault.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ErrorBody {
     pub code: String,
     pub message: String,
@@ -22,7 +22,7 @@ pub struct ErrorBody {
     pub fields: Vec<FieldError>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct User {
     pub id: i64,
     pub username: String,
@@ -31,7 +31,7 @@ pub struct User {
     pub created_ms: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Project {
     pub id: i64,
     pub name: String,
@@ -41,7 +41,7 @@ pub struct Project {
     pub fast_start_remux: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ApiToken {
     pub id: i64,
     pub user_id: i64,
@@ -55,7 +55,7 @@ pub struct ApiToken {
     pub expires_ms: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Asset {
     pub id: i64,
     pub project_id: i64,
@@ -81,14 +81,14 @@ pub struct Asset {
     pub package_files: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass as `after` to get the next page; absent on the last page.
     pub next: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Request {
     pub id: i64,
     pub project_id: i64,
@@ -101,7 +101,7 @@ pub struct Request {
     pub updated_ms: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HistoryEntry {
     pub id: i64,
     pub asset_id: Option<i64>,
@@ -114,14 +114,14 @@ pub struct HistoryEntry {
 }
 
 /// Counts of a bucket's assets per state (latest versions and older ones alike).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BucketCounts {
     pub bucket: BucketKind,
     pub counts: std::collections::BTreeMap<String, i64>,
     pub open_requests: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Delivery {
     pub id: i64,
     pub project_id: i64,
@@ -133,7 +133,7 @@ pub struct Delivery {
 }
 
 /// One file of a package, with its upload's progress.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PackageMember {
     pub name: String,
     pub size: i64,
@@ -144,7 +144,7 @@ pub struct PackageMember {
 }
 
 /// The outcome of one validation check of an asset, with the files it concerns.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CheckResult {
     pub check: Check,
     pub passed: bool,
@@ -155,7 +155,7 @@ pub struct CheckResult {
     pub at_ms: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewFile {
     pub name: String,
     /// For a package: the sum of its files' sizes (may be left out).
@@ -170,13 +170,13 @@ pub struct NewFile {
     pub request_id: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewMember {
     pub name: String,
     pub size: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewDelivery {
     pub bucket: String,
     /// The client's own key for this declaration (up to 100 characters): declaring again with the
@@ -185,7 +185,7 @@ pub struct NewDelivery {
     pub files: Vec<NewFile>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FileView {
     pub asset_id: i64,
     pub name: String,
@@ -206,27 +206,27 @@ pub struct FileView {
     pub package: Option<PackageProgress>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PackageProgress {
     pub files: i64,
     pub incomplete: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DeliveryView {
     #[serde(flatten)]
     pub delivery: Delivery,
     pub files: Vec<FileView>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Me {
     pub user: User,
     pub projects: Vec<Project>,
     pub via_token: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CreatedToken {
     #[serde(flatten)]
     pub token: ApiToken,
@@ -234,7 +234,7 @@ pub struct CreatedToken {
     pub secret: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProjectView {
     #[serde(flatten)]
     pub project: Project,

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 /// The type of a metadata field and what values it accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FieldKind {
     /// Free text, trimmed, at most `max` characters.
@@ -19,7 +19,7 @@ pub enum FieldKind {
 }
 
 /// One metadata field of a bucket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct FieldDef {
     pub key: &'static str,
     pub label: &'static str,
@@ -94,7 +94,9 @@ const NON_DISTRIBUTION_MASTERS: &[FieldDef] =
     &[REEL, choice("master_type", "Master type", &["textless", "archival", "mezzanine"], true), LANGUAGE, NOTES];
 
 /// The buckets every project has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum BucketKind {
     Footage,

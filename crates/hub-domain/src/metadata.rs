@@ -11,7 +11,7 @@ use crate::catalogue::{BucketKind, FieldDef, FieldKind};
 pub type Metadata = BTreeMap<String, Value>;
 
 /// One field's problem. `field` is the schema key (or the unknown key that was sent).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

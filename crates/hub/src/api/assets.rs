@@ -63,7 +63,7 @@ pub async fn validation(
     Ok(Json(state.db.checks(id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct MembersQuery {
     #[serde(default)]
     pub after: String,
@@ -110,7 +110,7 @@ pub async fn revalidate(State(state): State<Hub>, caller: Caller, Path(id): Path
     Ok(Json(state.db.asset(id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct MetadataPatch {
     /// Fields to set; `null` removes one.
     pub metadata: Map<String, Value>,
@@ -134,7 +134,7 @@ pub async fn update(
     Ok(Json(state.db.asset(id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct BulkPatch {
     pub ids: Vec<i64>,
     pub metadata: Map<String, Value>,

@@ -18,7 +18,7 @@ pub async fn list(State(state): State<Hub>, caller: Caller) -> AppResult<Json<Ve
     Ok(Json(state.db.projects_for(&caller.user).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct NewProject {
     pub name: String,
     pub code: Option<String>,
@@ -52,7 +52,7 @@ pub async fn get(State(state): State<Hub>, caller: Caller, Path(id): Path<i64>) 
     Ok(Json(ProjectView { project, role: member.map(|m| m.role), buckets }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectSettings {
     /// Remux proxies without fast start (moov first, no re-encode) instead of marking them Invalid.
@@ -85,7 +85,7 @@ pub async fn buckets(
 
 /// A member as the caller may see them: who they are and their role to every member; which
 /// buckets they work in only to whoever may manage members (and to themselves).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct MemberView {
     pub user: crate::db::User,
     pub role: Role,
@@ -94,7 +94,7 @@ pub struct MemberView {
     pub buckets: Scope,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Scope {
     Shown(Option<Vec<BucketKind>>),
@@ -127,7 +127,7 @@ pub async fn members(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct MemberChange {
     /// For adding: who.
     pub username: Option<String>,

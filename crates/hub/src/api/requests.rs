@@ -45,7 +45,7 @@ fn request_metadata(bucket: BucketKind, input: &Map<String, Value>) -> AppResult
     if errors.is_empty() { Ok(metadata) } else { Err(AppError::invalid("the request's metadata is not valid", errors)) }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct ListParams {
     pub state: Option<String>,
 }
@@ -67,7 +67,7 @@ pub async fn list(
     Ok(Json(state.db.list_requests(project_id, bucket, wanted).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct RequestBody {
     pub title: Option<String>,
     #[serde(default)]
@@ -140,7 +140,7 @@ pub async fn update(
     Ok(Json(state.db.request(id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct Transition {
     pub event: RequestEvent,
     pub reason: Option<String>,

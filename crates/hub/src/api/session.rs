@@ -14,7 +14,7 @@ use crate::app::sessions::{end_session, start_session};
 use crate::app::{AppResult, Hub, tokens};
 use crate::db::ApiToken;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct Login {
     pub username: String,
     pub password: String,
@@ -43,7 +43,7 @@ pub async fn me(State(state): State<Hub>, caller: Caller) -> AppResult<Json<Me>>
     Ok(Json(Me { user: caller.user, projects, via_token: caller.principal.via_token() }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct NewToken {
     pub name: String,
     /// read, deliver (the default) or manage.

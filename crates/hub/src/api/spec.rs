@@ -1,6 +1,9 @@
 //! The OpenAPI document, generated from the endpoint table in `api/mod.rs` and from the bucket
-//! catalogue, so that it cannot drift from what is routed. A copy is kept in the repository
-//! (`crates/hub/openapi.json`); a test fails when it is out of date.
+//! catalogue, so that it cannot drift from what is routed. Request and response bodies are the
+//! JSON Schema of their serde types (`schemars`, which follows their serde attributes): what a
+//! request may carry as they deserialise it, what an answer holds as they serialise it. A copy
+//! is kept in the repository (`crates/hub/openapi.json`); a test fails when it is out of date,
+//! and schemathesis checks the live hub against it in the test suite.
 
 use axum::response::IntoResponse;
 use hub_domain::{AssetState, BucketKind, FieldKind, RequestEvent, RequestState, Role};
@@ -43,8 +46,21 @@ fn metadata_schema(bucket: BucketKind) -> Value {
     json!({"title": bucket.title(), "type": "object", "properties": properties, "required": required, "additionalProperties": false})
 }
 
+/// Where component schemas live in the document.
+const COMPONENTS: &str = "/components/schemas";
+
 pub fn openapi() -> Value {
     let mut paths = Map::new();
+    // Answers as they are serialised, their types named once under components; requests as they
+    // are deserialised, inlined (a type may read differently from how it is written).
+    let mut answers = schemars::generate::SchemaSettings::draft2020_12()
+        .for_serialize()
+        .with(|s| s.definitions_path = COMPONENTS.into())
+        .into_generator();
+    let mut requests = schemars::generate::SchemaSettings::draft2020_12()
+        .for_deserialize()
+        .with(|s| s.inline_subschemas = true)
+        .into_generator();
     for endpoint in endpoints() {
         let mut parameters: Vec<Value> = endpoint
             .path
@@ -66,37 +82,64 @@ pub fn openapi() -> Value {
                 .map(|(name, description)| json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": "string"}})),
         );
         let mut responses = Map::new();
-        let ok = match endpoint.method.as_str() {
-            "POST" if endpoint.path.ends_with("/transition") || endpoint.path == "/session" => "200",
-            "POST" => "201",
-            "DELETE" | "OPTIONS" => "204",
-            "PATCH" if endpoint.path.starts_with("/uploads") => "204",
-            _ => "200",
-        };
-        responses.insert(ok.into(), json!({"description": "done"}));
-        if endpoint.path != "/session" || endpoint.method != axum::http::Method::POST {
+        let mut done = json!({"description": "done"});
+        if let Some(returns) = endpoint.returns {
+            done["content"] = json!({"application/json": {"schema": returns(&mut answers)}});
+        } else if endpoint.path.ends_with("/content") {
+            done["content"] = json!({"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}});
+        }
+        responses.insert(endpoint.ok.to_string(), done);
+        if endpoint.path == "/session" && endpoint.method == axum::http::Method::POST {
+            responses.insert("401".into(), error_response("wrong user name or password"));
+        } else {
             responses.insert("401".into(), error_response("not signed in, or the token is not valid"));
         }
         if endpoint.path.contains('{') {
             responses.insert("404".into(), error_response("missing, or not visible to the caller"));
         }
+        responses.insert("400".into(), error_response("malformed request"));
+        responses.insert("403".into(), error_response("visible, but not allowed (or a missing CSRF token)"));
+        responses.insert("409".into(), error_response("conflicts with the current state"));
+        if endpoint.path.starts_with("/uploads") {
+            responses.insert("410".into(), error_response("the upload expired; deliver the file again"));
+            responses.insert("412".into(), error_response("send `Tus-Resumable: 1.0.0`"));
+            responses
+                .insert("460".into(), error_response("the body's Upload-Checksum did not match; nothing was kept"));
+            responses.insert("503".into(), error_response("the storage did not take the data; retry from the offset"));
+        }
+        if endpoint.path.ends_with("/content") {
+            responses.insert(
+                "206".into(),
+                json!({"description": "the requested Range", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}),
+            );
+            responses.insert("416".into(), error_response("the Range is outside the file"));
+        }
         if endpoint.method != axum::http::Method::GET {
-            responses.insert("400".into(), error_response("malformed request"));
-            responses.insert("403".into(), error_response("visible, but not allowed (or a missing CSRF token)"));
-            responses.insert("409".into(), error_response("conflicts with the current state"));
+            responses.insert("413".into(), error_response("the body is larger than this endpoint takes"));
+            responses.insert("415".into(), error_response("the body is not of the type this endpoint takes"));
             responses.insert("422".into(), error_response("invalid fields; `fields` says which"));
         }
-        let operation = json!({
+        if endpoint.path == "/session" {
+            responses.insert("429".into(), error_response("too many failed sign-ins; wait and try again"));
+        }
+        let mut operation = json!({
             "summary": endpoint.summary,
             "description": format!("Who: {}.", endpoint.access),
             "parameters": parameters,
             "responses": responses,
             "security": [{"token": []}, {"session": []}],
         });
+        if let Some(body) = endpoint.body {
+            operation["requestBody"] =
+                json!({"required": true, "content": {"application/json": {"schema": body(&mut requests)}}});
+        } else if endpoint.path.starts_with("/uploads/") && endpoint.method == axum::http::Method::PATCH {
+            operation["requestBody"] = json!({"required": true, "content": {
+                "application/offset+octet-stream": {"schema": {"type": "string", "format": "binary"}}}});
+        }
         let item = paths.entry(endpoint.path.to_owned()).or_insert_with(|| json!({}));
         item[endpoint.method.as_str().to_lowercase()] = operation;
     }
-    let mut schemas = Map::new();
+    let mut schemas = answers.take_definitions(true);
     schemas.insert(
         "Error".into(),
         json!({
