@@ -66,11 +66,14 @@ async fn storage_away_retries_backs_off_then_gives_up(stack: Stack) {
         let expected = if attempt < 5 { AssetState::Validating } else { AssetState::Delivered };
         assert_eq!(now, expected, "after attempt {attempt}");
     }
-    // Each retry waited at least twice as long as the one before: 80, 160, 320, 640 ms.
+    // Each retry waited about twice as long as the one before: 80, 160, 320, 640 ms. Measured
+    // between the ends of attempts, so a loaded machine shortens an interval by however late the
+    // earlier attempt returned after recording its failure: a quarter's slack still tells
+    // doubling from a fixed wait.
     for (i, pair) in attempts.windows(2).enumerate() {
         let waited = pair[1] - pair[0];
         let scheduled = base * 2u32.pow(i as u32 + 1);
-        assert!(waited + Duration::from_millis(5) >= scheduled, "retry {} after {waited:?}, not {scheduled:?}", i + 1);
+        assert!(waited * 4 >= scheduled * 3, "retry {} after {waited:?}, not {scheduled:?}", i + 1);
     }
     assert!(!run_one(&state, "w1").await.unwrap(), "given up: nothing more is queued");
     let history = hub.stack.db.history(Some(asset), None).await.unwrap();
