@@ -394,6 +394,54 @@ test('request fulfilment, end to end: requests view → Upload Assets → source
   await studio.close();
 });
 
+test('choosing another request for a row replaces the first one\'s metadata, and what is delivered is stored so (issue 13, bug 1)', async () => {
+  const work = mkdtempSync(join(tmpdir(), 'contenthub-ui-switch-'));
+  const file = join(work, 'r7_me51.wav');
+  writeFileSync(file, Buffer.alloc(200_000, 3));
+  // The studio posts two requests: one with a language, one without.
+  const studio = await browser.newPage();
+  await signIn(studio, 'studio', demoPassword(hub, 'studio'), '/projects/1');
+  const made = [];
+  for (const [title, metadata] of [
+    ['Reel 7 stems 5.1 (German)', { reel: 7, mix_type: 'stems', format: '5.1', language: 'de' }],
+    ['Reel 7 M&E 5.1', { reel: 7, mix_type: 'M&E', format: '5.1' }],
+  ]) {
+    const answer = await call(studio, 'POST', '/api/v1/projects/1/buckets/final-sound/requests', json({ title, metadata }));
+    assert.equal(answer.status, 201, JSON.stringify(answer.data));
+    made.push(answer.data.id);
+  }
+  await studio.close();
+  const page = await browser.newPage();
+  await signIn(page, 'soundhouse', demoPassword(hub, 'soundhouse'), `/projects/1/buckets/final-sound/upload?requests=${made.join(',')}`);
+  await page.locator('#pick-files').setInputFiles([file]);
+  const row = page.locator('#rows tr').first();
+  // The table is redrawn on the next frame: wait for the row to say what is expected.
+  const tags = async (want) => {
+    let got = [];
+    for (let i = 0; i < 100; i++) {
+      got = (await row.locator('td:nth-child(5)').innerText()).split(', ').sort();
+      if (JSON.stringify(got) === JSON.stringify(want)) break;
+      await page.waitForTimeout(50);
+    }
+    return got;
+  };
+  await row.locator('select.req').selectOption({ label: 'Reel 7 stems 5.1 (German)' });
+  const german = ['format=5.1', 'language=de', 'mix_type=stems', 'reel=7'];
+  assert.deepEqual(await tags(german), german);
+  await row.locator('select.req').selectOption({ label: 'Reel 7 M&E 5.1' });
+  const me = ['format=5.1', 'mix_type=M&E', 'reel=7'];
+  assert.deepEqual(await tags(me), me, 'the German request\'s language is gone');
+  await page.getByRole('button', { name: 'DELIVER' }).click();
+  await page.waitForURL(/delivered=\d+/, { timeout: 60000 });
+  const delivery = Number(/delivered=(\d+)/.exec(page.url())[1]);
+  const stored = await call(page, 'GET', `/api/v1/deliveries/${delivery}`);
+  const asset = await call(page, 'GET', `/api/v1/assets/${stored.data.files[0].asset_id}`);
+  assert.equal(asset.data.request_id, made[1]);
+  assert.equal(asset.data.metadata.language, undefined, JSON.stringify(asset.data.metadata));
+  assert.equal(asset.data.metadata.mix_type, 'M&E');
+  await page.close();
+});
+
 test('managers: create a request, edit it (a bad value changes nothing), reject it with a reason, reopen it; a vendor may not', async () => {
   const page = await browser.newPage();
   await signIn(page, 'studio', demoPassword(hub, 'studio'), '/projects/1/buckets/final-sound/requests');

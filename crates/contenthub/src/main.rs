@@ -25,12 +25,13 @@ use crate::config::Config;
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    #[command(flatten)]
-    settings: Settings,
 }
 
-/// Settings that may come from flags; each is also `CONTENTHUB_*` and a key in the TOML file.
+/// The server's settings, taken by the commands that run or manage a hub (serve, worker, admin,
+/// config), never by the vendor's (upload, deliver, …). Each is also `CONTENTHUB_*` and a key
+/// in the TOML file.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Server settings")]
 struct Settings {
     /// TOML config file [default: DATA_DIR/contenthub.toml if it exists] (env CONTENTHUB_CONFIG).
     #[arg(long, global = true)]
@@ -47,15 +48,19 @@ struct Settings {
     /// file://PATH, s3://BUCKET or s3://BUCKET/PREFIX [default: DATA_DIR/blobs].
     #[arg(long, global = true)]
     storage_url: Option<String>,
+    /// The S3 service's URL, for a store other than AWS (MinIO, Ceph, Garage…).
     #[arg(long, global = true)]
     s3_endpoint: Option<String>,
+    /// The S3 region [default: us-east-1].
     #[arg(long, global = true)]
     s3_region: Option<String>,
+    /// The S3 access key id.
     #[arg(long, global = true)]
     s3_access_key_id: Option<String>,
     /// Better set through CONTENTHUB_S3_SECRET_ACCESS_KEY or the file than on a command line.
     #[arg(long, global = true)]
     s3_secret_access_key: Option<String>,
+    /// Address buckets as http://host/bucket (what self-hosted stores want).
     #[arg(long, global = true)]
     s3_path_style: Option<bool>,
 }
@@ -107,17 +112,29 @@ enum Command {
         /// Validation workers to run inside the server; 0 when `contenthub worker` processes do it.
         #[arg(long, default_value_t = 1)]
         workers: usize,
+        #[command(flatten)]
+        settings: Settings,
     },
     /// Run validation workers only (no HTTP), against the same database and storage as `serve`.
     Worker {
+        /// Validation workers to run.
         #[arg(long, default_value_t = 1)]
         workers: usize,
+        #[command(flatten)]
+        settings: Settings,
     },
     /// Manage users, projects, members and tokens directly in the database.
-    #[command(subcommand)]
-    Admin(Admin),
+    Admin {
+        #[command(flatten)]
+        settings: Settings,
+        #[command(subcommand)]
+        command: Admin,
+    },
     /// Print the effective configuration (secrets redacted).
-    Config,
+    Config {
+        #[command(flatten)]
+        settings: Settings,
+    },
     /// Check one delivered file (run by the hub's workers, one child process per file, with the job
     /// on standard input and the result on standard output).
     #[command(hide = true)]
@@ -313,20 +330,19 @@ fn validate_job(memory_mib: u64, cpu_seconds: u64) -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let config = cli.settings.load()?;
     match cli.command {
         Command::ValidateJob { .. } => unreachable!("handled before the runtime starts"),
-        Command::Config => {
-            print!("{}", config.redacted());
+        Command::Config { settings } => {
+            print!("{}", settings.load()?.redacted());
             Ok(())
         }
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&hub::api::spec::openapi())?);
             Ok(())
         }
-        Command::Serve { demo, workers } => serve(config, demo, workers).await,
-        Command::Worker { workers } => run_workers(config, workers).await,
-        Command::Admin(admin) => run_admin(config, admin).await,
+        Command::Serve { settings, demo, workers } => serve(settings.load()?, demo, workers).await,
+        Command::Worker { settings, workers } => run_workers(settings.load()?, workers).await,
+        Command::Admin { settings, command } => run_admin(settings.load()?, command).await,
         Command::Login { url, token } => cli::login(&url, token).await,
         Command::Upload { project, bucket, request, meta, send } => {
             cli::upload(send.into_upload(project, bucket, request, meta)).await

@@ -60,6 +60,19 @@ fn login_upload_resume_and_validate() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("files[0].metadata.mix_type: Mix type is required"), "{stderr}");
+    // A bucket outside the vendor's scope: the CLI names what was not found and for whom (issue 13,
+    // bug 12), and the same for a delivery number that is not theirs.
+    let out = contenthub(&home)
+        .args(["upload", "--project", "1", "--bucket", "vfx", "--meta", "shot=sh1", "--meta", "version=1"])
+        .arg(&small)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("bucket vfx in project 1 is not visible to soundhouse"), "{stderr}");
+    let out = contenthub(&home).args(["status", "999999"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("delivery 999999 is not visible to soundhouse"), "{stderr}");
 
     // A big file: the first upload is killed mid-way; the same command continues it.
     let big = dir.path().join("r4_me51.wav");

@@ -220,3 +220,32 @@ fn a_kill_during_a_declaration_leaves_all_or_nothing(stack: &testkit::BlockingSt
 }
 
 testkit::on_every_backend_blocking!(a_kill_during_a_declaration_leaves_all_or_nothing);
+
+/// The vendor's commands show the vendor's options, not the server's (issue 13, bug 12); the
+/// server's commands show theirs, each with what it is.
+#[test]
+fn help_shows_each_command_its_own_options() {
+    let help = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_contenthub")).args(args).arg("--help").output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for vendor in [&["upload"][..], &["deliver"], &["status"], &["transfers"], &["login"]] {
+        let text = help(vendor);
+        for server in ["--bind", "--database-url", "--storage-url", "--s3-endpoint", "--data-dir"] {
+            assert!(!text.contains(server), "{vendor:?} --help shows {server}:\n{text}");
+        }
+    }
+    assert!(help(&["upload"]).contains("--bucket"));
+    for server in [&["serve"][..], &["worker"], &["config"], &["admin", "create-token"]] {
+        let text = help(server);
+        assert!(text.contains("Server settings") && text.contains("--database-url"), "{server:?}:\n{text}");
+        // Every flag says what it is (on its line, or the next when the help is long).
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate().filter(|(_, l)| l.trim_start().starts_with("--")) {
+            let next = lines.get(i + 1).map_or("", |n| n.trim_start());
+            let said = line.split_whitespace().count() > 2 || (!next.is_empty() && !next.starts_with('-'));
+            assert!(said, "{server:?}: a flag without help: {line}");
+        }
+    }
+}

@@ -40,11 +40,20 @@
     if (config.chosen && config.requests.length === 1) setRequest(row, config.requests[0].id);
     return row;
   }
+  // The request's own metadata (e.g. its reel) is where the file's starts. Choosing another
+  // request replaces what came from the one before (unless the user changed it since), and
+  // keeps what the user typed.
   function setRequest(row, id) {
+    var before = row.fromRequest || {};
+    Object.keys(before).forEach(function (k) { if (row.metadata[k] === before[k]) delete row.metadata[k]; });
     row.request = id;
+    row.fromRequest = {};
     var request = config.requests.find(function (r) { return r.id === id; });
-    // The request's own metadata (e.g. its reel) is where the file's starts.
-    if (request) Object.keys(request.metadata).forEach(function (k) { row.metadata[k] = String(request.metadata[k]); });
+    if (request) Object.keys(request.metadata).forEach(function (k) {
+      var value = String(request.metadata[k]);
+      row.metadata[k] = value;
+      row.fromRequest[k] = value;
+    });
   }
   // A new row, or — when continuing a delivery — the file for one of its rows.
   function place(row) {

@@ -704,3 +704,23 @@ async fn part_memory_is_bounded(stack: Stack) {
 }
 
 testkit::on_every_backend!(part_memory_is_bounded);
+
+/// A tus client pointed at `/api/v1/uploads/` (with the trailing slash, as many are; issue 13,
+/// bug 4) discovers and creates there exactly as at `/api/v1/uploads`.
+async fn the_creation_url_takes_a_trailing_slash(stack: Stack) {
+    let env = env(stack).await;
+    let Vendor { hub, auth, tus, project, .. } = vendor(&env).await;
+    let (status, headers) = send(&hub, Method::OPTIONS, "/api/v1/uploads/", &[], vec![]).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(header(&headers, "tus-version"), "1.0.0");
+    let meta = format!("project {},bucket {},filename {}", b64(&project.to_string()), b64("music"), b64("cue1.wav"));
+    let create = vec![auth.clone(), tus.clone(), ("upload-length", "5".into()), ("upload-metadata", meta)];
+    let (status, headers) = send(&hub, Method::POST, "/api/v1/uploads/", &create, vec![]).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let location = header(&headers, "location");
+    assert!(location.starts_with("/api/v1/uploads/") && location.len() > "/api/v1/uploads/".len(), "{location}");
+    let (status, head) = send(&hub, Method::HEAD, &location, &[auth, tus], vec![]).await;
+    assert_eq!((status, header(&head, "upload-length")), (StatusCode::OK, "5".into()));
+}
+
+testkit::on_every_backend!(the_creation_url_takes_a_trailing_slash);

@@ -61,8 +61,9 @@ enum Command {
         /// Folder for the archive [default: the parent of SRC].
         #[arg(short = 't', long = "target")]
         target: Option<PathBuf>,
-        /// Archive file name.
-        #[arg(short = 'f', long = "file", default_value = "sequence.zip")]
+        /// Archive file name (`-f` alone, as the partner guide prints it, keeps the default).
+        #[arg(short = 'f', long = "file", default_value = "sequence.zip", num_args = 0..=1,
+              default_missing_value = "sequence.zip")]
         file: String,
         /// Also write checksum.txt beside the frames (the source is otherwise left untouched).
         #[arg(long)]

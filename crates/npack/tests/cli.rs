@@ -171,6 +171,11 @@ fn zip_target_and_name_options() {
     assert_eq!(json["zip64"], false);
     assert!(out.join("reel1.zip").is_file());
     run(&["zip", "-s", path(&src), "-f", "../escape.zip"]).code(1).says("bare file name");
+    // The partner guide's own command, `-f` with no name (issue 13, bug 3): the default name.
+    let guide = dir.path().join("guide");
+    fs::create_dir(&guide).unwrap();
+    run(&["zip", "-s", path(&src), "-t", path(&guide), "-f"]).code(0);
+    assert!(guide.join("sequence.zip").is_file(), "`-f` alone keeps the default name");
     run(&["zip", "-s", path(&src), "-t", "/no/such/dir"]).code(3);
 }
 

@@ -176,6 +176,19 @@ fn backoff(failures: u32) -> Duration {
     Duration::from_millis(250 * 2u64.pow(failures.min(5)))
 }
 
+/// A "not found" said in the CLI's own terms: what was asked for, and who asked (issue 13,
+/// bug 12); any other error as [`explain`] says it.
+async fn missing(client: &Client, e: client::ClientError, what: &str) -> anyhow::Error {
+    if e.code() != Some("not_found") {
+        return explain(e);
+    }
+    let who = client.me().await.map(|me| me.user.username).unwrap_or_else(|_| "this token's user".into());
+    anyhow::anyhow!(
+        "{what} is not visible to {who}: it does not exist, or {who} is not a member with it in scope; \
+         check the number, or ask the project's manager"
+    )
+}
+
 fn explain(e: client::ClientError) -> anyhow::Error {
     match &e {
         client::ClientError::Api { fields, .. } if !fields.is_empty() => {

@@ -88,7 +88,11 @@ pub(super) async fn print_delivery(client: &Client, delivery: &DeliveryView) {
 
 pub async fn status(id: i64, watch: bool, as_json: bool) -> anyhow::Result<()> {
     let client = client()?;
-    let delivery = if watch { wait(&client, id).await? } else { client.delivery(id).await.map_err(explain)? };
+    let delivery = match client.delivery(id).await {
+        Ok(_) if watch => wait(&client, id).await?,
+        Ok(delivery) => delivery,
+        Err(e) => return Err(missing(&client, e, &format!("delivery {id}")).await),
+    };
     if as_json {
         println!("{}", serde_json::to_string_pretty(&delivery)?);
     } else {

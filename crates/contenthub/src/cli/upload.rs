@@ -78,7 +78,11 @@ pub fn parse_rate(text: &str) -> Result<u64, String> {
 /// `deliver --request R`: the request names the project and bucket, and its metadata (e.g. the
 /// reel) is the files' default metadata.
 pub async fn deliver(request: i64, mut args: UploadArgs) -> anyhow::Result<()> {
-    let found = client()?.request(request).await.map_err(explain)?;
+    let client = client()?;
+    let found = match client.request(request).await {
+        Ok(found) => found,
+        Err(e) => return Err(missing(&client, e, &format!("request {request}")).await),
+    };
     args.project = found.project_id;
     args.bucket = found.bucket.slug().to_owned();
     args.request = Some(request);
@@ -182,7 +186,13 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
             .collect();
         // Our own key for the declaration: retried after a lost answer, it finds the same delivery.
         let declaration = NewDelivery { bucket: args.bucket.clone(), client_key: Some(new_client_key()), files };
-        let delivery = retry(|| client.create_delivery(args.project, &declaration)).await.map_err(explain)?;
+        let delivery = match retry(|| client.create_delivery(args.project, &declaration)).await {
+            Ok(delivery) => delivery,
+            Err(e) => {
+                let what = format!("bucket {} in project {}", args.bucket, args.project);
+                return Err(missing(&client, e, &what).await);
+            }
+        };
         let id = delivery.delivery.id;
         let started_ms = now_ms();
         let mut transfers = Vec::new();

@@ -157,5 +157,10 @@ pub fn routes() -> Router<Hub> {
         }
         api = api.route(endpoint.path, route);
     }
-    api.route("/openapi.json", axum::routing::get(spec::serve)).fallback(|| async { crate::app::AppError::not_found() })
+    // Many tus clients are pointed at the creation URL with a trailing slash (tusd's default is
+    // `/files/`): the same creation and discovery there.
+    let creation = axum::routing::post(tus::create).options(tus::options);
+    api.route("/uploads/", creation)
+        .route("/openapi.json", axum::routing::get(spec::serve))
+        .fallback(|| async { crate::app::AppError::not_found() })
 }
