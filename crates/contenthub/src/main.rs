@@ -438,7 +438,8 @@ async fn serve(config: Config, demo: bool, workers: usize) -> anyhow::Result<()>
         banner.push(format!("First start: created the site admin `admin` with password {password}"));
         banner.push("  (shown once; change it with `contenthub admin reset-password admin`)".into());
     }
-    if demo && let Some(people) = demo::seed(&db).await? {
+    let seeded = if demo { demo::seed(&db, store.as_ref()).await? } else { None };
+    if let Some(people) = &seeded {
         banner
             .push(format!("Demo project \"{}\" created with these users (passwords shown once):", demo::DEMO_PROJECT));
         for (name, role, password) in people {
@@ -460,6 +461,11 @@ async fn serve(config: Config, demo: bool, workers: usize) -> anyhow::Result<()>
         ..app::Config::default()
     };
     let state = app::Hub::new(db, store, api);
+    if seeded.is_some() {
+        // The demo's delivered files are validated like any other, before the URL is shown, so
+        // that the first look at the demo finds them decided.
+        while hub::worker::run_one(&state, "demo").await.context("validating the demo's files")? {}
+    }
     // The first worker loop also does the periodic jobs (freeing expired uploads); with no
     // validation workers here, a loop does only those.
     for n in 0..workers.max(1) {

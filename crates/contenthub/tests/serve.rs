@@ -249,3 +249,68 @@ fn help_shows_each_command_its_own_options() {
         }
     }
 }
+
+/// The demo is real (issue 13, bug 2): every demo asset's bytes are in the store, its history
+/// says how it got to its state, and every state is one a real asset reaches — the delivered
+/// ones are validated like any other and end Valid (or Invalid saying why); nothing stays
+/// Validating; no Valid asset is empty. On both backends.
+fn the_demo_is_made_of_real_deliveries(stack: &testkit::BlockingStack) {
+    let dir = tempfile::tempdir().unwrap();
+    let (args, envs) = common::demo_args(&stack.stack, &[]);
+    let server = start(dir.path(), &args, &envs);
+    let (hub_args, _) = stack.stack.binary_args();
+    let token = Command::new(env!("CARGO_BIN_EXE_contenthub"))
+        .args(["admin", "create-token", "studio", "--scope", "read", "--data-dir"])
+        .arg(dir.path())
+        .args(&hub_args)
+        .output()
+        .unwrap();
+    let auth = format!("Bearer {}", String::from_utf8(token.stdout).unwrap().trim());
+    let get = |path: &str| -> serde_json::Value {
+        let (status, body) = http(&server.addr, "GET", path, &[("Authorization", &auth)], "");
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    };
+    let buckets = ["final-sound", "picture-deliverables", "vfx", "dailies-bins", "footage"];
+    let started = std::time::Instant::now();
+    let assets = loop {
+        let assets = buckets
+            .iter()
+            .flat_map(|b| get(&format!("/api/v1/projects/1/buckets/{b}/assets"))["items"].as_array().unwrap().clone())
+            .collect::<Vec<_>>();
+        let settling = assets.iter().any(|a| a["state"] == "delivered" || a["state"] == "validating");
+        if !settling {
+            break assets;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "demo assets never settled: {assets:?}");
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
+    let state_of =
+        |name: &str| assets.iter().find(|a| a["name"] == name).unwrap_or_else(|| panic!("{name}"))["state"].clone();
+    assert_eq!(assets.len(), 9);
+    for name in ["DEMO_R1_PM51_EN.wav", "DEMO_R2_PM51_EN.wav", "DEMO_R1_VDM.zip", "sh010_comp_v003.exr", "D001_bin.zip"]
+    {
+        assert_eq!(state_of(name), "valid", "{name}");
+    }
+    assert_eq!(state_of("DEMO_R3_STEMS.wav"), "invalid");
+    assert_eq!(state_of("DEMO_R2_VDM.zip"), "in_progress");
+    assert_eq!(state_of("sh020_comp_v001.mov"), "failed_delivery");
+    for asset in &assets {
+        let id = asset["id"].as_i64().unwrap();
+        let history = get(&format!("/api/v1/assets/{id}/history"));
+        assert!(!history.as_array().unwrap().is_empty(), "{}: no history", asset["name"]);
+        if asset["state"] == "valid" {
+            assert!(asset["size"].as_i64().unwrap() > 0, "{asset}");
+            // Its bytes are there (the first one, as a player or a resumed download asks).
+            let headers = [("Authorization", auth.as_str()), ("Range", "bytes=0-0")];
+            let (status, _) = http(&server.addr, "GET", &format!("/api/v1/assets/{id}/content"), &headers, "");
+            assert_eq!(status, 206, "{}", asset["name"]);
+        }
+    }
+    let invalid = assets.iter().find(|a| a["name"] == "DEMO_R3_STEMS.wav").unwrap()["id"].as_i64().unwrap();
+    let report = get(&format!("/api/v1/assets/{invalid}/validation")).to_string();
+    assert!(report.contains("was declared"), "says why: {report}");
+    stop(server);
+}
+
+testkit::on_every_backend_blocking!(the_demo_is_made_of_real_deliveries);
