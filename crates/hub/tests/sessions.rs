@@ -269,3 +269,40 @@ async fn sign_in_limits_follow_the_client_address(stack: Stack) {
 }
 
 testkit::on_every_backend!(sign_in_limits_follow_the_client_address);
+
+/// Footage is API only, and the pages say so (issue 13, item 10): the project page marks it,
+/// its bucket page says how files get there, and — to whoever could deliver there with a token —
+/// how to make one; nobody is offered a browser upload there, and a viewer is not told to make a
+/// token they could not use.
+async fn footage_says_it_is_api_only_and_how(stack: Stack) {
+    let hub = TestHub::new(stack, |_| {}).await;
+    for (name, role) in [("crew", Role::Contributor), ("exec", Role::Viewer)] {
+        let user = hub.stack.db.create_user(name, name, &hash_password("pw-1"), false).await.unwrap();
+        hub.stack.db.set_member(hub.project, user.id, role, None).await.unwrap();
+    }
+    let page = |cookie: String, path: String| {
+        let app = hub.app.clone();
+        async move { common::request(&app, Method::GET, &path, &[("cookie", cookie.as_str())], "").await.raw }
+    };
+    let footage = format!("/projects/{}/buckets/footage", hub.project);
+    let crew = sign_in(&hub.app, "crew", "pw-1").await;
+    let project = page(crew.clone(), format!("/projects/{}", hub.project)).await;
+    assert!(project.contains("API only"), "{project}");
+    let bucket = page(crew.clone(), footage.clone()).await;
+    assert!(
+        bucket.contains("takes files through the API only") && bucket.contains("make a token with the"),
+        "{bucket}"
+    );
+    assert!(!bucket.contains("Deliver files"), "no browser upload offered: {bucket}");
+    let music = page(crew, format!("/projects/{}/buckets/music", hub.project)).await;
+    assert!(!music.contains("API only") && music.contains("Deliver files"), "other buckets as before");
+    let exec = sign_in(&hub.app, "exec", "pw-1").await;
+    let bucket = page(exec, footage).await;
+    assert!(bucket.contains("takes files through the API only"), "{bucket}");
+    assert!(
+        !bucket.contains("make a token with the") && !bucket.contains("type=\"checkbox\""),
+        "nothing a viewer cannot use: {bucket}"
+    );
+}
+
+testkit::on_every_backend!(footage_says_it_is_api_only_and_how);

@@ -43,6 +43,10 @@ pub(super) struct BucketPage {
     requests_href: Option<String>,
     /// The viewer may edit metadata here: rows can be selected for bulk actions.
     editable: bool,
+    /// Files arrive through the API only (Footage); `with_token`: this viewer could deliver
+    /// here with a token of the deliver scope, so the page says how.
+    api_only: bool,
+    with_token: bool,
     /// Tiles (with a frame of each proxy) instead of the table.
     grid: bool,
     grid_href: String,
@@ -115,6 +119,8 @@ pub(super) async fn bucket(
         upload_href,
         requests_href: bucket.request_based().then(|| format!("/projects/{id}/buckets/{slug}/requests")),
         editable: may_deliver && !grid,
+        api_only: bucket.api_only(),
+        with_token: bucket.api_only() && allows(&with_token(&viewer.caller), member.as_ref(), Action::Deliver(bucket)),
         grid,
         grid_href: with_view("grid"),
         table_href: with_view("table"),

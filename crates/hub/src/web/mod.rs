@@ -111,6 +111,14 @@ impl Viewer {
     }
 }
 
+/// The same person as if they called with an API token of the deliver scope: what they could do
+/// from the command line (the pages say how, where only a token may).
+fn with_token(caller: &Caller) -> Caller {
+    let mut caller = caller.clone();
+    caller.principal.token = Some(hub_domain::TokenScope::Deliver);
+    caller
+}
+
 fn crumb(label: impl Into<String>, href: impl Into<String>) -> Crumb {
     Crumb { label: label.into(), href: href.into() }
 }

@@ -29,6 +29,8 @@ pub(super) struct BucketCard {
     title: &'static str,
     total: i64,
     request_based: bool,
+    /// Files arrive through the API only (Footage).
+    api_only: bool,
     open_requests: i64,
     /// (state, label, count) for the states that have assets.
     states: Vec<(&'static str, &'static str, i64)>,
@@ -63,6 +65,7 @@ pub(super) async fn project(
             title: c.bucket.title(),
             total: c.counts.values().sum(),
             request_based: c.bucket.request_based(),
+            api_only: c.bucket.api_only(),
             open_requests: c.open_requests,
             states: AssetState::ALL
                 .into_iter()
