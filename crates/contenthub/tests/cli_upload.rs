@@ -363,7 +363,17 @@ fn hostile_files_fail_only_themselves(stack: &testkit::BlockingStack) {
     let mut names: Vec<_> = std::fs::read_dir(&files).unwrap().map(|e| e.unwrap().path()).collect();
     names.sort();
     let out = contenthub(&home)
-        .args(["upload", "--project", "1", "--bucket", "vfx", "--meta", "shot=sh090", "--meta", "version=1"])
+        .args([
+            "upload",
+            "--project",
+            "1",
+            "--bucket",
+            "footage",
+            "--meta",
+            "shoot_day=2026-10-05",
+            "--meta",
+            "type=proxy",
+        ])
         .args(["--wait", "--json"])
         .args(&names)
         .output()

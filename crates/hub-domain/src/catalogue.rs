@@ -156,6 +156,13 @@ impl BucketKind {
         }
     }
 
+    /// Whether a file with `metadata` in this bucket is a browser proxy, held to H.264 with fast
+    /// start (issue 13, bug 5): in Footage, one whose `type` is `proxy`. Every other movie is a
+    /// master, a cut or a camera original, described rather than judged.
+    pub fn is_proxy(self, metadata: &crate::Metadata) -> bool {
+        self == BucketKind::Footage && metadata.get("type").and_then(|v| v.as_str()) == Some("proxy")
+    }
+
     /// Footage is written by pipelines through API tokens only, never from a browser session.
     pub fn api_only(self) -> bool {
         self == BucketKind::Footage

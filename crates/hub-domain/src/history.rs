@@ -85,6 +85,9 @@ named! {
         Package = "package",
         /// A proxy: H.264 video with fast start, playable in a browser.
         Proxy = "proxy",
+        /// Any other movie: what it is (container, codecs, size, rate, length, timecode,
+        /// sound), read from its boxes; fails only when the file is damaged.
+        Media = "media",
         /// The validator itself got through the file (it did not die on it, again and again).
         Validator = "validator",
     }

@@ -129,13 +129,16 @@ async fn validation_decides_assets_and_requests(stack: Stack) {
     let asset_of = |name: &str| {
         delivery["files"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["asset_id"].as_i64().unwrap()
     };
+    // Movies in Picture Deliverables are masters: described, not judged as proxies (issue 13,
+    // bug 5; proxies are Footage's, where a slow or HEVC one is still Invalid, see
+    // real_encoder_files_are_judged_as_proxies). A file named a movie that is not one is Invalid.
     let expect = [
         ("r1_frames.zip", AssetState::Valid, "5 files, 5 ok, 0 with problems"),
-        ("r1_proxy.mov", AssetState::Valid, "H.264 video, fast start"),
+        ("r1_proxy.mov", AssetState::Valid, "plays in browsers"),
         ("r1_damaged.zip", AssetState::Invalid, "r1.0086400.dpx"),
         ("r1_wrong_md5.wav", AssetState::Invalid, "was declared"),
-        ("r1_not_fast.mp4", AssetState::Invalid, "not fast start"),
-        ("r1_hevc.mov", AssetState::Invalid, "video is hvc1"),
+        ("r1_not_fast.mp4", AssetState::Valid, "video H.264 (avc1)"),
+        ("r1_hevc.mov", AssetState::Valid, "video HEVC (hvc1)"),
         ("r1_fake.mov", AssetState::Invalid, "not an MP4/MOV file"),
     ];
     for (name, state_wanted, reason) in expect {
@@ -222,7 +225,7 @@ async fn fast_start_remux_is_a_project_setting(stack: Stack) {
         ("sh010_slow.mp4", slow.clone(), md5_hex(&slow), None),
         ("sh010_hevc.mov", hevc.clone(), md5_hex(&hevc), None),
     ];
-    let delivery = deliver(&hub, "vfx", &files, json!({"shot": "sh010", "version": 1})).await;
+    let delivery = deliver(&hub, "footage", &files, proxy_metadata()).await;
     while hub::worker::run_one(&hub.state, "test-worker").await.unwrap() {}
     let id_of = |name: &str| {
         delivery["files"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["asset_id"].as_i64().unwrap()
@@ -413,16 +416,21 @@ async fn every_invalid_zip_ends_invalid_with_its_reason(stack: Stack) {
     }
 }
 
-/// Files a real encoder made (ffmpeg, at test time), judged as proxies by today's rules: H.264
-/// with fast start is Valid; without it Invalid, or remuxed where the project asks (and the
-/// served copy still decodes frame by frame); ProRes, HEVC and sound-only files are not H.264
-/// proxies. Issue 13 changes what is judged as a proxy; these files stay the test's material.
+/// A Footage proxy (`type` = `proxy`): the files a browser plays, held to H.264 with fast start.
+fn proxy_metadata() -> Value {
+    json!({"shoot_day": "2026-10-05", "type": "proxy"})
+}
+
+/// Files a real encoder made (ffmpeg, at test time), delivered as Footage proxies: H.264 with
+/// fast start is Valid; without it Invalid, or remuxed where the project asks (and the served
+/// copy still decodes frame by frame); ProRes, HEVC and sound-only files are not H.264 proxies.
+/// (Elsewhere the same files are masters, described and not judged: see the next test.)
 async fn real_encoder_files_are_judged_as_proxies(stack: Stack) {
     let hub = hub_on(stack).await;
     let media = testkit::media::make_all(hub.stack.dir.path());
     let files: Vec<(&str, Vec<u8>, String, Option<i64>)> =
         media.iter().map(|(name, data)| (name.as_str(), data.clone(), md5_hex(data), None)).collect();
-    let delivery = deliver(&hub, "vfx", &files, json!({"shot": "sh020", "version": 1})).await;
+    let delivery = deliver(&hub, "footage", &files, proxy_metadata()).await;
     while hub::worker::run_one(&hub.state, "test-worker").await.unwrap() {}
     let expect = [
         ("h264_fast.mp4", AssetState::Valid, "H.264 video, fast start"),
@@ -446,13 +454,8 @@ async fn real_encoder_files_are_judged_as_proxies(stack: Stack) {
     // Where the project asks for it, the slow one is remuxed; the copy served plays cleanly.
     hub.stack.db.set_fast_start_remux(hub.project, true).await.unwrap();
     let slow = media.iter().find(|(n, _)| n == "h264_slow.mp4").unwrap().1.clone();
-    let again = deliver(
-        &hub,
-        "vfx",
-        &[("h264_slow.mp4", slow.clone(), md5_hex(&slow), None)],
-        json!({"shot": "sh020", "version": 2}),
-    )
-    .await;
+    let again =
+        deliver(&hub, "footage", &[("h264_slow.mp4", slow.clone(), md5_hex(&slow), None)], proxy_metadata()).await;
     while hub::worker::run_one(&hub.state, "test-worker").await.unwrap() {}
     let id = again["files"][0]["asset_id"].as_i64().unwrap();
     assert_eq!(hub.stack.db.asset(id).await.unwrap().state, AssetState::Valid);
@@ -465,6 +468,72 @@ async fn real_encoder_files_are_judged_as_proxies(stack: Stack) {
 }
 
 testkit::on_every_backend!(real_encoder_files_are_judged_as_proxies);
+
+/// The same real files delivered as masters (issue 13, bug 5): a ProRes master in
+/// Non-Distribution Masters ends Valid with what it is in its report (codec, size, rate,
+/// length, timecode, sound), and so do HEVC, a slow H.264 and a sound-only file; a file named as
+/// a movie that is not one is Invalid, saying it is damaged. The asset page offers the player
+/// only for what a browser plays, and says plainly when it cannot.
+async fn masters_are_described_not_judged_as_proxies(stack: Stack) {
+    let hub = hub_on(stack).await;
+    let media = testkit::media::make_all(hub.stack.dir.path());
+    let meta: Metadata = serde_json::from_value(json!({"reel": 1, "master_type": "textless"})).unwrap();
+    let request = hub
+        .stack
+        .db
+        .create_request(hub.project, BucketKind::NonDistributionMasters, "Reel 1 textless", &meta)
+        .await
+        .unwrap();
+    let mut files: Vec<(&str, Vec<u8>, String, Option<i64>)> =
+        media.iter().map(|(name, data)| (name.as_str(), data.clone(), md5_hex(data), Some(request.id))).collect();
+    let junk = b"not a movie at all, whatever the name says".to_vec();
+    files.push(("damaged.mov", junk.clone(), md5_hex(&junk), Some(request.id)));
+    let delivery =
+        deliver(&hub, "non-distribution-masters", &files, json!({"reel": 1, "master_type": "textless"})).await;
+    while hub::worker::run_one(&hub.state, "test-worker").await.unwrap() {}
+    let id_of = |name: &str| {
+        delivery["files"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["asset_id"].as_i64().unwrap()
+    };
+    for (name, state, said) in [
+        (
+            "prores_hq.mov",
+            AssetState::Valid,
+            "QuickTime (qt); video ProRes 422 HQ (apch) 160×90 at 24 fps; 00:00:01.000; timecode 01:00:10:05; \
+             sound: 1 track (PCM (in24), 2 ch, 48000 Hz); not playable in a browser",
+        ),
+        ("hevc.mp4", AssetState::Valid, "video HEVC (hvc1) 160×90 at 24 fps"),
+        ("h264_slow.mp4", AssetState::Valid, "video H.264 (avc1) 160×90"),
+        ("h264_fast.mp4", AssetState::Valid, "plays in browsers"),
+        ("audio_only.mp4", AssetState::Valid, "sound: 1 track (AAC (mp4a)"),
+        ("damaged.mov", AssetState::Invalid, "damaged or not a movie"),
+    ] {
+        let id = id_of(name);
+        let (_, report) =
+            call(&hub.app, Method::GET, &format!("/api/v1/assets/{id}/validation"), &[], Body::empty()).await;
+        assert_eq!(hub.stack.db.asset(id).await.unwrap().state, state, "{name}: {report}");
+        let media = report.as_array().unwrap().iter().find(|c| c["check"] == "media").expect("a media check");
+        assert!(media["detail"].as_str().unwrap().contains(said), "{name}: {media}");
+        assert!(!report.to_string().contains("\"proxy\""), "{name} is not judged as a proxy: {report}");
+    }
+    // The asset pages, as the vendor sees them in a browser session.
+    let vendor = hub.stack.db.user_for_token("cht_vendor").await.unwrap().0;
+    let far = hub::db::now_ms() + 3_600_000;
+    hub.stack.db.create_session("chs_vendor_page", vendor.id, "csrf", far).await.unwrap();
+    let page = |id: i64| {
+        let app = hub.app.clone();
+        async move {
+            let cookie = [("cookie", "contenthub_session=chs_vendor_page")];
+            common::request(&app, Method::GET, &format!("/assets/{id}"), &cookie, "").await.raw
+        }
+    };
+    let prores = page(id_of("prores_hq.mov")).await;
+    assert!(prores.contains("cannot be played in the browser") && prores.contains("ProRes 422 HQ"), "{prores}");
+    assert!(!prores.contains("<video"), "no player for a master a browser cannot play");
+    let fast = page(id_of("h264_fast.mp4")).await;
+    assert!(fast.contains("<video"), "a playable movie gets the player");
+}
+
+testkit::on_every_backend!(masters_are_described_not_judged_as_proxies);
 
 /// Hostile movies delivered as proxies (issue 12, scenario 1): a box whose 64-bit size wraps
 /// around, and boxes nested 100,000 deep for the remux to follow. Each ends Invalid with its
@@ -480,7 +549,7 @@ async fn hostile_movies_end_invalid_and_the_worker_lives_on(stack: Stack) {
         ("sh030_deep.mp4", deep.clone(), md5_hex(&deep), None),
         ("sh030_after.mp4", good.clone(), md5_hex(&good), None),
     ];
-    let delivery = deliver(&hub, "vfx", &files, json!({"shot": "sh030", "version": 1})).await;
+    let delivery = deliver(&hub, "footage", &files, proxy_metadata()).await;
     while hub::worker::run_one(&hub.state, "test-worker").await.unwrap() {}
     let id_of = |name: &str| {
         delivery["files"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["asset_id"].as_i64().unwrap()

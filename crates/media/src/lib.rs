@@ -30,12 +30,22 @@ pub enum MediaError {
     Unsupported(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Track {
     /// The handler: `vide`, `soun`, `text`, `tmcd`, …
     pub kind: String,
     /// The sample entry's format: `avc1`, `hvc1`, `mp4a`, `apch`, …
     pub codec: String,
+    /// Picture size (video), from the sample entry.
+    pub width: Option<u16>,
+    pub height: Option<u16>,
+    /// Frames per second as a fraction: the track's timescale over its first sample duration.
+    pub frame_rate: Option<(u32, u32)>,
+    /// Channels and sample rate (sound), from the sample entry.
+    pub channels: Option<u16>,
+    pub sample_rate: Option<u32>,
+    /// The track's length: (duration, timescale) of its media header.
+    pub duration: Option<(u64, u32)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +57,10 @@ pub struct MediaInfo {
     pub fast_start: bool,
     /// Fragmented (has `moof`): plays progressively without a fast-start `moov`.
     pub fragmented: bool,
+    /// The movie's length: (duration, timescale) of its `mvhd`.
+    pub duration: Option<(u64, u32)>,
+    /// The first frame's timecode (`HH:MM:SS:FF`), from a timecode track.
+    pub timecode: Option<String>,
 }
 
 impl MediaInfo {
@@ -56,6 +70,89 @@ impl MediaInfo {
     pub fn video_codecs(&self) -> Vec<&str> {
         self.tracks.iter().filter(|t| t.kind == "vide").map(|t| t.codec.as_str()).collect()
     }
+
+    /// Whether a browser plays it as it loads: H.264 video, and fast start (or fragmented).
+    pub fn plays_in_browsers(&self) -> bool {
+        self.has_h264_video() && (self.fast_start || self.fragmented)
+    }
+
+    /// What the file is, in words: container, video (codec, size, rate), length, timecode and
+    /// sound, e.g. `QuickTime (qt  ); video apch 1920×1080 at 24 fps; 00:01:30.000; timecode
+    /// 01:00:00:00; sound: 1 track (2 ch, 48000 Hz)`.
+    pub fn describe(&self) -> String {
+        let container = match self.brand.as_deref() {
+            Some("qt  ") => "QuickTime (qt)".to_owned(),
+            Some(brand) => format!("MP4 ({})", brand.trim()),
+            None => "QuickTime/MP4 (no ftyp)".to_owned(),
+        };
+        let mut parts = vec![container];
+        for video in self.tracks.iter().filter(|t| t.kind == "vide") {
+            let mut line = format!("video {}", codec_name(&video.codec));
+            if let (Some(w), Some(h)) = (video.width, video.height) {
+                line += &format!(" {w}×{h}");
+            }
+            if let Some((scale, per)) = video.frame_rate.filter(|(s, p)| *s > 0 && *p > 0) {
+                let fps = f64::from(scale) / f64::from(per);
+                let fps = if (fps - fps.round()).abs() < 0.005 { format!("{fps:.0}") } else { format!("{fps:.3}") };
+                line += &format!(" at {fps} fps");
+            }
+            parts.push(line);
+        }
+        if let Some((ticks, scale)) = self.duration.filter(|(_, s)| *s > 0) {
+            let seconds = ticks as f64 / f64::from(scale);
+            let whole = seconds as u64;
+            parts.push(format!(
+                "{:02}:{:02}:{:02}.{:03}",
+                whole / 3600,
+                whole / 60 % 60,
+                whole % 60,
+                ((seconds - whole as f64) * 1000.0).round() as u64 % 1000
+            ));
+        }
+        if let Some(tc) = &self.timecode {
+            parts.push(format!("timecode {tc}"));
+        }
+        let sound: Vec<&Track> = self.tracks.iter().filter(|t| t.kind == "soun").collect();
+        if sound.is_empty() {
+            parts.push("no sound".to_owned());
+        } else {
+            let each: Vec<String> = sound
+                .iter()
+                .map(|t| {
+                    let mut what = codec_name(&t.codec).to_owned();
+                    if let Some(ch) = t.channels {
+                        what += &format!(", {ch} ch");
+                    }
+                    if let Some(rate) = t.sample_rate.filter(|r| *r > 0) {
+                        what += &format!(", {rate} Hz");
+                    }
+                    what
+                })
+                .collect();
+            let tracks = if sound.len() == 1 { "1 track".to_owned() } else { format!("{} tracks", sound.len()) };
+            parts.push(format!("sound: {tracks} ({})", each.join("; ")));
+        }
+        parts.join("; ")
+    }
+}
+
+/// A codec's common name with its four-character code, e.g. `ProRes 422 HQ (apch)`.
+fn codec_name(fourcc: &str) -> String {
+    let name = match fourcc {
+        "avc1" | "avc3" => "H.264",
+        "hvc1" | "hev1" => "HEVC",
+        "apch" => "ProRes 422 HQ",
+        "apcn" => "ProRes 422",
+        "apcs" => "ProRes 422 LT",
+        "apco" => "ProRes 422 Proxy",
+        "ap4h" => "ProRes 4444",
+        "ap4x" => "ProRes 4444 XQ",
+        "AVdh" | "AVdn" => "DNxHD/DNxHR",
+        "mp4a" => "AAC",
+        "sowt" | "twos" | "lpcm" | "in24" | "in32" | "ipcm" => "PCM",
+        _ => return fourcc.to_owned(),
+    };
+    format!("{name} ({fourcc})")
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -161,8 +258,35 @@ fn read_moov<R: Read + Seek>(reader: &mut R, moov: &BoxHeader) -> Result<Vec<u8>
     Ok(data)
 }
 
-fn tracks(moov: &[u8], header: usize) -> Result<Vec<Track>, MediaError> {
+fn be16(data: &[u8], at: usize) -> Option<u16> {
+    data.get(at..at.checked_add(2)?).map(|b| u16::from_be_bytes(b.try_into().expect("2 bytes")))
+}
+fn be32(data: &[u8], at: usize) -> Option<u32> {
+    data.get(at..at.checked_add(4)?).map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")))
+}
+fn be64(data: &[u8], at: usize) -> Option<u64> {
+    data.get(at..at.checked_add(8)?).map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")))
+}
+
+/// (duration, timescale) of an `mvhd` or `mdhd` payload `from..to` (versions 0 and 1).
+fn header_duration(moov: &[u8], from: usize, to: usize) -> Option<(u64, u32)> {
+    let data = moov.get(from..to)?;
+    match data.first()? {
+        0 => Some((u64::from(be32(data, 16)?), be32(data, 12)?)),
+        1 => Some((be64(data, 24)?, be32(data, 20)?)),
+        _ => None,
+    }
+}
+
+/// A track's timecode sample entry: (flags, frames per second), and where its first sample is.
+struct TimecodeTrack {
+    frames: u8,
+    first_sample: Option<u64>,
+}
+
+fn tracks(moov: &[u8], header: usize) -> Result<(Vec<Track>, Option<TimecodeTrack>), MediaError> {
     let mut out = Vec::new();
+    let mut timecode = None;
     for (kind, _, from, to) in children(moov, header, moov.len())? {
         if &kind != b"trak" {
             continue;
@@ -174,20 +298,62 @@ fn tracks(moov: &[u8], header: usize) -> Result<Vec<Track>, MediaError> {
             .and_then(|&(_, _, f, t)| moov.get(f + 8..f + 12).filter(|_| f + 12 <= t))
             .map(|b| fourcc(b.try_into().expect("4 bytes")))
             .unwrap_or_else(|| "????".into());
-        let codec = child(&mdia, b"minf")
+        let duration = child(&mdia, b"mdhd").and_then(|&(_, _, f, t)| header_duration(moov, f, t));
+        let stbl = child(&mdia, b"minf")
             .map(|&(_, _, f, t)| children(moov, f, t))
             .transpose()?
             .and_then(|minf| child(&minf, b"stbl").copied())
             .map(|(_, _, f, t)| children(moov, f, t))
             .transpose()?
-            .and_then(|stbl| child(&stbl, b"stsd").copied())
-            // stsd: version/flags (4), entry count (4), then the first entry: size (4), format (4).
-            .and_then(|(_, _, f, t)| moov.get(f + 12..f + 16).filter(|_| f + 16 <= t))
+            .unwrap_or_default();
+        // stsd: version/flags (4), entry count (4), then the first entry: size (4), format (4),
+        // and its payload.
+        let entry = child(&stbl, b"stsd").map(|&(_, _, f, t)| (f + 16, t));
+        let codec = entry
+            .and_then(|(at, t)| moov.get(at - 4..at).filter(|_| at <= t))
             .map(|b| fourcc(b.try_into().expect("4 bytes")))
             .unwrap_or_else(|| "????".into());
-        out.push(Track { kind: handler, codec });
+        let payload = entry.and_then(|(at, t)| moov.get(at..t)).unwrap_or_default();
+        let mut track = Track { kind: handler, codec, duration, ..Track::default() };
+        match track.kind.as_str() {
+            // Visual sample entry: reserved (6), data reference (2), 16 bytes, width, height.
+            "vide" => {
+                track.width = be16(payload, 24);
+                track.height = be16(payload, 26);
+                // stts: version/flags (4), entry count (4), then (count, duration) pairs.
+                let delta = child(&stbl, b"stts").and_then(|&(_, _, f, t)| be32(moov.get(f..t)?, 12));
+                track.frame_rate = duration.zip(delta).map(|((_, scale), delta)| (scale, delta));
+            }
+            // Sound sample entry (ISO, QuickTime versions 0 and 1): channels at 16, rate (16.16) at 24.
+            "soun" if be16(payload, 8).is_some_and(|version| version < 2) => {
+                track.channels = be16(payload, 16);
+                track.sample_rate = be32(payload, 24).map(|fixed| fixed >> 16);
+            }
+            // Timecode sample entry: reserved (6), data reference (2), reserved (4), flags (4),
+            // timescale (4), frame duration (4), frames per second (1).
+            "tmcd" if timecode.is_none() => {
+                let first_sample = child(&stbl, b"stco")
+                    .and_then(|&(_, _, f, t)| be32(moov.get(f..t)?, 8).map(u64::from))
+                    .or_else(|| child(&stbl, b"co64").and_then(|&(_, _, f, t)| be64(moov.get(f..t)?, 8)));
+                if let Some(&frames) = payload.get(24) {
+                    timecode = Some(TimecodeTrack { frames, first_sample });
+                }
+            }
+            _ => {}
+        }
+        out.push(track);
     }
-    Ok(out)
+    Ok((out, timecode))
+}
+
+/// `HH:MM:SS:FF` of frame `n` at `fps` frames per second (non-drop counting).
+fn timecode_of(n: u32, fps: u8) -> Option<String> {
+    let fps = u32::from(fps);
+    if fps == 0 {
+        return None;
+    }
+    let (frames, seconds) = (n % fps, n / fps);
+    Some(format!("{:02}:{:02}:{:02}:{:02}", seconds / 3600 % 24, seconds / 60 % 60, seconds % 60, frames))
 }
 
 /// Inspects an MP4/MOV of `len` bytes.
@@ -207,11 +373,28 @@ pub fn inspect<R: Read + Seek>(reader: &mut R, len: u64) -> Result<MediaInfo, Me
         _ => None,
     };
     let data = read_moov(reader, moov)?;
+    let (tracks, timecode_track) = tracks(&data, moov.header as usize)?;
+    let duration = children(&data, moov.header as usize, data.len())?
+        .iter()
+        .find(|c| &c.0 == b"mvhd")
+        .and_then(|&(_, _, f, t)| header_duration(&data, f, t));
+    // The timecode track's first sample is the first frame's number, somewhere in the file.
+    let mut timecode = None;
+    if let Some(TimecodeTrack { frames, first_sample: Some(at) }) = timecode_track
+        && at.checked_add(4).is_some_and(|end| end <= len)
+    {
+        reader.seek(SeekFrom::Start(at))?;
+        let mut n = [0u8; 4];
+        reader.read_exact(&mut n)?;
+        timecode = timecode_of(u32::from_be_bytes(n), frames);
+    }
     Ok(MediaInfo {
         brand,
-        tracks: tracks(&data, moov.header as usize)?,
+        tracks,
         fast_start: first_mdat.is_none_or(|mdat| moov.start < mdat),
         fragmented: boxes.iter().any(|b| &b.kind == b"moof"),
+        duration,
+        timecode,
     })
 }
 
@@ -398,7 +581,10 @@ mod tests {
         let (fast, _) = movie(b"avc1", true);
         let i = info(&fast).unwrap();
         assert_eq!(i.brand.as_deref(), Some("isom"));
-        assert_eq!(i.tracks, vec![Track { kind: "vide".into(), codec: "avc1".into() }]);
+        assert_eq!(
+            i.tracks.iter().map(|t| (t.kind.as_str(), t.codec.as_str())).collect::<Vec<_>>(),
+            vec![("vide", "avc1")]
+        );
         assert!(i.fast_start && i.has_h264_video() && !i.fragmented);
         let (slow, _) = movie(b"hvc1", false);
         let i = info(&slow).unwrap();

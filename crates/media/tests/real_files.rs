@@ -27,6 +27,14 @@ fn real_encoder_files_are_read_for_what_they_are() {
     assert_eq!(prores.brand.as_deref(), Some("qt  "), "{prores:?}");
     assert_eq!(prores.video_codecs(), vec!["apch"], "ProRes 422 HQ");
     assert!(prores.tracks.iter().any(|t| t.kind == "soun"), "{prores:?}");
+    // What a master is, in words (issue 13, bug 5): shown on its asset page instead of a verdict
+    // about proxies.
+    assert_eq!(
+        prores.describe(),
+        "QuickTime (qt); video ProRes 422 HQ (apch) 160×90 at 24 fps; 00:00:01.000; timecode 01:00:10:05; \
+         sound: 1 track (PCM (in24), 2 ch, 48000 Hz)"
+    );
+    assert!(!prores.plays_in_browsers() && fast.plays_in_browsers() && !slow.plays_in_browsers());
     assert_eq!(info("hevc.mp4").video_codecs(), vec!["hvc1"]);
     let audio = info("audio_only.mp4");
     assert!(audio.video_codecs().is_empty() && kinds(&audio) == vec![pair("soun", "mp4a")], "{audio:?}");

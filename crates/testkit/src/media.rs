@@ -14,8 +14,11 @@ pub const KINDS: &[(&str, &[&str])] = &[
     ),
     // The same without fast start (ffmpeg's default: the index at the end).
     ("h264_slow.mp4", &["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"]),
-    // A ProRes 422 HQ master with 24-bit PCM.
-    ("prores_hq.mov", &["-c:v", "prores_ks", "-profile:v", "3", "-c:a", "pcm_s24le"]),
+    // A ProRes 422 HQ master with stereo 24-bit PCM and a timecode track starting at 01:00:10:05.
+    (
+        "prores_hq.mov",
+        &["-c:v", "prores_ks", "-profile:v", "3", "-c:a", "pcm_s24le", "-ac", "2", "-timecode", "01:00:10:05"],
+    ),
     // HEVC, tagged hvc1 as Apple players want it.
     (
         "hevc.mp4",

@@ -29,6 +29,9 @@ pub struct Subject {
     pub name: String,
     pub size: i64,
     pub md5: Option<String>,
+    /// A browser proxy (by its bucket and metadata): held to H.264 with fast start. Other
+    /// movies are described, not judged.
+    pub proxy: bool,
     /// Rewrite a proxy that only lacks fast start (the project's setting).
     pub remux: bool,
 }
@@ -41,6 +44,7 @@ impl Subject {
             name: asset.name.clone(),
             size: asset.size,
             md5: asset.md5.clone(),
+            proxy: asset.bucket.is_proxy(&asset.metadata),
             remux,
         }
     }
@@ -56,10 +60,12 @@ pub async fn run_checks(store: Arc<dyn BlobStore>, subject: &Subject) -> Result<
     let mut checked = Checked { results: vec![md5_check(store.as_ref(), &key, subject).await?], remuxed: None };
     if subject.name.to_ascii_lowercase().ends_with(".zip") {
         checked.results.push(zip_check(store, key).await?);
-    } else if is_proxy(&subject.name) {
+    } else if is_movie(&subject.name) && subject.proxy {
         let (result, remuxed) = proxy_check(store, key, subject.remux).await?;
         checked.results.push(result);
         checked.remuxed = remuxed.map(|key| key.to_string());
+    } else if is_movie(&subject.name) {
+        checked.results.push(media_check(store, key).await?);
     }
     Ok(checked)
 }
@@ -73,9 +79,13 @@ pub struct Checked {
     pub remuxed: Option<String>,
 }
 
-/// Whether a file is a proxy by its name (MP4 or MOV): checked for H.264 and fast start, played
-/// in the browser.
-pub fn is_proxy(name: &str) -> bool {
+/// Said by a movie's media check when a browser plays it as it loads (the asset page then
+/// offers the player).
+pub const PLAYS_IN_BROWSERS: &str = "plays in browsers";
+
+/// Whether a file is a movie by its name (MP4 or MOV): read for what it is; a proxy among them
+/// is also held to H.264 and fast start.
+pub fn is_movie(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     [".mp4", ".mov", ".m4v"].iter().any(|ext| lower.ends_with(ext))
 }
@@ -239,6 +249,23 @@ impl io::Seek for BlobCursor {
         self.pos = target as u64;
         Ok(self.pos)
     }
+}
+
+/// Any movie that is not a proxy: what it is, in words, and whether a browser plays it; it fails
+/// only when the file cannot be read as a movie at all.
+async fn media_check(store: Arc<dyn BlobStore>, key: BlobKey) -> Result<CheckResult, StoreError> {
+    let size = store.size(&key).await?;
+    let reader = BlobReader { store, key, size, runtime: tokio::runtime::Handle::current() };
+    let outcome = tokio::task::spawn_blocking(move || media::inspect(&mut BlobCursor { reader, pos: 0 }, size))
+        .await
+        .map_err(|e| StoreError::Backend(format!("the media check stopped: {e}")))?;
+    let (passed, detail) = match outcome {
+        Ok(info) if info.plays_in_browsers() => (true, format!("{}; {PLAYS_IN_BROWSERS}", info.describe())),
+        Ok(info) => (true, format!("{}; not playable in a browser (download it to view)", info.describe())),
+        Err(media::MediaError::Io(e)) => return Err(StoreError::Io(e)),
+        Err(e) => (false, format!("{e}; the file is damaged or not a movie: export it again")),
+    };
+    Ok(CheckResult { check: Check::Media, passed, detail, files: Vec::new(), at_ms: 0 })
 }
 
 /// A proxy must carry H.264 video and be fast start (moov first) to play in a browser at once.

@@ -43,9 +43,21 @@ pub(super) async fn asset(
     let checks = state.db.checks(id).await?;
     let history = state.db.history(Some(id), None).await?;
     let versions = state.db.asset_versions(asset.project_id, asset.bucket, &asset.name).await?;
-    let proxy_check = checks.iter().rev().find(|c| c.check == hub_domain::Check::Proxy);
-    let (playable, not_playable) =
-        playability(&asset, is_proxy(&asset.name), proxy_check.map(|c| (c.passed, c.detail.as_str())));
+    // A proxy plays when its proxy check passed; any other movie when its media check found it
+    // playable (H.264, fast start); the page says plainly when it does not.
+    let movie_check =
+        checks.iter().rev().find(|c| matches!(c.check, hub_domain::Check::Proxy | hub_domain::Check::Media));
+    let (playable, not_playable) = playability(
+        &asset,
+        is_movie(&asset.name),
+        movie_check.map(|c| match c.check {
+            hub_domain::Check::Media if c.passed && !c.detail.contains(crate::validate::PLAYS_IN_BROWSERS) => (
+                false,
+                format!("it is {}", c.detail.trim_end_matches("; not playable in a browser (download it to view)")),
+            ),
+            _ => (c.passed, c.detail.clone()),
+        }),
+    );
     let metadata = asset
         .bucket
         .schema()
@@ -89,16 +101,19 @@ pub(super) async fn asset(
     }))
 }
 
-/// Whether the page offers the player, or says why not.
-pub(super) fn playability(asset: &Asset, proxy: bool, check: Option<(bool, &str)>) -> (bool, Option<String>) {
-    if !proxy {
+/// Whether the page offers the player for a movie, or says why not. `check`: what validation
+/// found (playable or not, and why).
+pub(super) fn playability(asset: &Asset, movie: bool, check: Option<(bool, String)>) -> (bool, Option<String>) {
+    if !movie {
         return (false, None);
     }
     if asset.blob_key.is_none() || asset.state == AssetState::InProgress {
-        return (false, Some("The proxy is still being delivered; it plays once its bytes are here.".into()));
+        return (false, Some("The file is still being delivered; it plays once its bytes are here.".into()));
     }
     match check {
-        Some((false, detail)) => (false, Some(format!("This proxy cannot be played in the browser: {detail}."))),
+        Some((false, detail)) => {
+            (false, Some(format!("This file cannot be played in the browser: {detail}. Download it to view it.")))
+        }
         _ => (true, None),
     }
 }

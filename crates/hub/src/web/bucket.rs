@@ -86,7 +86,7 @@ pub(super) async fn bucket(
             state_label: a.state.label(),
             size: human_bytes(a.size),
             package: a.package_files.is_some(),
-            proxy: is_proxy(&a.name),
+            proxy: is_movie(&a.name),
             cells: shown.iter().map(|f| a.metadata.get(f.key).map(display_value).unwrap_or_default()).collect(),
             updated: when(a.updated_ms),
         })

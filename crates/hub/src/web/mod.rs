@@ -20,7 +20,7 @@ use crate::app::Hub;
 use crate::app::access::{Caller, allows, authorize, authorize_own, session_caller};
 use crate::app::sessions::{SESSION_COOKIE, cookie, end_session, start_session};
 use crate::db::{Asset, CheckResult, RepoError, User};
-use crate::validate::is_proxy;
+use crate::validate::is_movie;
 
 mod asset;
 mod bucket;
