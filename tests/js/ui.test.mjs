@@ -313,6 +313,32 @@ test('source delivery into a request-based bucket: problems are shown per row be
   await page.close();
 });
 
+test('a row the hub refused is re-checked as it changes: its error goes once it is fixed (issue 13, item 9)', async () => {
+  const work = mkdtempSync(join(tmpdir(), 'contenthub-ui-recheck-'));
+  const file = join(work, 'r8_me51.wav');
+  writeFileSync(file, Buffer.alloc(50_000, 5));
+  const studio = await browser.newPage();
+  await signIn(studio, 'studio', demoPassword(hub, 'studio'), '/projects/1');
+  const made = await call(studio, 'POST', '/api/v1/projects/1/buckets/final-sound/requests',
+    json({ title: 'Reel 8 M&E 5.1', metadata: { reel: 8, mix_type: 'M&E', format: '5.1' } }));
+  assert.equal(made.status, 201, JSON.stringify(made.data));
+  await studio.close();
+  const page = await browser.newPage();
+  await signIn(page, 'soundhouse', demoPassword(hub, 'soundhouse'), '/projects/1/buckets/final-sound/upload');
+  await page.locator('#pick-files').setInputFiles([file]);
+  const row = page.locator('#rows tr', { hasText: 'r8_me51.wav' });
+  await row.waitFor();
+  await page.getByRole('button', { name: 'DELIVER', disabled: false }).click();
+  await row.locator('.row-error').waitFor();
+  assert.match(await row.locator('.row-error').innerText(), /choose one/);
+  // Choosing the request supplies what was missing: the row is fine again, without a DELIVER.
+  await row.locator('select.req').selectOption({ label: 'Reel 8 M&E 5.1' });
+  await row.locator('.row-error').waitFor({ state: 'detached' });
+  await page.getByRole('button', { name: 'DELIVER', disabled: false }).click();
+  await page.waitForURL(/delivered=\d+/, { timeout: 60000 });
+  await page.close();
+});
+
 // How long the page's own tasks run for such a folder is measured by bench_folder.mjs (a
 // benchmark against a small folder in the same run), not asserted here.
 test('a folder of 30,000 frames, picked or dropped, makes one package row; a drop shows its progress while it is read', async () => {

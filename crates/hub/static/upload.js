@@ -197,6 +197,27 @@
     $('overall-text').textContent = rows.length + ' to deliver · ' + human(sent) + ' of ' + human(total) + ' acknowledged by the hub' + pace;
     $('deliver').disabled = busy || rows.length === 0;
   }
+  // What is still wrong with a row, as far as the page can tell: a request to choose, a
+  // required field missing, a value that is not one of the choices or not a number. A row the hub
+  // refused is re-checked so as it changes (its error goes once fixed; the hub has the last word
+  // at DELIVER).
+  function recheck(row) {
+    if (row.error === undefined) return;
+    var problems = [];
+    if (config.request_based && !row.request) problems.push('choose the request it fulfils');
+    config.fields.forEach(function (f) {
+      var value = row.metadata[f.key];
+      if (value === undefined || value === '') {
+        if (f.required) problems.push(f.label + ' is required');
+      } else if (f.choices.length && f.choices.indexOf(String(value)) < 0) {
+        problems.push(f.label + ' must be one of ' + f.choices.join(', '));
+      } else if (f.kind === 'integer' && !/^-?\d+$/.test(String(value))) {
+        problems.push(f.label + ' must be a whole number');
+      }
+    });
+    if (problems.length) row.error = problems.join('; ');
+    else delete row.error;
+  }
   $('rows').addEventListener('change', function (e) {
     var tr = e.target.closest('tr');
     if (!tr) return;
@@ -204,6 +225,7 @@
     if (e.target.classList.contains('pick')) row.selected = e.target.checked;
     if (e.target.classList.contains('req')) {
       setRequest(row, e.target.value ? Number(e.target.value) : null);
+      recheck(row);
       render();
     }
   });
@@ -218,6 +240,7 @@
     rows.forEach(function (row) {
       if (!row.selected) return;
       form.forEach(function (value, key) { if (value !== '') row.metadata[key] = value; });
+      recheck(row);
     });
     render();
   });

@@ -68,7 +68,10 @@ pub(super) async fn upload(
         "request_based": bucket.request_based(),
         "requests": requests,
         "chosen": !chosen.is_empty(),
-        "fields": fields.iter().map(|f| serde_json::json!({"key": f.key, "kind": f.kind})).collect::<Vec<_>>(),
+        "fields": fields
+            .iter()
+            .map(|f| serde_json::json!({"key": f.key, "kind": f.kind, "label": f.label, "required": f.required, "choices": f.choices}))
+            .collect::<Vec<_>>(),
         "done_url": if bucket.request_based() {
             format!("/projects/{id}/buckets/{slug}/requests")
         } else {
