@@ -774,6 +774,13 @@ test('managers: add a member scoped to a bucket, change their role, remove them;
   assert.equal(await row.locator('select.role').inputValue(), 'viewer');
   assert.match(await row.innerText(), /Music/);
 
+  // Their buckets, edited in place (issue 13, item 11): VFX added to Music, the role kept.
+  await row.locator('summary').click();
+  await row.getByLabel('VFX').check();
+  await change('PATCH', () => row.getByRole('button', { name: 'Save buckets' }).click());
+  const scoped = await membership();
+  assert.deepEqual([scoped.role, [...scoped.buckets].sort()], ['viewer', ['music', 'vfx']]);
+
   page.once('dialog', (dialog) => dialog.accept());
   await change('DELETE', () => row.getByRole('button', { name: 'Remove' }).click());
   assert.equal(await membership(), undefined, 'the hub no longer lists them');

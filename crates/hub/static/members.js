@@ -15,6 +15,13 @@
     var buckets = tr.dataset.buckets ? tr.dataset.buckets.split(',') : null;
     call('PATCH', base + '/' + tr.dataset.user, { role: e.target.value, buckets: buckets });
   });
+  // A member's buckets, edited in place: the ticked ones (none: all), their role kept.
+  document.addEventListener('click', function (e) {
+    if (!e.target.classList.contains('save-scope')) return;
+    var tr = e.target.closest('tr');
+    var ticked = Array.prototype.map.call(tr.querySelectorAll('input.scope-bucket:checked'), function (box) { return box.value; });
+    call('PATCH', base + '/' + tr.dataset.user, { role: tr.querySelector('select.role').value, buckets: ticked.length ? ticked : null });
+  });
   document.addEventListener('click', function (e) {
     if (!e.target.classList.contains('remove')) return;
     var tr = e.target.closest('tr');

@@ -9,6 +9,8 @@ pub(super) struct MemberRow {
     role: &'static str,
     buckets: String,
     bucket_slugs: String,
+    /// Every bucket (slug, title) and whether the member's scope names it (none ticked: all).
+    scope: Vec<(&'static str, &'static str, bool)>,
 }
 
 #[derive(Template)]
@@ -47,6 +49,10 @@ pub(super) async fn members(
                 .buckets
                 .as_ref()
                 .map_or_else(String::new, |b| b.iter().map(|b| b.slug()).collect::<Vec<_>>().join(",")),
+            scope: BucketKind::ALL
+                .into_iter()
+                .map(|b| (b.slug(), b.title(), m.buckets.as_ref().is_some_and(|list| list.contains(&b))))
+                .collect(),
         })
         .collect();
     let chrome = viewer.chrome(vec![
