@@ -546,9 +546,18 @@ test('browse: select many assets, Bulk actions → edit metadata for all of them
     return answered;
   };
 
+  // The guide's words: select multiple files, then Edit under BULK ACTIONS (issue 13, item 7) — a
+  // visible menu whose actions wait for a selection.
+  const bulk = page.getByRole('toolbar', { name: 'Bulk actions for the selected assets' });
+  assert.equal(await bulk.getByRole('button', { name: 'Edit' }).isDisabled(), true, 'nothing selected yet');
   for (const name of names) await page.getByLabel(`Select ${name}`).check();
-  await page.locator('#bulk summary').click();
   assert.equal(await page.locator('#selected-count').innerText(), '2');
+  for (const action of ['Edit', 'Download', 'Revalidate', 'Delete']) {
+    assert.equal(await bulk.getByRole('button', { name: action }).isEnabled(), true, `${action} is there for a manager`);
+  }
+  await bulk.getByRole('button', { name: 'Download' }).click();
+  assert.deepEqual(await page.locator('#bulk-result a').allInnerTexts(), names, 'a download link for each');
+  await bulk.getByRole('button', { name: 'Edit' }).click();
   await page.locator('#bulk-form').getByLabel('Language').fill('fr');
   await page.screenshot({ path: join(SHOTS, 'bulk-edit.png'), fullPage: true });
   const reloaded = page.waitForEvent('load');
@@ -563,7 +572,7 @@ test('browse: select many assets, Bulk actions → edit metadata for all of them
   // All or nothing: a good value (language) and a bad one (reel 400 is out of range) for both
   // assets; the hub refuses the lot, and neither asset changes at all.
   for (const name of names) await page.getByLabel(`Select ${name}`).check();
-  await page.locator('#bulk summary').click();
+  await bulk.getByRole('button', { name: 'Edit' }).click();
   assert.equal(await page.locator('#selected-count').innerText(), '2');
   await page.locator('#bulk-form').getByLabel('Language').fill('de');
   await page.locator('#bulk-form').getByLabel('Reel').fill('400');

@@ -43,6 +43,8 @@ pub(super) struct BucketPage {
     requests_href: Option<String>,
     /// The viewer may edit metadata here: rows can be selected for bulk actions.
     editable: bool,
+    /// The viewer manages the bucket: revalidation and deletion among the bulk actions.
+    manages: bool,
     /// Files arrive through the API only (Footage); `with_token`: this viewer could deliver
     /// here with a token of the deliver scope, so the page says how.
     api_only: bool,
@@ -119,6 +121,7 @@ pub(super) async fn bucket(
         upload_href,
         requests_href: bucket.request_based().then(|| format!("/projects/{id}/buckets/{slug}/requests")),
         editable: may_deliver && !grid,
+        manages: allows(&viewer.caller, member.as_ref(), Action::ManageBucket(bucket)),
         api_only: bucket.api_only(),
         with_token: bucket.api_only() && allows(&with_token(&viewer.caller), member.as_ref(), Action::Deliver(bucket)),
         grid,
