@@ -75,84 +75,6 @@ impl MediaInfo {
     pub fn plays_in_browsers(&self) -> bool {
         self.has_h264_video() && (self.fast_start || self.fragmented)
     }
-
-    /// What the file is, in words: container, video (codec, size, rate), length, timecode and
-    /// sound, e.g. `QuickTime (qt  ); video apch 1920×1080 at 24 fps; 00:01:30.000; timecode
-    /// 01:00:00:00; sound: 1 track (2 ch, 48000 Hz)`.
-    pub fn describe(&self) -> String {
-        let container = match self.brand.as_deref() {
-            Some("qt  ") => "QuickTime (qt)".to_owned(),
-            Some(brand) => format!("MP4 ({})", brand.trim()),
-            None => "QuickTime/MP4 (no ftyp)".to_owned(),
-        };
-        let mut parts = vec![container];
-        for video in self.tracks.iter().filter(|t| t.kind == "vide") {
-            let mut line = format!("video {}", codec_name(&video.codec));
-            if let (Some(w), Some(h)) = (video.width, video.height) {
-                line += &format!(" {w}×{h}");
-            }
-            if let Some((scale, per)) = video.frame_rate.filter(|(s, p)| *s > 0 && *p > 0) {
-                let fps = f64::from(scale) / f64::from(per);
-                let fps = if (fps - fps.round()).abs() < 0.005 { format!("{fps:.0}") } else { format!("{fps:.3}") };
-                line += &format!(" at {fps} fps");
-            }
-            parts.push(line);
-        }
-        if let Some((ticks, scale)) = self.duration.filter(|(_, s)| *s > 0) {
-            let seconds = ticks as f64 / f64::from(scale);
-            let whole = seconds as u64;
-            parts.push(format!(
-                "{:02}:{:02}:{:02}.{:03}",
-                whole / 3600,
-                whole / 60 % 60,
-                whole % 60,
-                ((seconds - whole as f64) * 1000.0).round() as u64 % 1000
-            ));
-        }
-        if let Some(tc) = &self.timecode {
-            parts.push(format!("timecode {tc}"));
-        }
-        let sound: Vec<&Track> = self.tracks.iter().filter(|t| t.kind == "soun").collect();
-        if sound.is_empty() {
-            parts.push("no sound".to_owned());
-        } else {
-            let each: Vec<String> = sound
-                .iter()
-                .map(|t| {
-                    let mut what = codec_name(&t.codec).to_owned();
-                    if let Some(ch) = t.channels {
-                        what += &format!(", {ch} ch");
-                    }
-                    if let Some(rate) = t.sample_rate.filter(|r| *r > 0) {
-                        what += &format!(", {rate} Hz");
-                    }
-                    what
-                })
-                .collect();
-            let tracks = if sound.len() == 1 { "1 track".to_owned() } else { format!("{} tracks", sound.len()) };
-            parts.push(format!("sound: {tracks} ({})", each.join("; ")));
-        }
-        parts.join("; ")
-    }
-}
-
-/// A codec's common name with its four-character code, e.g. `ProRes 422 HQ (apch)`.
-fn codec_name(fourcc: &str) -> String {
-    let name = match fourcc {
-        "avc1" | "avc3" => "H.264",
-        "hvc1" | "hev1" => "HEVC",
-        "apch" => "ProRes 422 HQ",
-        "apcn" => "ProRes 422",
-        "apcs" => "ProRes 422 LT",
-        "apco" => "ProRes 422 Proxy",
-        "ap4h" => "ProRes 4444",
-        "ap4x" => "ProRes 4444 XQ",
-        "AVdh" | "AVdn" => "DNxHD/DNxHR",
-        "mp4a" => "AAC",
-        "sowt" | "twos" | "lpcm" | "in24" | "in32" | "ipcm" => "PCM",
-        _ => return fourcc.to_owned(),
-    };
-    format!("{name} ({fourcc})")
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -486,84 +408,11 @@ pub fn remux_fast_start<R: Read + Seek, W: Write>(reader: &mut R, len: u64, out:
     Ok(true)
 }
 
-/// A tiny synthetic movie (one video track, one chunk of fake frames), for tests here and in the
-/// crates that validate proxies. Not a playable file: real players need real frames.
+/// A tiny synthetic movie and hostile ones, for tests here and in the crates that validate movies.
 #[doc(hidden)]
-pub mod sample {
-    pub fn bx(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
-        let mut out = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
-        out.extend_from_slice(kind);
-        out.extend_from_slice(payload);
-        out
-    }
+pub mod sample;
 
-    /// A child box whose 64-bit size makes its end wrap around from offset 8 of its parent.
-    pub fn wrapping_child() -> Vec<u8> {
-        let mut out = 1u32.to_be_bytes().to_vec();
-        out.extend_from_slice(b"trak");
-        out.extend_from_slice(&(u64::MAX - 7).to_be_bytes());
-        out
-    }
-
-    /// `trak` boxes nested `depth` deep around an empty `stco` (built in one pass).
-    pub fn nested_traks(depth: usize) -> Vec<u8> {
-        let inner = bx(b"stco", &[0u8; 8]);
-        let mut out = Vec::with_capacity(depth * 8 + inner.len());
-        for level in 0..depth {
-            out.extend_from_slice(&(((depth - level) * 8 + inner.len()) as u32).to_be_bytes());
-            out.extend_from_slice(b"trak");
-        }
-        out.extend_from_slice(&inner);
-        out
-    }
-
-    /// A movie with one video track whose single chunk is at `chunk_offset`.
-    fn moov(codec: &[u8; 4], chunk_offset: u32) -> Vec<u8> {
-        let hdlr = bx(b"hdlr", &[&[0u8; 8][..], b"vide", &[0u8; 12]].concat());
-        let entry = bx(codec, &[0u8; 78]);
-        let stsd = bx(b"stsd", &[&[0u8; 4][..], &1u32.to_be_bytes(), &entry].concat());
-        let stco = bx(b"stco", &[&[0u8; 4][..], &1u32.to_be_bytes(), &chunk_offset.to_be_bytes()].concat());
-        let stbl = bx(b"stbl", &[stsd, stco].concat());
-        let minf = bx(b"minf", &stbl);
-        let mdia = bx(b"mdia", &[hdlr, minf].concat());
-        bx(b"moov", &bx(b"trak", &mdia))
-    }
-
-    pub fn movie(codec: &[u8; 4], fast: bool) -> (Vec<u8>, Vec<u8>) {
-        let ftyp = bx(b"ftyp", b"isom\0\0\x02\0isomavc1");
-        let media = b"FRAME-DATA-0123456789".to_vec();
-        let mdat = bx(b"mdat", &media);
-        let moov_len = moov(codec, 0).len();
-        let file = if fast {
-            let offset = (ftyp.len() + moov_len + 8) as u32;
-            [ftyp, moov(codec, offset), mdat].concat()
-        } else {
-            let offset = (ftyp.len() + 8) as u32;
-            [ftyp, mdat, moov(codec, offset)].concat()
-        };
-        (file, media)
-    }
-
-    /// Hostile movies named as proxies, with a part of the reason each must be refused with: a
-    /// `moov` child whose 64-bit size wraps around, and a real-looking slow H.264 movie (so that
-    /// a remux runs) whose `moov` also holds `trak` boxes nested 100,000 deep.
-    pub fn hostile_movies() -> Vec<(&'static str, Vec<u8>, &'static str)> {
-        let ftyp = bx(b"ftyp", b"isom\0\0\0\0");
-        let wraps = [ftyp, bx(b"mdat", b"frames"), bx(b"moov", &wrapping_child())].concat();
-        let (slow, _) = movie(b"avc1", false);
-        let mut at = 0;
-        let (moov_at, moov_size) = loop {
-            let size = u32::from_be_bytes(slow[at..at + 4].try_into().expect("4 bytes")) as usize;
-            if &slow[at + 4..at + 8] == b"moov" {
-                break (at, size);
-            }
-            at += size;
-        };
-        let payload = [&slow[moov_at + 8..moov_at + moov_size], &nested_traks(100_000)[..]].concat();
-        let deep = [&slow[..moov_at], &bx(b"moov", &payload)[..], &slow[moov_at + moov_size..]].concat();
-        vec![("wraps.mp4", wraps, "overruns its parent"), ("deep.mp4", deep, "nested deeper")]
-    }
-}
+mod describe;
 
 #[cfg(test)]
 mod tests {

@@ -82,6 +82,8 @@ pub struct Checked {
 /// Said by a movie's media check when a browser plays it as it loads (the asset page then
 /// offers the player).
 pub const PLAYS_IN_BROWSERS: &str = "plays in browsers";
+/// …and when it does not.
+pub const NOT_IN_BROWSERS: &str = "not playable in a browser (download it to view)";
 
 /// Whether a file is a movie by its name (MP4 or MOV): read for what it is; a proxy among them
 /// is also held to H.264 and fast start.
@@ -261,7 +263,7 @@ async fn media_check(store: Arc<dyn BlobStore>, key: BlobKey) -> Result<CheckRes
         .map_err(|e| StoreError::Backend(format!("the media check stopped: {e}")))?;
     let (passed, detail) = match outcome {
         Ok(info) if info.plays_in_browsers() => (true, format!("{}; {PLAYS_IN_BROWSERS}", info.describe())),
-        Ok(info) => (true, format!("{}; not playable in a browser (download it to view)", info.describe())),
+        Ok(info) => (true, format!("{}; {NOT_IN_BROWSERS}", info.describe())),
         Err(media::MediaError::Io(e)) => return Err(StoreError::Io(e)),
         Err(e) => (false, format!("{e}; the file is damaged or not a movie: export it again")),
     };

@@ -53,7 +53,7 @@ pub(super) async fn asset(
         movie_check.map(|c| match c.check {
             hub_domain::Check::Media if c.passed && !c.detail.contains(crate::validate::PLAYS_IN_BROWSERS) => (
                 false,
-                format!("it is {}", c.detail.trim_end_matches("; not playable in a browser (download it to view)")),
+                format!("it is {}", c.detail.trim_end_matches(crate::validate::NOT_IN_BROWSERS).trim_end_matches("; ")),
             ),
             _ => (c.passed, c.detail.clone()),
         }),
