@@ -5,7 +5,7 @@
 # server it starts, the browsers. Leave one out only on purpose: CONTENTHUB_TEST_SKIP=postgres,s3,browser.
 # Installs (when missing): Info-ZIP unzip/zip, ffmpeg, Chromium, Firefox ESR and libavcodec (Debian); a Python virtualenv with the original
 # npack 0.8.0, pytest, openapi-spec-validator, tuspy and schemathesis (PyPI); s3s-fs (crates.io), started on
-# 127.0.0.1; tus-js-client, @tus/server, playwright-core and puppeteer-core (npm). Set CARGO_TARGET_DIR to share build output between clones.
+# 127.0.0.1; tus-js-client, @tus/server, playwright-core, puppeteer-core and axe-core (npm). Set CARGO_TARGET_DIR to share build output between clones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)

@@ -51,15 +51,6 @@ async function signIn(page, user, password, next = '/') {
   await Promise.all([page.waitForNavigation(), page.click('button[type="submit"]')]);
 }
 
-async function waitForText(page, selector, pattern, ms = 30000) {
-  await page.waitForFunction(
-    (sel, source) => [...document.querySelectorAll(sel)].some((e) => new RegExp(source).test(e.textContent)),
-    { timeout: ms },
-    selector,
-    pattern.source,
-  );
-}
-
 test('Firefox: sign in with the keyboard alone; a wrong password says so; only my projects', async () => {
   const page = await browser.newPage();
   await page.goto(`${hub.base}/login`);
@@ -116,7 +107,12 @@ test('Firefox: bulk upload with tus-js-client ends Valid; the proxy plays and se
   await page.locator('#meta-form input[name="shot"]').fill('sh050');
   await page.locator('#meta-form input[name="version"]').fill('1');
   await page.click('#meta-form button[type="submit"]');
-  await waitForText(page, '#rows', /shot=sh050, version=1[\s\S]*shot=sh050, version=1[\s\S]*shot=sh050, version=1/);
+  // Every row's cells say so (none was ticked: the button applied to all three).
+  await page.waitForFunction(() => {
+    const rows = Array.from(document.querySelectorAll('#rows tr'));
+    const cell = (tr, key) => tr.querySelector(`.cell[data-key="${key}"]`).value;
+    return rows.length === 3 && rows.every((tr) => cell(tr, 'shot') === 'sh050' && cell(tr, 'version') === '1');
+  });
   await page.screenshot({ path: join(SHOTS, 'firefox-upload.png'), fullPage: true });
   await Promise.all([page.waitForNavigation({ timeout: 60000 }), page.click('#deliver')]);
   assert.match(page.url(), /\/buckets\/vfx\?delivered=\d+$/);
@@ -164,5 +160,67 @@ test('Firefox: bulk upload with tus-js-client ends Valid; the proxy plays and se
   assert.match(text, /sh051_notes\.txt/);
   assert.match(text, /transfer complete .*all \d+ bytes received/);
   await page.screenshot({ path: join(SHOTS, 'firefox-transfers.png'), fullPage: true });
+  await page.close();
+});
+
+test('the partner guide\'s core in Firefox: Bucket filter, the Final Sound header, the filter bar, Upload Assets, a drop, the request and the Reel per file, DELIVER, redirected back', async () => {
+  const page = await browser.newPage();
+  await signIn(page, 'studio', demoPassword(hub, 'studio'), '/projects/1');
+  const posted = await page.evaluate(async () => {
+    const csrf = document.querySelector('meta[name="csrf-token"]').content;
+    const ids = [];
+    for (const [title, metadata] of [
+      ['Reel 12 stems 5.1 (firefox)', { reel: 12, mix_type: 'stems', format: '5.1' }],
+      ['Atmos printmaster, reel to follow (firefox)', { mix_type: 'printmaster', format: 'Atmos' }],
+    ]) {
+      const r = await fetch('/api/v1/projects/1/buckets/final-sound/requests', {
+        method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, body: JSON.stringify({ title, metadata }),
+      });
+      ids.push((await r.json()).id);
+    }
+    return ids;
+  });
+  assert.equal(posted.length, 2);
+  await signIn(page, 'soundhouse', demoPassword(hub, 'soundhouse'), '/projects/1');
+  // The Bucket filter.
+  await page.type('#bucket-filter', 'final');
+  const shown = () => page.$$eval('section.bucket', (cards) => cards.filter((c) => !c.hidden).map((c) => c.querySelector('h3').textContent.trim()));
+  assert.deepEqual(await shown(), ['Final Sound']);
+  // The Final Sound header opens the request view.
+  await Promise.all([page.waitForNavigation(), page.click('#bucket-final-sound a')]);
+  assert.match(page.url(), /\/final-sound\/requests$/);
+  // The filter bar.
+  await page.type('input[name="q"]', '(firefox)');
+  await page.select('select[name="state"]', 'open');
+  await Promise.all([page.waitForNavigation(), page.click('form.filters button[type="submit"]')]);
+  assert.equal(await page.$$eval('tbody tr', (rows) => rows.length), 2);
+  // Select the requests, Upload Assets.
+  for (const id of posted) await page.click(`input.pick-request[value="${id}"]`);
+  await Promise.all([page.waitForNavigation(), page.click('#upload-assets')]);
+  assert.match(page.url(), /\/final-sound\/upload\?requests=/);
+  assert.equal(await page.$eval('h1', (h) => h.textContent), 'Source Delivery');
+  // Drop two files onto the drop-zone (the page's handler, a DataTransfer like a real drop's).
+  await page.evaluate(() => {
+    const data = new DataTransfer();
+    data.items.add(new File([new Uint8Array(40000).fill(1)], 'r12_stems51.wav'));
+    data.items.add(new File([new Uint8Array(30000).fill(2)], 'r12_pm_atmos.wav'));
+    const zone = document.getElementById('drop');
+    zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: data, bubbles: true, cancelable: true }));
+    zone.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+  });
+  await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 2);
+  // Each file's request from the Files to deliver dropdown; the Reel where the request has none.
+  await page.select('select[aria-label="Request for r12_stems51.wav"]', String(posted[0]));
+  await page.select('select[aria-label="Request for r12_pm_atmos.wav"]', String(posted[1]));
+  assert.equal(await page.$eval('input[aria-label="Reel of r12_stems51.wav"]', (i) => i.value), '12');
+  await page.type('input[aria-label="Reel of r12_pm_atmos.wav"]', '12');
+  await page.screenshot({ path: join(SHOTS, 'firefox-source-delivery.png'), fullPage: true });
+  // DELIVER; redirected back to the request view, both Submitted (or already Processed).
+  await Promise.all([page.waitForNavigation({ timeout: 60000 }), page.click('#deliver')]);
+  assert.match(page.url(), /\/final-sound\/requests\?delivered=\d+$/);
+  const states = await page.$$eval('tbody tr', (rows) => rows
+    .filter((r) => r.textContent.includes('(firefox)')).map((r) => r.querySelector('.badge').textContent.trim()));
+  assert.equal(states.length, 2);
+  for (const state of states) assert.match(state, /^(submitted|processed)$/);
   await page.close();
 });

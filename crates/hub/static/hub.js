@@ -47,5 +47,17 @@ window.hub = (function () {
     var s = Math.max(0, Math.round(seconds));
     return 'about ' + (s >= 3600 ? Math.floor(s / 3600) + ' h ' : '') + (s >= 60 ? Math.floor(s % 3600 / 60) + ' min ' : '') + (s % 60) + ' s left';
   }
-  return { csrf: csrf, api: api, refusal: refusal, typed: typed, metadataOf: metadataOf, human: human, timeLeft: timeLeft };
+  // What a drop holds, taken while its event runs (the browser lends the items only then): folders
+  // and files as entries, read afterwards, or plain files where a browser offers no entries.
+  function dropped(items) {
+    var out = { entries: [], files: [] };
+    for (var i = 0; i < items.length; i++) {
+      if (items[i].kind !== 'file') continue;
+      var entry = items[i].webkitGetAsEntry && items[i].webkitGetAsEntry();
+      if (entry) out.entries.push(entry);
+      else if (items[i].getAsFile()) out.files.push(items[i].getAsFile());
+    }
+    return out;
+  }
+  return { csrf: csrf, dropped: dropped, api: api, refusal: refusal, typed: typed, metadataOf: metadataOf, human: human, timeLeft: timeLeft };
 })();

@@ -66,10 +66,10 @@
     if (waiting.status !== 'uploaded') waiting.status = 'ready to continue';
   }
   function addFile(file) {
-    place({ kind: 'file', name: file.name, size: file.size, file: file, metadata: {}, request: null, selected: true });
+    place({ kind: 'file', name: file.name, size: file.size, file: file, metadata: {}, request: null, selected: false });
   }
   function addPackage(name, members) {
-    var row = { kind: 'package', name: name, members: members, metadata: {}, request: null, selected: true };
+    var row = { kind: 'package', name: name, members: members, metadata: {}, request: null, selected: false };
     row.size = members.reduce(function (sum, m) { return sum + m.size; }, 0);
     if (!members.some(function (m) { return m.name === 'checksum.txt'; })) {
       row.error = 'no checksum.txt beside the frames: make it with `npack checksum -s ' + name + '`';
@@ -119,21 +119,17 @@
     }
     return out;
   }
-  async function collectDrop(items) {
-    var entries = [];
-    for (var i = 0; i < items.length; i++) {
-      if (items[i].kind !== 'file') continue;
-      var entry = items[i].webkitGetAsEntry && items[i].webkitGetAsEntry();
-      // A browser without the entries API still gives the files (though not folders).
-      if (entry) entries.push(entry);
-      else if (items[i].getAsFile()) addFile(items[i].getAsFile());
-    }
-    for (var k = 0; k < entries.length; k++) {
-      if (entries[k].isDirectory) {
-        reading(0, entries[k].name);
-        addPackage(entries[k].name, await readFolder(entries[k], '', []));
+  // What was dropped (hub.dropped took it from the drop event, which lends its items only while
+  // it runs): loose files become rows, folders packages.
+  async function collectDropped(dropped) {
+    dropped.files.forEach(addFile);
+    for (var k = 0; k < dropped.entries.length; k++) {
+      var entry = dropped.entries[k];
+      if (entry.isDirectory) {
+        reading(0, entry.name);
+        addPackage(entry.name, await readFolder(entry, '', []));
         reading(null);
-      } else addFile(await entryFile(entries[k]));
+      } else addFile(await entryFile(entry));
     }
     render();
   }
@@ -155,9 +151,14 @@
     render();
   }
 
-  // ---- the table ----
+  // ---- the table: one row per file, its metadata editable in place like a spreadsheet ----
+  // Each row's elements are made once and then updated in place (only the rows that changed),
+  // so that typing into a cell is never interrupted by a redraw and thousands of rows stay cheap.
   var pending = false;
-  function render() {
+  var dirty = new Set();
+  var everything = true;
+  function render(row) {
+    if (row) dirty.add(row); else everything = true;
     if (pending) return;
     pending = true;
     requestAnimationFrame(function () { pending = false; draw(); });
@@ -169,22 +170,94 @@
     });
     return html;
   }
+  function cellHtml(f, name) {
+    var label = ' aria-label="' + text(f.label + ' of ' + name) + '" data-key="' + text(f.key) + '"';
+    if (f.choices.length) {
+      return '<select class="cell"' + label + '><option value="">—</option>' +
+        f.choices.map(function (c) { return '<option>' + text(c) + '</option>'; }).join('') + '</select>';
+    }
+    return '<input class="cell"' + label + (f.kind === 'integer' ? ' inputmode="numeric" size="4"' : ' size="9"') +
+      (f.kind === 'date' ? ' type="date"' : '') + '>';
+  }
+  // A row's elements, made once.
+  function build(row) {
+    var tr = document.createElement('tr');
+    tr.row = row;
+    tr.innerHTML =
+      '<td><input type="checkbox" class="pick" aria-label="Select ' + text(row.name) + '"></td>' +
+      '<td class="file">' + text(row.name) +
+      (row.kind === 'package' ? ' <span class="badge">package' + (row.members ? ' · ' + row.members.length + ' files' : '') + '</span>' : '') +
+      ' <span class="badge changed" hidden>changed</span><div class="row-error" hidden></div></td>' +
+      '<td class="num">' + human(row.size) + '</td>' +
+      (config.request_based ? '<td><select class="req" aria-label="Request for ' + text(row.name) + '">' + requestOptions(row) + '</select></td>' : '') +
+      config.fields.map(function (f) { return '<td>' + cellHtml(f, row.name) + '</td>'; }).join('') +
+      '<td class="progress"><progress hidden></progress> <span class="muted status"></span>' +
+      (config.resume ? '' : ' <button type="button" class="linklike remove" aria-label="Remove ' + text(row.name) + '">remove</button>') + '</td>';
+    return tr;
+  }
+  // What the row started with for `key` (its request's value, or nothing): a cell that differs was
+  // changed here, and is marked so.
+  function changed(row, key) {
+    var now = row.metadata[key] === undefined ? '' : String(row.metadata[key]);
+    var was = (row.fromRequest && row.fromRequest[key]) || '';
+    return now !== was;
+  }
+  function update(row) {
+    var tr = row.tr;
+    var pick = tr.querySelector('.pick');
+    pick.checked = !!row.selected;
+    pick.disabled = busy;
+    var error = tr.querySelector('.row-error');
+    error.hidden = !row.error;
+    error.textContent = row.error || '';
+    var req = tr.querySelector('.req');
+    if (req) {
+      if (req !== document.activeElement) req.value = row.request ? String(row.request) : '';
+      req.disabled = busy;
+      req.setAttribute('aria-invalid', String(!!(row.bad && row.bad.request)));
+    }
+    var any = false;
+    tr.querySelectorAll('.cell').forEach(function (cell) {
+      var key = cell.dataset.key;
+      var value = row.metadata[key] === undefined ? '' : String(row.metadata[key]);
+      if (cell !== document.activeElement && cell.value !== value) {
+        // A value that is not one of a choice field's options (from a request) is shown as it is.
+        if (cell.tagName === 'SELECT' && value && !Array.prototype.some.call(cell.options, function (o) { return o.value === value; })) {
+          var option = document.createElement('option');
+          option.textContent = value;
+          cell.appendChild(option);
+        }
+        cell.value = value;
+      }
+      cell.disabled = busy;
+      var differs = changed(row, key);
+      any = any || differs;
+      cell.classList.toggle('changed', differs);
+      cell.setAttribute('aria-invalid', String(!!(row.bad && row.bad[key])));
+    });
+    tr.classList.toggle('changed', any);
+    tr.querySelector('.badge.changed').hidden = !any;
+    var progress = tr.querySelector('progress');
+    progress.hidden = !row.total;
+    if (row.total) { progress.max = row.total; progress.value = row.sent || 0; }
+    tr.querySelector('.status').textContent = row.status || 'ready';
+    var remove = tr.querySelector('.remove');
+    if (remove) remove.hidden = busy;
+  }
   function draw() {
     $('rows-wrap').hidden = $('actions').hidden = $('tagger').hidden = rows.length === 0;
-    var html = '';
-    rows.forEach(function (row, i) {
-      var meta = Object.keys(row.metadata).map(function (k) { return k + '=' + row.metadata[k]; }).join(', ');
-      var progress = row.total ? '<progress max="' + row.total + '" value="' + (row.sent || 0) + '"></progress> ' : '';
-      html += '<tr data-row="' + i + '">' +
-        '<td><input type="checkbox" class="pick" aria-label="Select ' + text(row.name) + '"' + (row.selected ? ' checked' : '') + (busy ? ' disabled' : '') + '></td>' +
-        '<td>' + text(row.name) + (row.kind === 'package' ? ' <span class="badge">package' + (row.members ? ' · ' + row.members.length + ' files' : '') + '</span>' : '') +
-        (row.error ? '<div class="row-error">' + text(row.error) + '</div>' : '') + '</td>' +
-        '<td class="num">' + human(row.size) + '</td>' +
-        (config.request_based ? '<td><select class="req" aria-label="Request for ' + text(row.name) + '"' + (busy ? ' disabled' : '') + '>' + requestOptions(row) + '</select></td>' : '') +
-        '<td class="muted">' + text(meta || '—') + '</td>' +
-        '<td>' + progress + '<span class="muted">' + text(row.status || 'ready') + '</span></td></tr>';
+    var fresh = document.createDocumentFragment();
+    rows.forEach(function (row) {
+      if (row.tr) return;
+      row.tr = build(row);
+      fresh.appendChild(row.tr);
+      dirty.add(row);
     });
-    $('rows').innerHTML = html;
+    $('rows').appendChild(fresh);
+    (everything ? rows : Array.from(dirty)).forEach(update);
+    dirty.clear();
+    everything = false;
+    selection();
     var total = 0, sent = 0;
     rows.forEach(function (r) { total += r.size; sent += r.sent || 0; });
     $('overall').max = total || 1;
@@ -194,54 +267,122 @@
       var rate = (sent - started.sent) / ((performance.now() - started.at) / 1000);
       pace = ' · ' + human(rate) + '/s · ' + hub.timeLeft((total - sent) / rate);
     }
-    $('overall-text').textContent = rows.length + ' to deliver · ' + human(sent) + ' of ' + human(total) + ' acknowledged by the hub' + pace;
+    var edited = rows.filter(function (r) { return r.tr && r.tr.classList.contains('changed'); }).length;
+    $('overall-text').textContent = rows.length + ' to deliver' + (edited ? ' (' + edited + ' changed here)' : '') +
+      ' · ' + human(sent) + ' of ' + human(total) + ' acknowledged by the hub' + pace;
     $('deliver').disabled = busy || rows.length === 0;
+  }
+  // "Select all" follows the rows' boxes, and the tagger says which rows it will change.
+  function selection() {
+    var chosen = rows.filter(function (r) { return r.selected; }).length;
+    var all = $('select-all');
+    all.checked = rows.length > 0 && chosen === rows.length;
+    all.indeterminate = chosen > 0 && chosen < rows.length;
+    all.disabled = busy;
+    $('apply').textContent = chosen ? 'Apply to ' + chosen + ' selected row' + (chosen === 1 ? '' : 's')
+      : 'Apply to all ' + rows.length + ' row' + (rows.length === 1 ? '' : 's');
+    $('apply').disabled = busy || rows.length === 0;
   }
   // What is still wrong with a row, as far as the page can tell: a request to choose, a
   // required field missing, a value that is not one of the choices or not a number. A row the hub
   // refused is re-checked so as it changes (its error goes once fixed; the hub has the last word
-  // at DELIVER).
+  // at DELIVER); the cells at fault are marked.
   function recheck(row) {
     if (row.error === undefined) return;
     var problems = [];
-    if (config.request_based && !row.request) problems.push('choose the request it fulfils');
+    row.bad = {};
+    if (config.request_based && !row.request) { problems.push('choose the request it fulfils'); row.bad.request = true; }
     config.fields.forEach(function (f) {
       var value = row.metadata[f.key];
+      var wrong = null;
       if (value === undefined || value === '') {
-        if (f.required) problems.push(f.label + ' is required');
+        if (f.required) wrong = f.label + ' is required';
       } else if (f.choices.length && f.choices.indexOf(String(value)) < 0) {
-        problems.push(f.label + ' must be one of ' + f.choices.join(', '));
+        wrong = f.label + ' must be one of ' + f.choices.join(', ');
       } else if (f.kind === 'integer' && !/^-?\d+$/.test(String(value))) {
-        problems.push(f.label + ' must be a whole number');
+        wrong = f.label + ' must be a whole number';
       }
+      if (wrong) { problems.push(wrong); row.bad[f.key] = true; }
     });
     if (problems.length) row.error = problems.join('; ');
-    else delete row.error;
+    else { delete row.error; row.bad = {}; }
   }
+  function rowOf(element) {
+    var tr = element.closest('tr');
+    return tr && tr.row;
+  }
+  // A cell typed into (or chosen from) is the row's metadata at once.
+  function edit(e) {
+    var row = rowOf(e.target);
+    if (!row || !e.target.classList.contains('cell')) return;
+    var key = e.target.dataset.key;
+    if (e.target.value === '') delete row.metadata[key];
+    else row.metadata[key] = e.target.value;
+    recheck(row);
+    render(row);
+  }
+  $('rows').addEventListener('input', edit);
   $('rows').addEventListener('change', function (e) {
-    var tr = e.target.closest('tr');
-    if (!tr) return;
-    var row = rows[Number(tr.dataset.row)];
-    if (e.target.classList.contains('pick')) row.selected = e.target.checked;
+    var row = rowOf(e.target);
+    if (!row) return;
+    // The selection's summary follows at once (Select all, the tagger's button), the row on the next frame.
+    if (e.target.classList.contains('pick')) { row.selected = e.target.checked; selection(); render(row); }
     if (e.target.classList.contains('req')) {
       setRequest(row, e.target.value ? Number(e.target.value) : null);
       recheck(row);
-      render();
+      render(row);
     }
+    if (e.target.classList.contains('cell')) edit(e);
+  });
+  // As in a spreadsheet: Enter or ↓ goes to the same field of the next row, Shift+Enter or ↑ to
+  // the one above (a date's arrows stay the date's, a list's arrows the list's).
+  $('rows').addEventListener('keydown', function (e) {
+    var cell = e.target;
+    if (!cell.classList.contains('cell') || e.altKey || e.ctrlKey || e.metaKey) return;
+    var step = 0;
+    if (e.key === 'Enter') step = e.shiftKey ? -1 : 1;
+    else if (cell.tagName === 'INPUT' && cell.type !== 'date' && e.key === 'ArrowDown') step = 1;
+    else if (cell.tagName === 'INPUT' && cell.type !== 'date' && e.key === 'ArrowUp') step = -1;
+    if (!step) return;
+    e.preventDefault();
+    var tr = step > 0 ? cell.closest('tr').nextElementSibling : cell.closest('tr').previousElementSibling;
+    var next = tr && tr.querySelector('.cell[data-key="' + cell.dataset.key + '"]');
+    if (next) { next.focus(); if (next.select) next.select(); }
+  });
+  $('rows').addEventListener('click', function (e) {
+    if (!e.target.classList.contains('remove') || busy) return;
+    var row = rowOf(e.target);
+    // Focus goes to the next row's remove button (or the drop zone's), not back to the page's top.
+    var after = row.tr.nextElementSibling || row.tr.previousElementSibling;
+    rows.splice(rows.indexOf(row), 1);
+    row.tr.remove();
+    var focus = after ? after.querySelector('.remove') : document.querySelector('[data-pick="pick-files"]');
+    if (focus) focus.focus();
+    render();
   });
   $('select-all').addEventListener('change', function (e) {
     rows.forEach(function (r) { r.selected = e.target.checked; });
-    // The boxes are set in place: redrawing the table under the pointer would lose clicks.
-    document.querySelectorAll('#rows input.pick').forEach(function (box) { box.checked = e.target.checked; });
+    selection();
+    render();
   });
+  // Apply to the selected rows (or, with none selected, to every row, as the button says); the
+  // selection is then cleared so that the next choice starts afresh.
   $('meta-form').addEventListener('submit', function (e) {
     e.preventDefault();
     var form = new FormData(e.target);
-    rows.forEach(function (row) {
-      if (!row.selected) return;
+    var keys = [];
+    form.forEach(function (value, key) { if (value !== '') keys.push(key); });
+    var chosen = rows.filter(function (r) { return r.selected; });
+    var targets = chosen.length ? chosen : rows;
+    targets.forEach(function (row) {
       form.forEach(function (value, key) { if (value !== '') row.metadata[key] = value; });
+      row.selected = false;
       recheck(row);
     });
+    var labels = keys.map(function (k) { var f = config.fields.find(function (x) { return x.key === k; }); return f ? f.label : k; });
+    $('applied').textContent = keys.length
+      ? labels.join(', ') + ' set on ' + targets.length + ' row' + (targets.length === 1 ? '' : 's') + '.'
+      : 'Nothing to apply: fill in a field above first.';
     render();
   });
 
@@ -252,7 +393,7 @@
   drop.addEventListener('drop', function (e) {
     e.preventDefault();
     drop.classList.remove('over');
-    if (!busy) collectDrop(e.dataTransfer.items);
+    if (!busy) collectDropped(hub.dropped(e.dataTransfer.items));
   });
   // The FileList is live: it is copied before the input is cleared for the next pick.
   function picked(e) {
@@ -323,7 +464,7 @@
       problem('Choose ' + missing.map(function (r) { return r.name; }).join(', ') + ' again to continue: the browser cannot reopen a file by itself.');
       return;
     }
-    rows.forEach(function (r) { delete r.error; });
+    rows.forEach(function (r) { delete r.error; r.bad = {}; });
     busy = true;
     render();
     var declared = current ? { ok: true, data: current } : await api('POST', '/projects/' + config.project + '/deliveries', declaration());
@@ -333,7 +474,10 @@
         var at = /^files\[(\d+)\]\.?(.*)$/.exec(f.field);
         if (at && rows[Number(at[1])]) {
           var row = rows[Number(at[1])];
-          row.error = (row.error ? row.error + '; ' : '') + (at[2] ? at[2].replace(/^metadata\./, '') + ': ' : '') + f.message;
+          var key = at[2].replace(/^metadata\./, '');
+          row.error = (row.error ? row.error + '; ' : '') + (key ? key + ': ' : '') + f.message;
+          row.bad = row.bad || {};
+          row.bad[key === 'request_id' ? 'request' : key] = true;
         }
       });
       problem((declared.data.message || 'the hub refused the delivery') + ' — nothing was uploaded.');
@@ -366,11 +510,11 @@
         if (row.status === 'uploaded') return;
         jobs.push(function () {
           row.status = 'uploading';
-          render();
+          render(row);
           return send(row.file, { uploadUrl: new URL(declaredFile.upload, location.href).href, uploadSize: row.size }, function (accepted) {
             row.sent = accepted;
-            render();
-          }).then(function () { row.status = 'uploaded'; render(); });
+            render(row);
+          }).then(function () { row.status = 'uploaded'; render(row); });
         });
       } else {
         if (row.status === 'uploaded') return;
@@ -393,7 +537,7 @@
               done += m.size;
               row.sent = done;
               if (done === row.size) row.status = 'uploaded';
-              render();
+              render(row);
             });
           });
         });
@@ -425,11 +569,18 @@
     config.resume.files.forEach(function (f) {
       rows.push({
         kind: f.package ? 'package' : 'file', name: f.name, size: f.size, file: null, members: null,
-        metadata: {}, request: null, selected: true, total: f.size,
+        metadata: {}, request: null, selected: false, total: f.size,
         sent: f.complete ? f.size : f.offset,
         status: f.complete ? 'uploaded' : 'choose it again to continue',
       });
     });
+  }
+  // Files dropped onto this bucket on another page (its card on the project page, its browse
+  // page), which then opened this one in place.
+  if (window.contenthubDropped) {
+    var dropped = window.contenthubDropped;
+    window.contenthubDropped = null;
+    collectDropped(dropped);
   }
   render();
 })();

@@ -270,20 +270,28 @@ async fn sign_in_limits_follow_the_client_address(stack: Stack) {
 
 testkit::on_every_backend!(sign_in_limits_follow_the_client_address);
 
-/// Footage is API only, and the pages say so (issue 13, item 10): the project page marks it,
-/// its bucket page says how files get there, and — to whoever could deliver there with a token —
-/// how to make one; nobody is offered a browser upload there, and a viewer is not told to make a
-/// token they could not use.
-async fn footage_says_it_is_api_only_and_how(stack: Stack) {
+/// A hub whose project has a contributor `crew` and a viewer `exec` (password `pw-1`), in every bucket.
+async fn crew_and_exec(stack: Stack) -> TestHub {
     let hub = TestHub::new(stack, |_| {}).await;
     for (name, role) in [("crew", Role::Contributor), ("exec", Role::Viewer)] {
         let user = hub.stack.db.create_user(name, name, &hash_password("pw-1"), false).await.unwrap();
         hub.stack.db.set_member(hub.project, user.id, role, None).await.unwrap();
     }
-    let page = |cookie: String, path: String| {
-        let app = hub.app.clone();
-        async move { common::request(&app, Method::GET, &path, &[("cookie", cookie.as_str())], "").await.raw }
-    };
+    hub
+}
+
+/// A page's HTML, fetched with the session cookie.
+async fn page(app: axum::Router, cookie: String, path: String) -> String {
+    common::request(&app, Method::GET, &path, &[("cookie", cookie.as_str())], "").await.raw
+}
+
+/// Footage is API only, and the pages say so (issue 13, item 10): the project page marks it,
+/// its bucket page says how files get there, and — to whoever could deliver there with a token —
+/// how to make one; nobody is offered a browser upload there, and a viewer is not told to make a
+/// token they could not use.
+async fn footage_says_it_is_api_only_and_how(stack: Stack) {
+    let hub = crew_and_exec(stack).await;
+    let page = |cookie: String, path: String| page(hub.app.clone(), cookie, path);
     let footage = format!("/projects/{}/buckets/footage", hub.project);
     let crew = sign_in(&hub.app, "crew", "pw-1").await;
     let project = page(crew.clone(), format!("/projects/{}", hub.project)).await;
@@ -306,3 +314,35 @@ async fn footage_says_it_is_api_only_and_how(stack: Stack) {
 }
 
 testkit::on_every_backend!(footage_says_it_is_api_only_and_how);
+
+/// The project page as the guide describes it (issue 13, item 8), without script: the Bucket
+/// filter narrows the cards on the hub's side; a request-based bucket's header leads to its
+/// request view; files may be dropped onto exactly the buckets one may deliver to from a browser
+/// (a viewer onto none, a contributor onto all but Footage).
+async fn the_project_page_filters_buckets_and_takes_drops_where_one_may_deliver(stack: Stack) {
+    let hub = crew_and_exec(stack).await;
+    let page = |cookie: String, path: String| page(hub.app.clone(), cookie, path);
+    let id = hub.project;
+    let crew = sign_in(&hub.app, "crew", "pw-1").await;
+    let all = page(crew.clone(), format!("/projects/{id}")).await;
+    assert_eq!(all.matches("<section class=\"card bucket\"").count(), 9, "{all}");
+    let drops: Vec<&str> = all.split("data-drop-to=\"").skip(1).map(|s| s.split('"').next().unwrap()).collect();
+    assert_eq!(drops.len(), 8, "every bucket but Footage: {drops:?}");
+    assert!(!drops.iter().any(|d| d.contains("footage")), "{drops:?}");
+    assert!(drops.contains(&format!("/projects/{id}/buckets/music/upload").as_str()), "{drops:?}");
+    assert!(
+        all.contains(&format!("<h3 id=\"bucket-final-sound\"><a href=\"/projects/{id}/buckets/final-sound/requests\"")),
+        "the Final Sound header opens its request view: {all}"
+    );
+
+    let sound = page(crew, format!("/projects/{id}?bucket=SOUND")).await;
+    let titles: Vec<&str> = sound.split("data-title=\"").skip(1).map(|s| s.split('"').next().unwrap()).collect();
+    assert_eq!(titles, ["Sound Materials", "Final Sound"], "case does not matter");
+    assert!(sound.contains("2 of 9 buckets"), "{sound}");
+    let none = page(sign_in(&hub.app, "exec", "pw-1").await, format!("/projects/{id}?bucket=zzz")).await;
+    assert!(none.contains("No bucket&#x27;s name holds") || none.contains("No bucket's name holds"), "{none}");
+    let exec = page(sign_in(&hub.app, "exec", "pw-1").await, format!("/projects/{id}")).await;
+    assert!(!exec.contains("data-drop-to"), "a viewer delivers nowhere: {exec}");
+}
+
+testkit::on_every_backend!(the_project_page_filters_buckets_and_takes_drops_where_one_may_deliver);

@@ -236,6 +236,8 @@ async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> 
         "player.js" => (include_bytes!("../../static/player.js"), "text/javascript; charset=utf-8"),
         "hub.js" => (include_bytes!("../../static/hub.js"), "text/javascript; charset=utf-8"),
         "browse.js" => (include_bytes!("../../static/browse.js"), "text/javascript; charset=utf-8"),
+        "dropto.js" => (include_bytes!("../../static/dropto.js"), "text/javascript; charset=utf-8"),
+        "project.js" => (include_bytes!("../../static/project.js"), "text/javascript; charset=utf-8"),
         "upload.js" => (include_bytes!("../../static/upload.js"), "text/javascript; charset=utf-8"),
         "transfers.js" => (include_bytes!("../../static/transfers.js"), "text/javascript; charset=utf-8"),
         "members.js" => (include_bytes!("../../static/members.js"), "text/javascript; charset=utf-8"),

@@ -32,6 +32,9 @@ pub(super) struct BucketCard {
     /// Files arrive through the API only (Footage).
     api_only: bool,
     open_requests: i64,
+    /// Where files dropped onto the card go: the bucket's delivery page, for those who may deliver
+    /// there from a browser.
+    drop_href: Option<String>,
     /// (state, label, count) for the states that have assets.
     states: Vec<(&'static str, &'static str, i64)>,
 }
@@ -45,6 +48,10 @@ pub(super) struct ProjectPage {
     code: String,
     role: Option<&'static str>,
     buckets: Vec<BucketCard>,
+    /// The bucket filter's text: only the buckets whose title holds it are shown.
+    filter: String,
+    /// Buckets hidden by the filter.
+    hidden: usize,
     /// Managers (and site admins) manage the members.
     manages: bool,
 }
@@ -53,13 +60,18 @@ pub(super) async fn project(
     State(state): State<Hub>,
     viewer: Viewer,
     axum::extract::Path(id): axum::extract::Path<i64>,
+    Query(params): Query<Vec<(String, String)>>,
 ) -> PageResult {
     let member = authorize(&state, &viewer.caller, id, Action::ViewProject).await?;
+    let filter = params.iter().find(|(k, _)| k == "bucket").map(|(_, v)| v.trim().to_owned()).unwrap_or_default();
+    let wanted = filter.to_lowercase();
     let project = state.db.project(id).await?;
     let counts = crate::app::projects::visible_counts(&state, id, member.as_ref()).await?;
     let manages = allows(&viewer.caller, member.as_ref(), Action::ManageMembers);
-    let buckets = counts
+    let total = counts.len();
+    let buckets: Vec<BucketCard> = counts
         .into_iter()
+        .filter(|c| c.bucket.title().to_lowercase().contains(&wanted) || c.bucket.slug().contains(&wanted))
         .map(|c| BucketCard {
             slug: c.bucket.slug(),
             title: c.bucket.title(),
@@ -67,6 +79,8 @@ pub(super) async fn project(
             request_based: c.bucket.request_based(),
             api_only: c.bucket.api_only(),
             open_requests: c.open_requests,
+            drop_href: allows(&viewer.caller, member.as_ref(), Action::Deliver(c.bucket))
+                .then(|| format!("/projects/{id}/buckets/{}/upload", c.bucket.slug())),
             states: AssetState::ALL
                 .into_iter()
                 .filter_map(|s| c.counts.get(s.as_str()).filter(|n| **n > 0).map(|n| (s.as_str(), s.label(), *n)))
@@ -80,7 +94,9 @@ pub(super) async fn project(
         name: project.name,
         code: project.code,
         role: member.map(|m| m.role.as_str()),
+        hidden: total - buckets.len(),
         buckets,
+        filter,
         manages,
     }))
 }
