@@ -1195,6 +1195,9 @@ async function audit(page, label) {
   const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 4).map((n) => n.target.join(' ')).join(' | ')}`));
+  // And a picture of each page as audited, for people to look at.
+  const file = `page-${label.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase()}.png`;
+  await page.screenshot({ path: join(SHOTS, file), fullPage: true });
   return violations.map((v) => `${label}: ${v}`);
 }
 
