@@ -361,9 +361,13 @@
     render();
   });
   $('select-all').addEventListener('change', function (e) {
-    rows.forEach(function (r) { r.selected = e.target.checked; });
+    // The boxes follow at once, in place (not on the next frame: a click right after must find
+    // them as they look).
+    rows.forEach(function (r) {
+      r.selected = e.target.checked;
+      if (r.tr) r.tr.querySelector('.pick').checked = r.selected;
+    });
     selection();
-    render();
   });
   // Apply to the selected rows (or, with none selected, to every row, as the button says); the
   // selection is then cleared so that the next choice starts afresh.

@@ -12,6 +12,7 @@
 //! afterwards) and `CONTENTHUB_TEST_S3_ENDPOINT`, `_BUCKET`, `_ACCESS_KEY`, `_SECRET_KEY` (the
 //! S3-compatible server `scripts/test.sh` starts; each stack gets its own key prefix).
 
+pub mod delayline;
 pub mod media;
 pub mod zip;
 
