@@ -444,7 +444,10 @@
         chunkSize: CHUNK,
         retryDelays: [0, 1000, 3000, 5000, 10000],
         headers: { 'X-CSRF-Token': hub.csrf },
-        removeFingerprintOnSuccess: true,
+        // No resume record in the browser's storage (a write per file, and two for a package's
+        // every member): a delivery is continued from what the hub says it has (its files'
+        // upload addresses and offsets, a package's incomplete members), never from the browser.
+        storeFingerprintForResuming: false,
         onChunkComplete: function (_chunk, accepted) { onAcknowledged(accepted); },
         onSuccess: resolve,
         onError: reject,

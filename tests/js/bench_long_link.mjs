@@ -1,0 +1,130 @@
+// Long-link benchmark (not a test; issue 14): one file of BENCH_MIB MiB (default 2048) sent to a
+// contenthub server through the `delayline` proxy (testkit), which adds BENCH_RTT_MS of round trip
+// (default 100) and lets each connection have BENCH_WINDOW_KIB in flight (default 4096): a
+// transfer across an ocean on loopback. One stream there moves at most its window per round trip
+// (4 MiB / 100 ms = 40 MiB/s); only parallel streams go faster. In the same run:
+//   1. one tus-js-client stream (the baseline);
+//   2. our CLI with its defaults;
+//   3. our CLI with --split 4 (four partial uploads concatenated by the hub).
+// Prints MiB/s for each and the ratios to the baseline. Run by scripts/bench_long_link.sh.
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tus from 'tus-js-client';
+import { startHub, stopHub } from './hub.mjs';
+
+const BIN = process.env.CONTENTHUB_TEST_BIN;
+const DELAYLINE = process.env.DELAYLINE_BIN;
+if (!BIN || !DELAYLINE) throw new Error('set CONTENTHUB_TEST_BIN and DELAYLINE_BIN (release builds)');
+const MIB = Number(process.env.BENCH_MIB || 2048);
+const RTT = Number(process.env.BENCH_RTT_MS || 100);
+const WINDOW = Number(process.env.BENCH_WINDOW_KIB || 4096);
+const work = mkdtempSync(join(process.env.BENCH_DIR || tmpdir(), 'contenthub-longlink-'));
+const seconds = (start) => Number(process.hrtime.bigint() - start) / 1e9;
+
+function makeFile(path, mib) {
+  const fd = openSync(path, 'w');
+  const block = randomBytes(1 << 20);
+  for (let i = 0; i < mib; i++) {
+    block.writeUInt32LE(i, 0);
+    writeSync(fd, block);
+  }
+  closeSync(fd);
+}
+
+/// The delay line in front of `target` (host:port); resolves to { proc, base }.
+function startLine(target) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(DELAYLINE, ['--to', target, '--rtt-ms', String(RTT), '--window-kib', String(WINDOW)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    proc.stdout.on('data', (chunk) => {
+      out += chunk;
+      const found = out.match(/listening on ([0-9.:]+)/);
+      if (found) resolve({ proc, base: `http://${found[1]}` });
+    });
+    proc.on('exit', (code) => reject(new Error(`delayline exited (${code}): ${out}`)));
+  });
+}
+
+/// A fresh hub with a delay line in front; runs `body(line base, data dir)`; returns its seconds.
+async function throughLine(name, body) {
+  const dataDir = join(work, `hub-${name}`);
+  const hub = await startHub(BIN, dataDir, ['--workers', '0']);
+  const line = await startLine(hub.base.replace('http://', ''));
+  try {
+    return await body(line.base, dataDir);
+  } finally {
+    line.proc.kill('SIGTERM');
+    await stopHub(hub);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function token(dataDir) {
+  return execFileSync(BIN, ['admin', 'create-token', 'soundhouse', '--data-dir', dataDir]).toString().trim();
+}
+
+async function oneTusStream(file) {
+  return throughLine('tus', async (base, dataDir) => {
+    const bearer = token(dataDir);
+    const size = statSync(file).size;
+    const meta = [['project', '1'], ['bucket', 'final-sound'], ['filename', 'bench.bin']]
+      .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`).join(',');
+    const created = await fetch(`${base}/api/v1/uploads`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${bearer}`, 'Tus-Resumable': '1.0.0', 'Upload-Length': String(size), 'Upload-Metadata': meta },
+    });
+    if (created.status !== 201) throw new Error(`creating the upload: ${created.status} ${await created.text()}`);
+    const start = process.hrtime.bigint();
+    await new Promise((resolve, reject) => {
+      const upload = new tus.Upload(createReadStream(file), {
+        uploadUrl: new URL(created.headers.get('location'), base).href,
+        uploadSize: size,
+        headers: { Authorization: `Bearer ${bearer}` },
+        retryDelays: [],
+        onSuccess: resolve,
+        onError: reject,
+      });
+      upload.start();
+    });
+    return seconds(start);
+  });
+}
+
+function cli(extra) {
+  return (file) => throughLine(`cli${extra.join('')}`, async (base, dataDir) => {
+    const home = join(work, `home${extra.join('')}`);
+    const env = { ...process.env, CONTENTHUB_HOME: home };
+    execFileSync(BIN, ['login', base, '--token', token(dataDir)], { env, stdio: 'ignore' });
+    const start = process.hrtime.bigint();
+    const out = execFileSync(BIN, ['deliver', '--request', '1', '--json', ...extra, file], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const took = seconds(start);
+    if (JSON.parse(out.toString()).state !== 'delivered') throw new Error('the CLI did not deliver');
+    rmSync(home, { recursive: true, force: true });
+    return took;
+  });
+}
+
+const file = join(work, 'bench.bin');
+console.log(`writing a ${MIB} MiB test file in ${work}`);
+makeFile(file, MIB);
+const runs = [
+  ['one tus-js-client stream', oneTusStream],
+  ['contenthub upload (defaults)', cli([])],
+  ['contenthub upload --split 4', cli(['--split', '4'])],
+];
+const took = {};
+for (const [name, run] of runs) {
+  took[name] = await run(file);
+  console.log(`${name.padEnd(30)} ${(MIB / took[name]).toFixed(1).padStart(7)} MiB/s (${took[name].toFixed(1)} s)`);
+}
+rmSync(work, { recursive: true, force: true });
+const base = took[runs[0][0]];
+console.log(`\n${MIB} MiB through ${RTT} ms of round trip and ${WINDOW} KiB in flight per connection:`);
+for (const [name] of runs.slice(1)) {
+  console.log(`  ${name} / one stream = ${(base / took[name]).toFixed(2)}× (goal for the CLI's defaults: ≥ 4)`);
+}
