@@ -65,7 +65,8 @@ async function throughLine(name, body) {
 }
 
 function token(dataDir) {
-  return execFileSync(BIN, ['admin', 'create-token', 'soundhouse', '--data-dir', dataDir]).toString().trim();
+  return execFileSync(BIN, ['admin', 'create-token', 'soundhouse', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'ignore'] })
+    .toString().trim();
 }
 
 async function oneTusStream(file) {
@@ -101,7 +102,7 @@ function cli(extra) {
     const env = { ...process.env, CONTENTHUB_HOME: home };
     execFileSync(BIN, ['login', base, '--token', token(dataDir)], { env, stdio: 'ignore' });
     const start = process.hrtime.bigint();
-    const out = execFileSync(BIN, ['deliver', '--request', '1', '--json', ...extra, file], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const out = execFileSync(BIN, ['deliver', '--request', '1', '--json', ...extra, file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const took = seconds(start);
     if (JSON.parse(out.toString()).state !== 'delivered') throw new Error('the CLI did not deliver');
     rmSync(home, { recursive: true, force: true });
