@@ -54,7 +54,10 @@
       e.preventDefault();
       e.stopPropagation();
       zone.classList.remove('over');
-      open(zone.dataset.dropTo, hub.dropped(e.dataTransfer.items));
+      var url = zone.dataset.dropTo;
+      // Should the page not come (the hub restarting, the network gone), go there the plain way:
+      // the files are then chosen again on it.
+      open(url, hub.dropped(e.dataTransfer.items)).catch(function () { location.href = url; });
     });
   });
   // A file dropped beside a bucket is not opened by the browser in this tab (leaving the page).
