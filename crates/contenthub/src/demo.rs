@@ -41,16 +41,8 @@ fn package(name: &str) -> anyhow::Result<Vec<u8>> {
     for i in 0..24u32 {
         std::fs::write(frames.join(format!("{stem}.{:07}.dpx", 86400 + i)), vec![(i % 251) as u8; 8192])?;
     }
-    let scan = npack::scan_folder(&frames)?;
     let target = dir.path().join(name);
-    let options = npack::PackOptions { threads: 1, overwrite: true, sync: false };
-    npack::write_package(
-        &scan.files,
-        &target,
-        &options,
-        &std::sync::atomic::AtomicBool::new(false),
-        &npack::NoProgress,
-    )?;
+    npack::pack_folder(&frames, &target, 1)?;
     Ok(std::fs::read(target)?)
 }
 

@@ -235,6 +235,7 @@
       cell.classList.toggle('changed', differs);
       cell.setAttribute('aria-invalid', String(!!(row.bad && row.bad[key])));
     });
+    row.changed = any;
     tr.classList.toggle('changed', any);
     tr.querySelector('.badge.changed').hidden = !any;
     var progress = tr.querySelector('progress');
@@ -267,7 +268,7 @@
       var rate = (sent - started.sent) / ((performance.now() - started.at) / 1000);
       pace = ' · ' + human(rate) + '/s · ' + hub.timeLeft((total - sent) / rate);
     }
-    var edited = rows.filter(function (r) { return r.tr && r.tr.classList.contains('changed'); }).length;
+    var edited = rows.filter(function (r) { return r.changed; }).length;
     $('overall-text').textContent = rows.length + ' to deliver' + (edited ? ' (' + edited + ' changed here)' : '') +
       ' · ' + human(sent) + ' of ' + human(total) + ' acknowledged by the hub' + pace;
     $('deliver').disabled = busy || rows.length === 0;
@@ -311,7 +312,7 @@
     var tr = element.closest('tr');
     return tr && tr.row;
   }
-  // A cell typed into (or chosen from) is the row's metadata at once.
+  // A cell typed into (or chosen from: lists and dates fire `input` too) is the row's metadata at once.
   function edit(e) {
     var row = rowOf(e.target);
     if (!row || !e.target.classList.contains('cell')) return;
@@ -332,7 +333,6 @@
       recheck(row);
       render(row);
     }
-    if (e.target.classList.contains('cell')) edit(e);
   });
   // As in a spreadsheet: Enter or ↓ goes to the same field of the next row, Shift+Enter or ↑ to
   // the one above (a date's arrows stay the date's, a list's arrows the list's).

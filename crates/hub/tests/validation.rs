@@ -31,17 +31,8 @@ fn package(dir: &std::path::Path) -> Vec<u8> {
     for i in 0..5 {
         std::fs::write(src.join(format!("r1.{:07}.dpx", 86400 + i)), vec![i as u8; 10_000 + i]).unwrap();
     }
-    let scan = npack::scan_folder(&src).unwrap();
     let target = dir.join("r1_frames.zip");
-    let options = npack::PackOptions { threads: 2, overwrite: true, sync: false };
-    npack::write_package(
-        &scan.files,
-        &target,
-        &options,
-        &std::sync::atomic::AtomicBool::new(false),
-        &npack::NoProgress,
-    )
-    .unwrap();
+    npack::pack_folder(&src, &target, 2).unwrap();
     std::fs::read(target).unwrap()
 }
 

@@ -18,4 +18,4 @@ pub use checksum::{CHECKSUM_TXT, ChecksumEntry};
 pub use error::{Error, Result};
 pub use read::{NoProgress, Progress, checksum_files};
 pub use scan::{Scan, SourceFile, scan_folder};
-pub use zip::write::{PackOptions, PackSummary, write_package};
+pub use zip::write::{PackOptions, PackSummary, pack_folder, write_package};

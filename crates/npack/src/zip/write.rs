@@ -37,6 +37,15 @@ pub struct PackSummary {
     pub zip64: bool,
 }
 
+/// `npack zip` of a whole folder as a library call: its files into `target` (replaced if it is
+/// there), with `threads` threads, no progress, no cancelling, no fsync. For programs that make a
+/// package of their own (the hub's demo, tests).
+pub fn pack_folder(folder: &Path, target: &Path, threads: usize) -> Result<PackSummary> {
+    let scan = crate::scan_folder(folder)?;
+    let options = PackOptions { threads, overwrite: true, sync: false };
+    write_package(&scan.files, target, &options, &AtomicBool::new(false), &crate::NoProgress)
+}
+
 /// Writes `files` (in the order given) and a checksum.txt into `target`, via a temporary file in the
 /// same folder that is renamed only when complete and flushed (and synced, with `options.sync`). On
 /// any failure the temporary is removed and no file with the final name is created.
