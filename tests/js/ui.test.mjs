@@ -270,6 +270,13 @@ test('bulk upload: files and a frame folder, metadata edited for many rows at on
     ['sh010_proxy_v001.mp4', 'sh020_notes.txt', 'sh030_comp_v001'],
     'Valid',
   );
+  // The frame folder went up as a few streams of files back to back, not an upload per file.
+  const listed = await call(page, 'GET', '/api/v1/projects/1/buckets/vfx/assets?limit=100');
+  const folderAsset = listed.data.items.find((a) => a.name === 'sh030_comp_v001');
+  const members = await call(page, 'GET', `/api/v1/assets/${folderAsset.id}/members?limit=100`);
+  assert.equal(members.data.length, 25);
+  const streams = new Set(members.data.map((m) => m.upload));
+  assert.ok(streams.size >= 1 && streams.size <= 4, `25 files in at most 4 streams, not ${streams.size} uploads`);
 
   // The proxy's page: the player reaches canplay and seeks.
   await page.getByRole('link', { name: 'sh010_proxy_v001.mp4' }).click();

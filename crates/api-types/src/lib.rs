@@ -137,8 +137,9 @@ pub struct Delivery {
 pub struct PackageMember {
     pub name: String,
     pub size: i64,
-    /// The tus upload URL, once the file's upload was created.
+    /// The tus upload URL that carries the file (a stream of files, or its own), once created.
     pub upload: Option<String>,
+    /// Bytes of this file the hub holds.
     pub offset: i64,
     pub complete: bool,
 }
@@ -195,8 +196,8 @@ pub struct FileView {
     /// The request the file fulfils (request-based buckets).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<i64>,
-    /// The tus upload URL for this file; none for a package, whose files each get their own
-    /// (`GET /api/v1/assets/{id}/members`).
+    /// The tus upload URL for this file; none for a package, whose files travel in streams of
+    /// their own (`GET /api/v1/assets/{id}/members`).
     pub upload: Option<String>,
     /// Bytes the hub holds (for a package: of all its files).
     pub offset: i64,

@@ -179,6 +179,14 @@ fn acknowledged(home: &std::path::Path, name: &str) -> Option<u64> {
     row["sent"].as_u64()
 }
 
+/// Writes a folder's checksum.txt, as `npack checksum -s` does.
+fn write_checksum_txt(folder: &std::path::Path) {
+    let scan = npack::scan_folder(folder).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let entries = npack::checksum_files(&scan.files, 2, &stop, &npack::NoProgress).unwrap();
+    std::fs::write(folder.join("checksum.txt"), npack::checksum::render(&entries)).unwrap();
+}
+
 /// Upload body bytes this `serve` process has read, from its metrics.
 fn received_bytes(addr: &str) -> u64 {
     let (status, text) = common::http(addr, "GET", "/metrics", &[], "");
@@ -326,8 +334,9 @@ fn serve_killed_at_any_moment_loses_nothing(stack: &testkit::BlockingStack) {
 testkit::on_every_backend_blocking!(serve_killed_at_any_moment_loses_nothing);
 
 /// A frame folder with its checksum.txt goes as one zipless package: `deliver --request` takes the
-/// request's metadata, every frame is its own upload, and the package is validated as a whole;
-/// a folder without checksum.txt is refused with what to do.
+/// request's metadata, the frames travel back to back in as many streams as `--parallel` says
+/// (not an upload each), and the package is validated as a whole; a folder without checksum.txt
+/// is refused with what to do.
 #[test]
 fn a_frame_folder_is_delivered_as_one_package() {
     let dir = tempfile::tempdir().unwrap();
@@ -345,10 +354,7 @@ fn a_frame_folder_is_delivered_as_one_package() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("npack checksum -s"), "{stderr}");
 
-    let scan = npack::scan_folder(&folder).unwrap();
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    let entries = npack::checksum_files(&scan.files, 2, &stop, &npack::NoProgress).unwrap();
-    std::fs::write(folder.join("checksum.txt"), npack::checksum::render(&entries)).unwrap();
+    write_checksum_txt(&folder);
     let out = contenthub(&home)
         .args(["deliver", "--request", "3", "--wait", "--json", "--parallel", "3"])
         .arg(&folder)
@@ -359,6 +365,95 @@ fn a_frame_folder_is_delivered_as_one_package() {
     let file = &result["files"][0];
     assert_eq!((file["name"].as_str(), file["state"].as_str()), (Some("r3_vdm_frames"), Some("valid")), "{result}");
     assert_eq!(file["package"]["files"], 41, "40 frames and checksum.txt: {result}");
+    let token = token_for("lab", "read", &data, &[]);
+    let auth = format!("Bearer {token}");
+    let uri = format!("/api/v1/assets/{}/members?limit=100", file["asset_id"]);
+    let (status, members) = common::http(&server.addr, "GET", &uri, &[("Authorization", auth.as_str())], "");
+    assert_eq!(status, 200, "{members}");
+    let members: serde_json::Value = serde_json::from_str(&members).unwrap();
+    let uploads: std::collections::BTreeSet<&str> =
+        members.as_array().unwrap().iter().map(|m| m["upload"].as_str().unwrap()).collect();
+    assert_eq!(uploads.len(), 3, "41 files in 3 streams: {members}");
+    common::stop(server);
+}
+
+testkit::on_every_backend_blocking!(a_package_resumes_after_the_client_and_then_the_hub_are_killed_mid_way);
+
+/// Issue 14: a package's streams resume from the hub's offsets. The CLI is killed while the
+/// package is going up and the same command continues it; then `serve` is killed mid-way and
+/// started again, and the CLI waits for it and goes on. The package ends Valid (every file's md5
+/// checked), what was acknowledged never goes back, and neither restart sent the package again.
+fn a_package_resumes_after_the_client_and_then_the_hub_are_killed_mid_way(stack: &testkit::BlockingStack) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("hub");
+    let home = dir.path().join("home");
+    let bind = format!("127.0.0.1:{}", common::free_port());
+    let (args, envs) = common::demo_args(&stack.stack, &[]);
+    let mut server = common::start_on(&data, &bind, &args, &envs);
+    let (hub_args, _) = stack.stack.binary_args();
+    sign_in_as("lab", &data, &hub_args, &home, &server.addr);
+    let name = "r5_frames";
+    let folder = dir.path().join(name);
+    std::fs::create_dir_all(&folder).unwrap();
+    let (count, frame) = (2000u32, 100_000u32);
+    for i in 0..count {
+        let bytes: Vec<u8> = (0..frame).map(|b| (b.wrapping_mul(2_654_435_761) >> 13 ^ i) as u8).collect();
+        std::fs::write(folder.join(format!("r5.{:07}.dpx", 1000 + i)), bytes).unwrap();
+    }
+    write_checksum_txt(&folder);
+    let size = u64::from(count * frame) + std::fs::metadata(folder.join("checksum.txt")).unwrap().len();
+    let command = || {
+        let mut command = contenthub(&home);
+        command.args(["deliver", "--request", "3", "--wait", "--json", "--max-rate", "40M"]).arg(&folder);
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+    };
+    let progress_past = |floor: u64, what: &str, child: &mut std::process::Child| {
+        let started = Instant::now();
+        while acknowledged(&home, name).is_none_or(|sent| sent <= floor) {
+            assert!(started.elapsed() < Duration::from_secs(120), "{what}: no progress past {floor} bytes");
+            if child.try_wait().unwrap().is_some() {
+                let mut stderr = String::new();
+                std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+                panic!("{what}: the upload ended before it could be cut short: {stderr}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        acknowledged(&home, name).unwrap()
+    };
+
+    // The client is killed mid-way; the same command continues the delivery.
+    let mut first = command().spawn().unwrap();
+    let at_client_kill = progress_past(0, "the first run", &mut first);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(at_client_kill < size, "the kill hit the package in flight ({at_client_kill} of {size})");
+    let mut second = command().spawn().unwrap();
+    // Then the hub is killed mid-way and started again.
+    let before = progress_past(at_client_kill, "the second run", &mut second);
+    assert!(before < size, "the hub's kill hits the package in flight ({before} of {size})");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    server = common::start_on(&data, &bind, &args, &envs);
+    if let Some(after) = acknowledged(&home, name) {
+        assert!(after >= before, "the hub acknowledged {before} bytes before its kill, {after} after");
+    }
+    let out = second.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("continuing delivery"), "{stderr}");
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let file = &result["files"][0];
+    assert_eq!((file["name"].as_str(), file["state"].as_str()), (Some(name), Some("valid")), "{result}");
+    assert_eq!(file["package"]["files"], i64::from(count) + 1);
+    // The restarted hub was sent what it lacked, give or take a chunk in flight per stream.
+    let resent = received_bytes(&server.addr);
+    assert!(
+        resent < size - before + 4 * (16 << 20),
+        "the restarted hub got {resent} bytes; it lacked {}",
+        size - before
+    );
     common::stop(server);
 }
 

@@ -257,7 +257,13 @@ async fn validate(hub: &Hub, job: &QueuedJob) -> Result<(), Failure> {
         _ => return hub.db.finish_job(job.id).await.map_err(|e| storage(&e)), // already decided
     };
     let remux = hub.db.project(asset.project_id).await.map_err(|e| storage(&e))?.fast_start_remux;
-    let subject = Subject::of(&asset, remux);
+    let mut subject = Subject::of(&asset, remux);
+    if asset.package_files.is_some() {
+        let layout = hub.db.package_layout(asset.id).await.map_err(|e| storage(&e))?;
+        if layout.iter().any(|m| m.stream.is_some()) {
+            subject.layout = Some(layout);
+        }
+    }
     let checked = match (&hub.config.isolation, hub.store.spec()) {
         (Some(isolation), Some(spec)) => crate::validate::isolated::run(isolation, spec, &subject).await?,
         _ => run_checks(hub.store.clone(), &subject).await.map_err(|e| storage(&e))?,

@@ -381,6 +381,9 @@
     targets.forEach(function (row) {
       form.forEach(function (value, key) { if (value !== '') row.metadata[key] = value; });
       row.selected = false;
+      // The boxes follow at once, not on the next frame: a click landing in between would find a
+      // box still ticked and tick it again.
+      if (row.tr) row.tr.querySelector('.pick').checked = false;
       recheck(row);
     });
     var labels = keys.map(function (k) { var f = config.fields.find(function (x) { return x.key === k; }); return f ? f.label : k; });
@@ -455,6 +458,69 @@
       upload.start();
     });
   }
+  // A package goes up as a few streams: runs of whole files, back to back in declared order, each
+  // one tus upload naming the files it carries (members=FIRST-LAST); the hub cuts them apart. A
+  // stream the hub already has continues from its offset; files in none go in new streams, up to
+  // STREAMS of them, balanced by bytes.
+  function streamJobs(row, declaredFile) {
+    var runs = [];
+    var free = [];
+    var carried = {};
+    row.members.forEach(function (m, i) {
+      var known = row.open && row.open[m.path];
+      if (row.open && !known) return; // the hub has this one whole
+      if (known && known.upload) (carried[known.upload] = carried[known.upload] || []).push(i);
+      else free.push(i);
+    });
+    Object.keys(carried).forEach(function (url) {
+      var files = carried[url];
+      runs.push({ url: url, first: files[0], last: files[files.length - 1] });
+    });
+    var freeBytes = free.reduce(function (sum, i) { return sum + row.members[i].size; }, 0);
+    var target = Math.max(1, Math.ceil(freeBytes / STREAMS));
+    var first = null;
+    var bytes = 0;
+    free.forEach(function (i, k) {
+      if (first === null) { first = i; bytes = 0; }
+      bytes += row.members[i].size;
+      if (free[k + 1] !== i + 1 || bytes >= target) { runs.push({ url: null, first: first, last: i }); first = null; }
+    });
+    var pending = runs.reduce(function (sum, r) {
+      for (var i = r.first; i <= r.last; i++) sum += row.members[i].size;
+      return sum;
+    }, 0);
+    var accepted = runs.map(function () { return 0; });
+    var base = row.size - pending;
+    row.sent = base;
+    function progress() {
+      row.sent = base + accepted.reduce(function (a, b) { return a + b; }, 0);
+      render(row);
+    }
+    return runs.map(function (run, k) {
+      return function () {
+        row.status = 'uploading';
+        var files = row.members.slice(run.first, run.last + 1);
+        // A Blob of the files refers to them; nothing is read until it is sent.
+        var blob = new Blob(files.map(function (m) { return m.file; }));
+        var where = run.url
+          ? { uploadUrl: new URL(run.url, location.href).href, uploadSize: blob.size }
+          : {
+            endpoint: '/api/v1/uploads',
+            uploadDataDuringCreation: true,
+            metadata: {
+              project: String(config.project), bucket: config.bucket,
+              package: String(declaredFile.asset_id), members: run.first + '-' + run.last,
+            },
+          };
+        return send(blob, where, function (n) { accepted[k] = n; progress(); }).then(function () {
+          accepted[k] = blob.size;
+          files.forEach(function (m) { m.done = true; });
+          if (row.members.every(function (m) { return m.done || (row.open && !row.open[m.path]); })) row.status = 'uploaded';
+          progress();
+        });
+      };
+    });
+  }
   async function runJobs(jobs) {
     var next = 0;
     async function worker() {
@@ -491,8 +557,9 @@
       render();
       return;
     }
+    var continuing = !!current;
     var delivery = current = declared.data;
-    if (config.resume) {
+    if (config.resume || continuing) {
       for (var p = 0; p < rows.length; p++) {
         if (rows[p].kind !== 'package' || rows[p].status === 'uploaded') continue;
         var asset = delivery.files.find(function (f) { return f.name === rows[p].name; }).asset_id;
@@ -525,29 +592,7 @@
         });
       } else {
         if (row.status === 'uploaded') return;
-        var done = row.sent;
-        row.members.forEach(function (m) {
-          if (m.done) return;
-          var known = row.open && row.open[m.path];
-          if (row.open && !known) { m.done = true; return; } // the hub has this one whole
-          jobs.push(function () {
-            row.status = 'uploading';
-            var where = known && known.upload
-              ? { uploadUrl: new URL(known.upload, location.href).href, uploadSize: m.size }
-              : {
-                endpoint: '/api/v1/uploads',
-                uploadDataDuringCreation: true,
-                metadata: { project: String(config.project), bucket: config.bucket, filename: m.path, package: String(declaredFile.asset_id) },
-              };
-            return send(m.file, where, function () {}).then(function () {
-              m.done = true;
-              done += m.size;
-              row.sent = done;
-              if (done === row.size) row.status = 'uploaded';
-              render(row);
-            });
-          });
-        });
+        streamJobs(row, declaredFile).forEach(function (job) { jobs.push(job); });
       }
     });
     started = { at: performance.now(), sent: rows.reduce(function (sum, r) { return sum + (r.sent || 0); }, 0) };

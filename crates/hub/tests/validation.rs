@@ -36,6 +36,23 @@ fn package(dir: &std::path::Path) -> Vec<u8> {
     std::fs::read(target).unwrap()
 }
 
+/// The metadata of a reel's frame sequence, and a Picture Deliverables request for it.
+async fn frames_request(hub: &TestHub, reel: i64) -> (Value, hub::db::Request) {
+    let metadata = json!({"reel": reel, "deliverable_type": "frame sequence", "colour_space": "ACES"});
+    let request = hub
+        .stack
+        .db
+        .create_request(
+            hub.project,
+            BucketKind::PictureDeliverables,
+            &format!("Reel {reel} frames"),
+            &serde_json::from_value(json!({"reel": reel})).unwrap(),
+        )
+        .await
+        .unwrap();
+    (metadata, request)
+}
+
 /// A hub on `stack`, with project "Film" and its contributor `cht_vendor`.
 async fn hub_on(stack: Stack) -> TestHub {
     let hub = TestHub::new(stack, |_| {}).await;
@@ -83,6 +100,7 @@ testkit::on_every_backend!(
     validation_decides_assets_and_requests,
     fast_start_remux_is_a_project_setting,
     zipless_packages_upload_file_by_file_and_validate_as_a_whole,
+    packages_travel_as_a_few_streams_the_hub_cuts_into_files,
     every_invalid_zip_ends_invalid_with_its_reason,
 );
 
@@ -258,18 +276,7 @@ async fn zipless_packages_upload_file_by_file_and_validate_as_a_whole(stack: Sta
     let members = |files: &[(String, Vec<u8>)]| -> Vec<Value> {
         files.iter().map(|(name, data)| json!({"name": name, "size": data.len()})).collect()
     };
-    let metadata = json!({"reel": 2, "deliverable_type": "frame sequence", "colour_space": "ACES"});
-    let request = hub
-        .stack
-        .db
-        .create_request(
-            hub.project,
-            BucketKind::PictureDeliverables,
-            "Reel 2 frames",
-            &serde_json::from_value(json!({"reel": 2})).unwrap(),
-        )
-        .await
-        .unwrap();
+    let (metadata, request) = frames_request(&hub, 2).await;
     let declare = |packages: Vec<(&str, Vec<Value>)>| {
         let files: Vec<Value> = packages
             .into_iter()
@@ -375,6 +382,149 @@ async fn zipless_packages_upload_file_by_file_and_validate_as_a_whole(stack: Sta
         call(&hub.app, Method::GET, &format!("/api/v1/assets/{}/content", good_asset.id), &[], Body::empty()).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(error["message"].as_str().unwrap().contains("package of 5 files"), "{error}");
+}
+
+/// A zipless package sent as streams: runs of whole files back to back in declared order, each
+/// one tus upload naming the files it carries (`members=FIRST-LAST`). The hub checks each run's
+/// length and ownership, reports per-file progress from the streams' offsets, and validates every
+/// file (a damaged one is named) from ranges of the streams' blobs.
+async fn packages_travel_as_a_few_streams_the_hub_cuts_into_files(stack: Stack) {
+    let hub = hub_on(stack).await;
+    // Files of all sizes, an empty one among them, so that cuts fall inside PATCHes.
+    let mut files: Vec<(String, Vec<u8>)> = (0..9)
+        .map(|i| {
+            (
+                format!("r3.{:07}.dpx", 1000 + i),
+                (0..[7000, 0, 1, 65_537, 12, 3000, 40_000, 5, 999][i]).map(|b| (b * 7 + i) as u8).collect(),
+            )
+        })
+        .collect();
+    let manifest: String =
+        files.iter().map(|(name, data)| format!("{name}\t{}\tmd5\t{}\n", data.len(), md5_hex(data))).collect();
+    files.push(("checksum.txt".into(), manifest.into_bytes()));
+    let mut damaged = files.clone();
+    damaged[6].1[20_000] ^= 1;
+    let declared = |files: &[(String, Vec<u8>)]| -> Vec<Value> {
+        files.iter().map(|(name, data)| json!({"name": name, "size": data.len()})).collect()
+    };
+    let (metadata, request) = frames_request(&hub, 3).await;
+    let body = json!({"bucket": "picture-deliverables", "files": [
+        {"name": "r3_frames", "package": declared(&files), "metadata": metadata, "request_id": request.id},
+        {"name": "r3_damaged", "package": declared(&damaged), "metadata": metadata, "request_id": request.id},
+    ]});
+    let path = format!("/api/v1/projects/{}/deliveries", hub.project);
+    let json_type = [("content-type", "application/json")];
+    let (status, delivery) = call(&hub.app, Method::POST, &path, &json_type, Body::from(body.to_string())).await;
+    assert_eq!(status, StatusCode::CREATED, "{delivery}");
+    let asset_of = |name: &str| {
+        delivery["files"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["asset_id"].as_i64().unwrap()
+    };
+    let (good, bad) = (asset_of("r3_frames"), asset_of("r3_damaged"));
+    let b64 = |v: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, v);
+    let stream_meta = |asset: i64, run: &str| {
+        format!(
+            "project {},bucket {},package {},members {}",
+            b64(&hub.project.to_string()),
+            b64("picture-deliverables"),
+            b64(&asset.to_string()),
+            b64(run)
+        )
+    };
+    let bytes_of = |files: &[(String, Vec<u8>)], first: usize, last: usize| -> Vec<u8> {
+        files[first..=last].iter().flat_map(|(_, d)| d.clone()).collect()
+    };
+    let create = |token: &'static str, asset: i64, run: &'static str, length: usize| {
+        let metadata = stream_meta(asset, run);
+        let hub = &hub;
+        async move {
+            let headers =
+                [("tus-resumable", "1.0.0"), ("upload-length", &length.to_string()), ("upload-metadata", &metadata)];
+            hub.call(token, Method::POST, "/api/v1/uploads", &headers, Body::empty()).await
+        }
+    };
+    let first_run = bytes_of(&files, 0, 3);
+    // Refused: a length that is not the run's, files that do not exist, a run written wrong,
+    // another contributor's package.
+    let wrong = create("cht_vendor", good, "0-3", first_run.len() + 1).await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST, "{}", wrong.body);
+    assert!(
+        wrong.body["message"].as_str().unwrap().contains(&format!("Upload-Length: {}", first_run.len())),
+        "{}",
+        wrong.body
+    );
+    let past = create("cht_vendor", good, "8-10", 1).await;
+    assert_eq!(past.status, StatusCode::BAD_REQUEST, "{}", past.body);
+    assert!(past.body["message"].as_str().unwrap().contains("files 0 to 9"), "{}", past.body);
+    assert_eq!(create("cht_vendor", good, "3-1", 1).await.status, StatusCode::BAD_REQUEST);
+    let other = hub.member(&format!("other{}", hub.project), Role::Contributor).await;
+    let other: &'static str = Box::leak(other.into_boxed_str());
+    assert_eq!(create(other, good, "0-3", first_run.len()).await.status, StatusCode::BAD_REQUEST);
+
+    // Two streams for the good package: files 0-3 and 4-9.
+    let made = create("cht_vendor", good, "0-3", first_run.len()).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let url_a = made.headers.get("location").unwrap().to_str().unwrap().to_owned();
+    // The same files cannot travel twice while that stream lives.
+    let twice = create("cht_vendor", good, "2-5", 1 + 65_537 + 12 + 3000).await;
+    assert_eq!(twice.status, StatusCode::CONFLICT, "{}", twice.body);
+    let second_run = bytes_of(&files, 4, 9);
+    let made = create("cht_vendor", good, "4-9", second_run.len()).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let url_b = made.headers.get("location").unwrap().to_str().unwrap().to_owned();
+    let patch = |url: String, offset: usize, data: Vec<u8>| {
+        let app = hub.app.clone();
+        async move {
+            let headers = [
+                ("tus-resumable", "1.0.0"),
+                ("content-type", "application/offset+octet-stream"),
+                ("upload-offset", &offset.to_string()),
+            ];
+            TestHub::call_on(&app, "cht_vendor", Method::PATCH, &url, &headers, Body::from(data)).await.status
+        }
+    };
+    // Stream A in two PATCHes, the cut falling inside the fourth file.
+    assert_eq!(patch(url_a.clone(), 0, first_run[..7000 + 1 + 30_000].to_vec()).await, StatusCode::NO_CONTENT);
+    let members_uri = format!("/api/v1/assets/{good}/members?limit=100");
+    let (_, members) = call(&hub.app, Method::GET, &members_uri, &[], Body::empty()).await;
+    let member = |name: &str| members.as_array().unwrap().iter().find(|m| m["name"] == name).unwrap().clone();
+    assert_eq!(member("r3.0001000.dpx")["offset"], 7000, "{members}");
+    assert_eq!(member("r3.0001003.dpx")["offset"], 30_000, "{members}");
+    assert_eq!(member("r3.0001003.dpx")["complete"], false);
+    assert_eq!(member("r3.0001003.dpx")["upload"].as_str(), Some(url_a.as_str()));
+    let (_, view) =
+        call(&hub.app, Method::GET, &format!("/api/v1/deliveries/{}", delivery["id"]), &[], Body::empty()).await;
+    let progress = view["files"].as_array().unwrap().iter().find(|f| f["name"] == "r3_frames").unwrap().clone();
+    assert_eq!(progress["offset"], 7000 + 1 + 30_000, "progress counts each byte once: {progress}");
+    assert_eq!(patch(url_a.clone(), 37_001, first_run[37_001..].to_vec()).await, StatusCode::NO_CONTENT);
+    assert_eq!(patch(url_b.clone(), 0, second_run.clone()).await, StatusCode::NO_CONTENT);
+    let open_uri = format!("/api/v1/assets/{good}/members?incomplete=true");
+    let (_, open) = call(&hub.app, Method::GET, &open_uri, &[], Body::empty()).await;
+    assert_eq!(open.as_array().map(Vec::len), Some(0), "{open}");
+
+    // The damaged package in one stream.
+    let all = bytes_of(&damaged, 0, 9);
+    let made = create("cht_vendor", bad, "0-9", all.len()).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let url = made.headers.get("location").unwrap().to_str().unwrap().to_owned();
+    assert_eq!(patch(url, 0, all).await, StatusCode::NO_CONTENT);
+
+    let (status, done) =
+        call(&hub.app, Method::POST, &format!("/api/v1/deliveries/{}/deliver", delivery["id"]), &[], Body::empty())
+            .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    while hub::worker::run_one(&hub.state, "test-worker").await.unwrap() {}
+    let asset = hub.stack.db.asset(good).await.unwrap();
+    assert_eq!(asset.state, AssetState::Valid);
+    let (_, report) =
+        call(&hub.app, Method::GET, &format!("/api/v1/assets/{good}/validation"), &[], Body::empty()).await;
+    assert!(report.to_string().contains("9 files, 9 ok"), "{report}");
+    assert_eq!(hub.stack.db.asset(bad).await.unwrap().state, AssetState::Invalid);
+    let (_, report) =
+        call(&hub.app, Method::GET, &format!("/api/v1/assets/{bad}/validation"), &[], Body::empty()).await;
+    let check = &report.as_array().unwrap()[0];
+    assert_eq!(check["files"][0][0], "r3.0001006.dpx", "{report}");
+    assert!(check["files"][0][1].as_str().unwrap().contains("md5 is"), "{report}");
+    assert_eq!(check["files"].as_array().unwrap().len(), 1, "only the damaged file: {report}");
 }
 
 /// Every way a frame-sequence ZIP can be wrong (the hostile packages npack's own tests verify

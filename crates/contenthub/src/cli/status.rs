@@ -11,7 +11,13 @@ pub async fn transfers(as_json: bool) -> anyhow::Result<()> {
     for transfer in journal.entries.values() {
         let mut sent = None;
         let mut problem = transfer.error.clone();
-        if let Some(client) = &client {
+        if let (Some(client), Some(_)) = (&client, transfer.package) {
+            // A package travels in streams the hub counts for it: its delivery says how far.
+            match client.delivery(transfer.delivery).await {
+                Ok(view) => sent = view.files.iter().find(|f| f.name == transfer.name).map(|f| f.offset as u64),
+                Err(e) => problem = problem.or_else(|| Some(e.to_string())),
+            }
+        } else if let Some(client) = &client {
             let urls = if transfer.parts.is_empty() { vec![transfer.upload.clone()] } else { transfer.parts.clone() };
             let mut total = 0;
             for url in urls {

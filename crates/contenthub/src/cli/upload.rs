@@ -270,7 +270,7 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
             let (place, dir) = ((args.project, args.bucket.clone(), asset), source.path.clone());
             let members = packages[index].clone();
             tasks.spawn(async move {
-                (index, send_package(&client, place, &dir, members, &overall, &streams, &pace).await)
+                (index, send_package(&client, place, &dir, members, &overall, &streams, parallel, &pace).await)
             });
             continue;
         }
@@ -293,7 +293,7 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
                     (client.clone(), overall.clone(), streams.clone(), source.path.clone(), pace.clone());
                 sends.spawn(async move {
                     let _stream = streams.acquire_owned().await.expect("never closed");
-                    send_piece(&client, &path, start, len, &url, &overall, &pace).await
+                    send_piece(&client, &Span::of_file(&path, start, len), &url, &overall, &pace).await
                 });
             }
             while let Some(sent) = sends.join_next().await {
@@ -404,8 +404,11 @@ fn package_source(dir: &Path) -> anyhow::Result<(npack::SourceFile, Vec<npack::S
     Ok((source, members))
 }
 
-/// Sends the files of a package the hub does not have whole yet, `streams` at a time: each gets
-/// its own upload (naming the package) unless it has one to continue.
+/// Sends the files of a package the hub does not have whole yet as streams: runs of whole files
+/// laid back to back in declared order, each run one tus upload (`members=FIRST-LAST`). A stream
+/// the hub already has continues from its offset; files in none go out in new streams, up to
+/// `parallel` of them, balanced by bytes.
+#[allow(clippy::too_many_arguments)]
 async fn send_package(
     client: &Client,
     (project, bucket, asset): (i64, String, i64),
@@ -413,6 +416,7 @@ async fn send_package(
     members: Vec<npack::SourceFile>,
     bar: &ProgressBar,
     streams: &std::sync::Arc<tokio::sync::Semaphore>,
+    parallel: usize,
     pace: &std::sync::Arc<Pace>,
 ) -> anyhow::Result<()> {
     let mut open = Vec::new();
@@ -423,39 +427,123 @@ async fn send_package(
         after = last.name.clone();
         open.extend(page);
     }
-    let sizes: std::collections::HashMap<&str, u64> = members.iter().map(|m| (m.name.as_str(), m.size)).collect();
-    let pending: u64 = open.iter().filter_map(|m| sizes.get(m.name.as_str())).sum();
-    bar.inc(members.iter().map(|m| m.size).sum::<u64>() - pending);
-    let mut sends = tokio::task::JoinSet::new();
-    for member in open {
-        let name = member.name.clone();
-        let Some(&size) = sizes.get(name.as_str()) else {
-            bail!("the hub expects {name} in {}, but it is not there any more", dir.display());
+    let place: std::collections::HashMap<&str, usize> =
+        members.iter().enumerate().map(|(i, m)| (m.name.as_str(), i)).collect();
+    let mut carried: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    let mut free = Vec::new();
+    for member in &open {
+        let Some(&i) = place.get(member.name.as_str()) else {
+            bail!("the hub expects {} in {}, but it is not there any more", member.name, dir.display());
         };
-        let stream = streams.clone().acquire_owned().await.expect("never closed");
-        let (client, bar, path, pace) = (client.clone(), bar.clone(), dir.join(&name), pace.clone());
+        match &member.upload {
+            Some(url) => carried.entry(url.clone()).or_default().push(i),
+            None => free.push(i),
+        }
+    }
+    let pending: u64 = open.iter().filter_map(|m| place.get(m.name.as_str())).map(|&i| members[i].size).sum();
+    bar.inc(members.iter().map(|m| m.size).sum::<u64>() - pending);
+    // (upload to continue, first file, last file)
+    let mut runs: Vec<(Option<String>, usize, usize)> = Vec::new();
+    for (url, mut files) in carried {
+        files.sort_unstable();
+        let (first, last) = (files[0], files[files.len() - 1]);
+        if last - first + 1 != files.len() {
+            bail!("the hub's upload {url} carries files {first} to {last} of {} with gaps", dir.display());
+        }
+        runs.push((Some(url), first, last));
+    }
+    free.sort_unstable();
+    let free_bytes: u64 = free.iter().map(|&i| members[i].size).sum();
+    let target = free_bytes.div_ceil(parallel.max(1) as u64).max(1);
+    let mut start: Option<(usize, u64)> = None;
+    for (k, &i) in free.iter().enumerate() {
+        let (first, bytes) = start.get_or_insert((i, 0));
+        *bytes += members[i].size;
+        let first = *first;
+        let ends_here = free.get(k + 1) != Some(&(i + 1)) || *bytes >= target;
+        if ends_here {
+            runs.push((None, first, i));
+            start = None;
+        }
+    }
+    let members = std::sync::Arc::new(members);
+    let mut sends = tokio::task::JoinSet::new();
+    for (url, first, last) in runs {
+        let span = Span::of_files(dir, &members[first..=last]);
         let meta = upload_metadata::encode(&[
             ("project", &project.to_string()),
             ("bucket", &bucket),
-            ("filename", &name),
             ("package", &asset.to_string()),
+            ("members", &format!("{first}-{last}")),
         ]);
+        let (client, bar, pace, streams) = (client.clone(), bar.clone(), pace.clone(), streams.clone());
         sends.spawn(async move {
-            let _stream = stream;
-            let url = match member.upload {
+            let _stream = streams.acquire_owned().await.expect("never closed");
+            let url = match url {
                 Some(url) => url,
-                None => retry_connect(|| client.create_upload(Some(size), &meta, None)).await.map_err(explain)?,
+                None => retry_connect(|| client.create_upload(Some(span.len), &meta, None)).await.map_err(explain)?,
             };
-            send_piece(&client, &path, 0, size, &url, &bar, &pace).await
+            send_piece(&client, &span, &url, &bar, &pace).await
         });
-        while sends.len() > 64 {
-            sends.join_next().await.expect("not empty").expect("a send task panicked")?;
-        }
     }
     while let Some(sent) = sends.join_next().await {
         sent.expect("a send task panicked")?;
     }
     Ok(())
+}
+
+/// What one upload sends: byte ranges of files, back to back (a range of one file for a file or
+/// a part of it; whole files in order for a package stream).
+#[derive(Debug, Clone)]
+struct Span {
+    /// (path, where in the file, how many bytes)
+    parts: std::sync::Arc<Vec<(PathBuf, u64, u64)>>,
+    /// Where each part starts in the span.
+    starts: std::sync::Arc<Vec<u64>>,
+    len: u64,
+}
+
+impl Span {
+    fn new(parts: Vec<(PathBuf, u64, u64)>) -> Span {
+        let mut starts = Vec::with_capacity(parts.len());
+        let mut len = 0;
+        for (_, _, n) in &parts {
+            starts.push(len);
+            len += n;
+        }
+        Span { parts: parts.into(), starts: starts.into(), len }
+    }
+
+    fn of_file(path: &Path, start: u64, len: u64) -> Span {
+        Span::new(vec![(path.to_owned(), start, len)])
+    }
+
+    fn of_files(dir: &Path, files: &[npack::SourceFile]) -> Span {
+        Span::new(files.iter().map(|f| (dir.join(&f.name), 0, f.size)).collect())
+    }
+
+    /// Reads `buf.len()` bytes from `at` in the span, across files.
+    fn read_at(&self, mut at: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let mut done = 0;
+        let mut i = self.starts.partition_point(|s| *s <= at).saturating_sub(1);
+        while done < buf.len() {
+            let (path, offset, n) = &self.parts[i];
+            let within = at - self.starts[i];
+            let take = ((n - within) as usize).min(buf.len() - done);
+            if take > 0 {
+                let file = std::fs::File::open(path)
+                    .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+                file.read_exact_at(&mut buf[done..done + take], offset + within).map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("{} changed while uploading: {e}", path.display()))
+                })?;
+            }
+            done += take;
+            at += take as u64;
+            i += 1;
+        }
+        Ok(())
+    }
 }
 
 /// `size` bytes in up to `streams` pieces of at least [`MIN_PIECE`], MiB-aligned: (start, length).
@@ -465,18 +553,10 @@ fn split(size: u64, streams: usize) -> Vec<(u64, u64)> {
     (0..count).map(|i| (i * piece, if i + 1 == count { size - i * piece } else { piece })).collect()
 }
 
-/// Sends bytes `start..start + len` of the file to the tus upload at `url`, from the server's
-/// offset on, in CRC-checked chunks; waits and retries while the hub is unreachable or busy.
-async fn send_piece(
-    client: &Client,
-    path: &Path,
-    start: u64,
-    len: u64,
-    url: &str,
-    bar: &ProgressBar,
-    pace: &Pace,
-) -> anyhow::Result<()> {
-    let file = std::sync::Arc::new(std::fs::File::open(path).with_context(|| format!("{}", path.display()))?);
+/// Sends the span to the tus upload at `url`, from the server's offset on, in CRC-checked
+/// chunks; waits and retries while the hub is unreachable or busy.
+async fn send_piece(client: &Client, span: &Span, url: &str, bar: &ProgressBar, pace: &Pace) -> anyhow::Result<()> {
+    let len = span.len;
     let mut offset: Option<u64> = None;
     let mut failures = 0u32;
     let mut ahead = None;
@@ -504,12 +584,12 @@ async fn send_piece(
         // The chunk read ahead while the previous one was sending, if it is the one wanted.
         let read = match ahead.take() {
             Some((from, read)) if from == at => read,
-            _ => read_chunk(&file, start, at, len),
+            _ => read_chunk(span, at),
         };
-        let (chunk, crc) = read.await?.with_context(|| format!("{} changed while uploading", path.display()))?;
+        let (chunk, crc) = read.await??;
         let following = at + chunk.len() as u64;
         if following < len {
-            ahead = Some((following, read_chunk(&file, start, following, len)));
+            ahead = Some((following, read_chunk(span, following)));
         }
         let checksum = format!("crc32 {}", base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes()));
         pace.take(chunk.len()).await;
@@ -545,20 +625,14 @@ fn has_whole(delivery: &DeliveryView, name: &str) -> bool {
     delivery.files.iter().any(|f| f.name == name && f.complete)
 }
 
-/// Reads the chunk at `at` of a piece (one read straight into the buffer that is sent) and its
-/// CRC-32, on a blocking thread.
-fn read_chunk(
-    file: &std::sync::Arc<std::fs::File>,
-    start: u64,
-    at: u64,
-    len: u64,
-) -> tokio::task::JoinHandle<std::io::Result<(Vec<u8>, u32)>> {
-    let file = file.clone();
-    let want = (len - at).min(CHUNK as u64) as usize;
+/// Reads the chunk at `at` of a span (one read per file straight into the buffer that is sent)
+/// and its CRC-32, on a blocking thread.
+fn read_chunk(span: &Span, at: u64) -> tokio::task::JoinHandle<std::io::Result<(Vec<u8>, u32)>> {
+    let span = span.clone();
+    let want = (span.len - at).min(CHUNK as u64) as usize;
     tokio::task::spawn_blocking(move || {
-        use std::os::unix::fs::FileExt;
         let mut chunk = vec![0u8; want];
-        file.read_exact_at(&mut chunk, start + at)?;
+        span.read_at(at, &mut chunk)?;
         let crc = crc32fast::hash(&chunk);
         Ok((chunk, crc))
     })

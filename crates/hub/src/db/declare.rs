@@ -70,14 +70,15 @@ impl Db {
                     (Some((prefix, members)), _) => {
                         sqlx::query("UPDATE assets SET package_files = $1, blob_key = $2 WHERE id = $3")
                             .bind(members.len() as i64).bind(prefix).bind(asset.id).execute(&mut *tx).await?;
-                        for batch in members.chunks(INSERT_BATCH) {
+                        // Each file's place in the declared order: streams carry them in it.
+                        for (first, batch) in (0..).step_by(INSERT_BATCH).zip(members.chunks(INSERT_BATCH)) {
                             let values: Vec<String> = (0..batch.len())
-                                .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+                                .map(|i| format!("(${}, ${}, ${}, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4))
                                 .collect();
-                            let sql = format!("INSERT INTO package_members (asset_id, name, size) VALUES {}", values.join(", "));
+                            let sql = format!("INSERT INTO package_members (asset_id, name, size, seq) VALUES {}", values.join(", "));
                             let mut query = sqlx::query(audited(&sql));
-                            for (name, size) in batch {
-                                query = query.bind(asset.id).bind(name).bind(*size);
+                            for (seq, (name, size)) in batch.iter().enumerate() {
+                                query = query.bind(asset.id).bind(name).bind(*size).bind((first + seq) as i64);
                             }
                             query.execute(&mut *tx).await?;
                         }

@@ -94,7 +94,7 @@ impl Db {
     }
 
     /// Every file of a delivery with its progress, in one query (the transfers page asks every
-    /// two seconds).
+    /// two seconds). A package file in a stream has the bytes of it the stream's offset passed.
     pub async fn delivery_progress(&self, delivery_id: i64) -> RepoResult<Vec<FileProgress>> {
         let sql = "SELECT a.id, a.name, a.version, a.size, a.state, a.request_id, a.package_files, f.upload_id, \
                    COALESCE(u.upload_offset, 0) AS upload_offset, \
@@ -102,7 +102,10 @@ impl Db {
                    CASE WHEN a.package_files IS NULL THEN 0 ELSE \
                      (SELECT COUNT(*) FROM package_members m WHERE m.asset_id = a.id AND m.complete = 0) END AS incomplete, \
                    CASE WHEN a.package_files IS NULL THEN 0 ELSE \
-                     (SELECT CAST(COALESCE(SUM(CASE WHEN m.complete = 1 THEN m.size ELSE COALESCE(mu.upload_offset, 0) END), 0) AS BIGINT) \
+                     (SELECT CAST(COALESCE(SUM(CASE WHEN m.complete = 1 THEN m.size \
+                       WHEN mu.upload_offset IS NULL OR mu.upload_offset <= m.stream_offset THEN 0 \
+                       WHEN mu.upload_offset >= m.stream_offset + m.size THEN m.size \
+                       ELSE mu.upload_offset - m.stream_offset END), 0) AS BIGINT) \
                       FROM package_members m LEFT JOIN uploads mu ON mu.id = m.upload_id WHERE m.asset_id = a.id) END AS package_received \
                    FROM delivery_files f JOIN assets a ON a.id = f.asset_id LEFT JOIN uploads u ON u.id = f.upload_id \
                    WHERE f.delivery_id = $1 ORDER BY a.id";
@@ -155,12 +158,15 @@ impl Db {
     }
 
     /// The asset an upload's bytes go to — a delivered file's, or the package's one of its files
-    /// belongs to (with that file's name) — and the asset's project.
+    /// belongs to (with that file's name, or the names that begin and end a stream) — and the
+    /// asset's project.
     pub async fn transfer_target(&self, upload_id: &str) -> RepoResult<Option<TransferTarget>> {
         let row: Option<(i64, i64, Option<String>)> = with_pool!(self, pool => sqlx::query_as(
             "SELECT a.id, a.project_id, NULL FROM delivery_files f JOIN assets a ON a.id = f.asset_id WHERE f.upload_id = $1 \
              UNION ALL \
-             SELECT a.id, a.project_id, m.name FROM package_members m JOIN assets a ON a.id = m.asset_id WHERE m.upload_id = $1",
+             SELECT a.id, a.project_id, \
+                    CASE WHEN MIN(m.stream) IS NULL THEN MIN(m.name) ELSE 'the stream of files ' || MIN(m.name) || ' to ' || MAX(m.name) END \
+             FROM package_members m JOIN assets a ON a.id = m.asset_id WHERE m.upload_id = $1 GROUP BY a.id, a.project_id",
         ).bind(upload_id).fetch_optional(pool).await?);
         Ok(row.map(|(asset_id, project_id, member)| TransferTarget { asset_id, project_id, member }))
     }

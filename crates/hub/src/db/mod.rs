@@ -25,7 +25,7 @@ pub use declare::{DeclarePlan, DeclaredFile};
 pub use deliveries::{DeliverPlan, Delivery, DeliveryFile, FileProgress, PlannedAsset, PlannedRequest, TransferTarget};
 pub use jobs::{CheckResult, JobKind, QueuedJob, ValidationResult};
 pub use models::*;
-pub use packages::PackageMember;
+pub use packages::{PackageMember, PackedMember, stream_key};
 pub use uploads::Upload;
 
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +141,7 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
     ("0010_upload_store_state", include_str!("../../migrations/sqlite/0010_upload_store_state.sql")),
     ("0011_delivery_files_by_upload", include_str!("../../migrations/sqlite/0011_delivery_files_by_upload.sql")),
     ("0012_token_scopes", include_str!("../../migrations/sqlite/0012_token_scopes.sql")),
+    ("0013_package_streams", include_str!("../../migrations/sqlite/0013_package_streams.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../migrations/postgres/0001_initial.sql")),
@@ -155,6 +156,7 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0010_upload_store_state", include_str!("../../migrations/postgres/0010_upload_store_state.sql")),
     ("0011_delivery_files_by_upload", include_str!("../../migrations/postgres/0011_delivery_files_by_upload.sql")),
     ("0012_token_scopes", include_str!("../../migrations/postgres/0012_token_scopes.sql")),
+    ("0013_package_streams", include_str!("../../migrations/postgres/0013_package_streams.sql")),
 ];
 
 impl Db {

@@ -1,12 +1,43 @@
-//! Zipless packages: the member files of a package asset, each with its own upload.
+//! Zipless packages: the member files of a package asset, in declared order. Each travels in a
+//! stream (a tus upload carrying a run of files back to back, see ARCHITECTURE.md) or, for
+//! packages declared before streams, in an upload of its own.
 
 use sqlx::Row;
 
 pub use api_types::PackageMember;
+use serde::{Deserialize, Serialize};
+
+/// Where one file of a package is kept: a range of its stream's blob, or (stream `None`) a blob
+/// of its own under the package's prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackedMember {
+    pub name: String,
+    pub size: i64,
+    /// The upload of the stream that carried it, which names the stream's blob.
+    pub stream: Option<String>,
+    /// Where the file starts in its stream.
+    pub offset: i64,
+}
+
+impl PackedMember {
+    /// The blob that holds this file, under the package's `prefix`.
+    pub fn key(&self, prefix: &str) -> String {
+        match &self.stream {
+            Some(upload) => stream_key(prefix, upload),
+            None => format!("{prefix}/{}", self.name),
+        }
+    }
+}
+
+/// The blob of a package's stream carried by `upload`: beside the package's prefix, not under
+/// it, so that no file name can collide with it.
+pub fn stream_key(prefix: &str, upload: &str) -> String {
+    format!("{prefix}-stream-{upload}")
+}
 
 use super::{Db, RepoError, RepoResult, audited, with_pool};
 
-/// Rows per INSERT when members are recorded (3 bound values each, well under SQLite's limit).
+/// Rows per INSERT when members are recorded (4 bound values each, well under SQLite's limit).
 pub(super) const INSERT_BATCH: usize = 1000;
 
 impl Db {
@@ -25,7 +56,53 @@ impl Db {
         if n == 1 { Ok(()) } else { Err(RepoError::NotFound) }
     }
 
-    /// Marks the member carried by `upload_id` complete (nothing if it carries none).
+    /// Files `first..=last` (in declared order) of a package: how many there are, their bytes, and
+    /// how many already travel in an upload that still exists.
+    pub async fn member_run(&self, asset_id: i64, first: i64, last: i64) -> RepoResult<(i64, i64, i64)> {
+        let row: (i64, Option<i64>, i64) = with_pool!(self, pool => sqlx::query_as(
+            "SELECT COUNT(*), CAST(SUM(m.size) AS BIGINT), \
+                    CAST(COALESCE(SUM(CASE WHEN u.id IS NULL THEN 0 ELSE 1 END), 0) AS BIGINT) \
+             FROM package_members m LEFT JOIN uploads u ON u.id = m.upload_id \
+             WHERE m.asset_id = $1 AND m.seq BETWEEN $2 AND $3",
+        ).bind(asset_id).bind(first).bind(last).fetch_one(pool).await?);
+        Ok((row.0, row.1.unwrap_or(0), row.2))
+    }
+
+    /// Binds files `first..=last` of a package to the stream upload that carries them, each at its
+    /// offset in the stream (the sizes of the files before it in the run), in one statement. All
+    /// or none: if another upload took one of them meanwhile, nothing changes (a conflict).
+    pub async fn bind_stream(&self, asset_id: i64, first: i64, last: i64, upload_id: &str) -> RepoResult<()> {
+        let sql = "UPDATE package_members SET upload_id = $1, stream = $3, stream_offset = w.off, complete = 0 \
+                   FROM (SELECT seq, CAST(SUM(size) OVER (ORDER BY seq) - size AS BIGINT) AS off \
+                         FROM package_members WHERE asset_id = $2 AND seq BETWEEN $3 AND $4) AS w \
+                   WHERE package_members.asset_id = $2 AND package_members.seq = w.seq \
+                     AND (package_members.upload_id IS NULL \
+                          OR NOT EXISTS (SELECT 1 FROM uploads u WHERE u.id = package_members.upload_id))";
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query(audited(sql)).bind(upload_id).bind(asset_id).bind(first).bind(last)
+                .execute(&mut *tx).await?.rows_affected();
+            if n != (last - first + 1) as u64 {
+                tx.rollback().await?;
+                return Err(RepoError::Conflict(format!(
+                    "files {first} to {last} of this package are not all free: another upload carries some of them"
+                )));
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Where every file of a package is, in declared order, for validation and downloads.
+    pub async fn package_layout(&self, asset_id: i64) -> RepoResult<Vec<PackedMember>> {
+        let rows: Vec<(String, i64, Option<String>, i64)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT name, size, CASE WHEN stream IS NULL THEN NULL ELSE upload_id END, stream_offset \
+             FROM package_members WHERE asset_id = $1 ORDER BY seq, name",
+        ).bind(asset_id).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|(name, size, stream, offset)| PackedMember { name, size, stream, offset }).collect())
+    }
+
+    /// Marks the files carried by `upload_id` complete (nothing if it carries none).
     pub async fn complete_member(&self, upload_id: &str) -> RepoResult<()> {
         with_pool!(self, pool => sqlx::query("UPDATE package_members SET complete = 1 WHERE upload_id = $1")
             .bind(upload_id).execute(pool).await.map(|_| ())?);
@@ -55,7 +132,7 @@ impl Db {
         incomplete_only: bool,
     ) -> RepoResult<Vec<PackageMember>> {
         let sql = format!(
-            "SELECT m.name, m.size, m.upload_id, m.complete, u.upload_offset FROM package_members m \
+            "SELECT m.name, m.size, m.upload_id, m.complete, m.stream_offset, u.upload_offset FROM package_members m \
              LEFT JOIN uploads u ON u.id = m.upload_id \
              WHERE m.asset_id = $1 AND m.name > $2 {} ORDER BY m.name LIMIT $3",
             if incomplete_only { "AND m.complete = 0" } else { "" }
@@ -68,11 +145,13 @@ impl Db {
                 let complete: i64 = row.try_get("complete")?;
                 let size: i64 = row.try_get("size")?;
                 let offset: Option<i64> = row.try_get("upload_offset")?;
+                let start: i64 = row.try_get("stream_offset")?;
                 members.push(PackageMember {
                     name: row.try_get("name")?,
                     size,
                     upload: upload.map(|id| format!("/api/v1/uploads/{id}")),
-                    offset: if complete != 0 { size } else { offset.unwrap_or(0) },
+                    // In a stream, the bytes of it the stream's offset has passed.
+                    offset: if complete != 0 { size } else { (offset.unwrap_or(0) - start).clamp(0, size) },
                     complete: complete != 0,
                 });
             }

@@ -175,6 +175,35 @@ pub async fn md5_of<S: BlobStore + ?Sized>(store: &S, key: &BlobKey, size: u64) 
     Ok(hasher.finalize())
 }
 
+/// The md5 of each of `ranges` (start, length) of one blob, in order of start and not
+/// overlapping: one pass over the blob in 8 MiB reads, however many ranges (a package stream's
+/// files).
+pub async fn md5s_of_ranges<S: BlobStore + ?Sized>(
+    store: &S,
+    key: &BlobKey,
+    ranges: &[(u64, u64)],
+) -> StoreResult<Vec<[u8; 16]>> {
+    const READ: u64 = 8 << 20;
+    let end = ranges.iter().map(|(start, len)| start + len).max().unwrap_or(0);
+    let (mut buf, mut buf_start) = (Bytes::new(), 0u64);
+    let mut out = Vec::with_capacity(ranges.len());
+    for &(start, len) in ranges {
+        let mut hasher = md5_many::Md5State::new();
+        let (mut at, stop) = (start, start + len);
+        while at < stop {
+            if at < buf_start || at >= buf_start + buf.len() as u64 {
+                buf = store.get_range(key, at..(at + READ).min(end)).await?;
+                buf_start = at;
+            }
+            let upto = ((stop - buf_start) as usize).min(buf.len());
+            hasher.update(&buf[(at - buf_start) as usize..upto]);
+            at = buf_start + upto as u64;
+        }
+        out.push(hasher.finalize());
+    }
+    Ok(out)
+}
+
 fn check_range(range: &Range<u64>, size: u64) -> StoreResult<()> {
     if range.start > range.end || range.end > size {
         return Err(StoreError::BadRange { start: range.start, end: range.end, size });

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use hub_domain::Check;
 use serde::{Deserialize, Serialize};
 
-use crate::db::{Asset, CheckResult};
+use crate::db::{Asset, CheckResult, PackedMember};
 use crate::store::{BlobKey, BlobStore, StoreError};
 
 /// Bytes read from the store per request while hashing.
@@ -34,6 +34,9 @@ pub struct Subject {
     pub proxy: bool,
     /// Rewrite a proxy that only lacks fast start (the project's setting).
     pub remux: bool,
+    /// A package sent in streams: where each of its files is (`key` is then the package's prefix).
+    #[serde(default)]
+    pub layout: Option<Vec<PackedMember>>,
 }
 
 impl Subject {
@@ -46,6 +49,7 @@ impl Subject {
             md5: asset.md5.clone(),
             proxy: asset.bucket.is_proxy(&asset.metadata),
             remux,
+            layout: None,
         }
     }
 }
@@ -54,6 +58,9 @@ impl Subject {
 /// unreachable): the job is retried; a failed check is a result, not an error.
 pub async fn run_checks(store: Arc<dyn BlobStore>, subject: &Subject) -> Result<Checked, StoreError> {
     let key = BlobKey::new(subject.key.clone())?;
+    if let (true, Some(layout)) = (subject.package, &subject.layout) {
+        return Ok(Checked { results: vec![stream_check(store, key, layout.clone()).await?], remuxed: None });
+    }
     if subject.package {
         return Ok(Checked { results: vec![folder_check(store, key).await?], remuxed: None });
     }
@@ -208,6 +215,88 @@ async fn folder_check(store: Arc<dyn BlobStore>, prefix: BlobKey) -> Result<Chec
                 .and_then(|keys| runtime.block_on(store.md5s(&keys)))
                 .map_err(|source| npack::Error::Io { path: base.clone().into(), source: io::Error::other(source) })?;
             Ok(wanted.iter().map(|(name, _)| name.clone()).zip(md5s).collect())
+        })
+    })
+    .await
+    .map_err(|e| StoreError::Backend(format!("the package check stopped: {e}")))?;
+    match outcome {
+        Ok(report) => Ok(package_result(&report)),
+        Err(e) => Err(StoreError::Backend(format!("the package check could not read the files: {e}"))),
+    }
+}
+
+/// Ranges (start, length) of one blob and the files they are.
+type Ranges<'a> = Vec<(u64, u64, &'a str)>;
+/// Files and their md5s.
+type Named = Vec<(String, [u8; 16])>;
+
+/// A zipless package sent in streams, as `npack verify` checks a folder: its files are ranges of
+/// the streams' blobs (`layout`), each stream read once from start to end, two at a time.
+async fn stream_check(
+    store: Arc<dyn BlobStore>,
+    prefix: BlobKey,
+    layout: Vec<PackedMember>,
+) -> Result<CheckResult, StoreError> {
+    use npack::verify::{Manifest, VerifyOptions};
+    let options = VerifyOptions { threads: 2, ..Default::default() };
+    let prefix = prefix.to_string();
+    let manifest = match layout.iter().find(|m| m.name == npack::CHECKSUM_TXT) {
+        None => Manifest::Missing,
+        Some(m) if m.size as u64 > options.limits.max_checksum_txt_bytes => Manifest::TooLarge(m.size as u64),
+        Some(m) => {
+            let (start, size) = (m.offset as u64, m.size as u64);
+            let key = BlobKey::new(m.key(&prefix))?;
+            Manifest::Bytes(store.get_range(&key, start..start + size).await?.to_vec())
+        }
+    };
+    let present: Vec<(String, u64)> =
+        layout.iter().filter(|m| m.name != npack::CHECKSUM_TXT).map(|m| (m.name.clone(), m.size as u64)).collect();
+    let runtime = tokio::runtime::Handle::current();
+    let outcome = tokio::task::spawn_blocking(move || {
+        npack::verify::verify_listing(manifest, &present, &options, |wanted| {
+            let io_error =
+                |e: StoreError| npack::Error::Io { path: prefix.clone().into(), source: io::Error::other(e) };
+            let places: std::collections::HashMap<&str, &PackedMember> =
+                layout.iter().map(|m| (m.name.as_str(), m)).collect();
+            // Each blob's wanted ranges, in order.
+            let mut blobs: std::collections::BTreeMap<String, Ranges> = Default::default();
+            for (name, _) in wanted {
+                if let Some(m) = places.get(name.as_str()) {
+                    blobs.entry(m.key(&prefix)).or_default().push((m.offset as u64, m.size as u64, &m.name));
+                }
+            }
+            let blobs: Vec<(String, Ranges)> = blobs
+                .into_iter()
+                .map(|(key, mut ranges)| {
+                    ranges.sort_unstable();
+                    (key, ranges)
+                })
+                .collect();
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let hashed: Vec<Result<Named, StoreError>> = std::thread::scope(|scope| {
+                let workers: Vec<_> = (0..options.threads.max(1))
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut found = Vec::new();
+                            loop {
+                                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let Some((key, ranges)) = blobs.get(i) else { return Ok(found) };
+                                let key = BlobKey::new(key.clone())?;
+                                let spans: Vec<(u64, u64)> = ranges.iter().map(|(s, l, _)| (*s, *l)).collect();
+                                let md5s =
+                                    runtime.block_on(crate::store::md5s_of_ranges(store.as_ref(), &key, &spans))?;
+                                found.extend(ranges.iter().map(|(_, _, name)| name.to_string()).zip(md5s));
+                            }
+                        })
+                    })
+                    .collect();
+                workers.into_iter().map(|w| w.join().expect("a hashing thread panicked")).collect()
+            });
+            let mut all = std::collections::HashMap::with_capacity(wanted.len());
+            for found in hashed {
+                all.extend(found.map_err(io_error)?);
+            }
+            Ok(all)
         })
     })
     .await

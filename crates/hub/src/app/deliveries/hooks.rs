@@ -8,7 +8,7 @@ use hub_domain::HistoryAction;
 use hub_domain::access::Action;
 
 use crate::app::access::{Caller, authorize_own};
-use crate::app::uploads::{Hooks, MemberOf, Place, UploadError};
+use crate::app::uploads::{Carried, Hooks, MemberOf, Place, UploadError};
 use crate::app::{AppError, AppResult, Hub};
 use crate::db::Upload;
 
@@ -22,14 +22,15 @@ pub struct DeliveryHooks;
 
 #[async_trait]
 impl Hooks for DeliveryHooks {
-    /// Checks that an upload naming `package` (an asset id) carries a declared file of that package
-    /// in progress, with the declared size, that has no upload yet.
+    /// Checks that an upload naming `package` (an asset id) carries declared files of that package
+    /// in progress: one file with its declared size that has no upload yet, or a run of files
+    /// (a stream) whose sizes add up to the upload's length and that no live upload carries.
     async fn package_member(
         &self,
         state: &Hub,
         place: Place,
         package: &str,
-        name: &str,
+        files: Carried,
         length: Option<i64>,
     ) -> AppResult<MemberOf> {
         let not_ours = || {
@@ -50,7 +51,33 @@ impl Hooks for DeliveryHooks {
             }
             _ => return Err(not_ours()),
         };
-        let Some((size, upload)) = state.db.package_member(asset_id, name).await? else {
+        let name = match &files {
+            Carried::One(name) => name.clone(),
+            Carried::Run { first, last } => {
+                let (count, bytes, carried) = state.db.member_run(asset_id, *first, *last).await?;
+                if count != last - first + 1 {
+                    return Err(AppError::bad_request(format!(
+                        "package {} has files 0 to {} (in declared order); there are no files {first} to {last}",
+                        asset.name,
+                        asset.package_files.unwrap_or(0) - 1
+                    )));
+                }
+                if length != Some(bytes) {
+                    return Err(AppError::bad_request(format!(
+                        "files {first} to {last} of {} were declared with {bytes} bytes in all; send Upload-Length: {bytes}",
+                        asset.name
+                    )));
+                }
+                if carried > 0 {
+                    return Err(AppError::conflict(format!(
+                        "{carried} of files {first} to {last} of {} already travel in another upload; continue that one (list them at /api/v1/assets/{asset_id}/members)",
+                        asset.name
+                    )));
+                }
+                return Ok(MemberOf { asset_id, files, blob_key: prefix });
+            }
+        };
+        let Some((size, upload)) = state.db.package_member(asset_id, &name).await? else {
             return Err(AppError::bad_request(format!("{name} is not a file of package {}", asset.name)));
         };
         if length != Some(size) {
@@ -65,7 +92,7 @@ impl Hooks for DeliveryHooks {
                 "{name} already has an upload, /api/v1/uploads/{existing}; continue it (HEAD, then PATCH)"
             )));
         }
-        Ok(MemberOf { asset_id, name: name.to_owned(), blob_key: format!("{prefix}/{name}") })
+        Ok(MemberOf { asset_id, files, blob_key: format!("{prefix}/{name}") })
     }
 
     /// A final upload that names a delivery replaces the upload of the file of that name there.

@@ -123,25 +123,46 @@ pub struct Place {
     pub user_id: i64,
 }
 
-/// The package file an upload carries: its bytes go to `blob_key` under the package's prefix.
+/// The package files an upload carries: one file (its bytes go to `blob_key`, under the package's
+/// prefix), or a stream of files `first..=last` back to back (`blob_key` is the package's prefix;
+/// the stream's blob is beside it, named by the upload).
 #[derive(Debug)]
 pub struct MemberOf {
     pub asset_id: i64,
-    pub name: String,
+    pub files: Carried,
     pub blob_key: String,
+}
+
+/// Which files of a package one upload carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Carried {
+    One(String),
+    /// Files `first..=last` in declared order.
+    Run {
+        first: i64,
+        last: i64,
+    },
+}
+
+/// `members=FIRST-LAST` of a stream's `Upload-Metadata`: the run of files (numbered from 0 in
+/// declared order) it carries.
+pub fn parse_run(text: &str) -> Option<(i64, i64)> {
+    let (first, last) = text.split_once('-')?;
+    let (first, last) = (first.parse::<i64>().ok()?, last.parse::<i64>().ok()?);
+    (0 <= first && first <= last).then_some((first, last))
 }
 
 /// What the rest of the hub requires of uploads, asked at the points named (in the manner of
 /// tusd's hooks). `app::deliveries` answers: packages, deliveries and the transfer log.
 #[async_trait::async_trait]
 pub trait Hooks: Send + Sync + std::fmt::Debug {
-    /// An upload naming `package` is about to be made: the declared file of it that it carries.
+    /// An upload naming `package` is about to be made: the declared file(s) of it that it carries.
     async fn package_member(
         &self,
         hub: &Hub,
         place: Place,
         package: &str,
-        name: &str,
+        files: Carried,
         length: Option<i64>,
     ) -> AppResult<MemberOf>;
     /// A final (concatenated) upload names a delivery: it replaces that delivery's file `filename`.
@@ -246,8 +267,18 @@ pub async fn create(
     let bucket = get("bucket").and_then(BucketKind::from_slug).ok_or_else(|| {
         AppError::bad_request("Upload-Metadata must name the bucket (key `bucket`, e.g. final-sound)")
     })?;
-    // Partial uploads are pieces of a file: they need no name of their own.
-    let filename = get("filename").unwrap_or(if new.concat == Some(Concat::Partial) { "part" } else { "" });
+    // A stream of package files carries the files named by their numbers.
+    let run = match get("members") {
+        Some(text) => Some(parse_run(text).ok_or_else(|| {
+            AppError::bad_request(format!(
+                "Upload-Metadata `members` is {text:?}: write FIRST-LAST, the numbers (from 0, in declared order) of the package files the upload carries"
+            ))
+        })?),
+        None => None,
+    };
+    // Partial uploads are pieces of a file and streams carry many: they need no name of their own.
+    let unnamed = new.concat == Some(Concat::Partial) || run.is_some();
+    let filename = get("filename").unwrap_or(if unnamed { "part" } else { "" });
     if let Err(issue) = hub_domain::names::check_delivery_name(filename) {
         return Err(AppError::invalid(
             format!("file name {filename:?} breaks the delivery rule: {issue}"),
@@ -283,9 +314,19 @@ pub async fn create(
         }
         return Ok(upload);
     }
-    let member = match get("package") {
-        Some(package) => Some(hub.hooks.package_member(hub, place, package, filename, new.length).await?),
-        None => None,
+    let member = match (get("package"), run) {
+        (Some(package), Some((first, last))) => {
+            let files = Carried::Run { first, last };
+            Some(hub.hooks.package_member(hub, place, package, files, new.length).await?)
+        }
+        (Some(package), None) => {
+            let files = Carried::One(filename.to_owned());
+            Some(hub.hooks.package_member(hub, place, package, files, new.length).await?)
+        }
+        (None, Some(_)) => {
+            return Err(AppError::bad_request("Upload-Metadata names `members` but no `package` they belong to"));
+        }
+        (None, None) => None,
     };
     let concat = new.concat.as_ref().map(Concat::text);
     let upload = open(hub, place, new.length, new.metadata.clone(), concat, member).await?;
@@ -305,10 +346,23 @@ pub(crate) async fn open(
     member: Option<MemberOf>,
 ) -> AppResult<Upload> {
     let blob_key = member.as_ref().map(|m| m.blob_key.clone());
-    let upload = new_upload(hub, place, length, raw_metadata, concat, blob_key);
+    let mut upload = new_upload(hub, place, length, raw_metadata, concat, blob_key);
+    if let Some(MemberOf { files: Carried::Run { .. }, blob_key: prefix, .. }) = &member {
+        upload.blob_key = crate::db::stream_key(prefix, &upload.id);
+    }
     hub.db.create_upload(&upload).await?;
-    if let Some(member) = &member {
-        hub.db.bind_member_upload(member.asset_id, &member.name, &upload.id).await?;
+    let bound = match &member {
+        Some(MemberOf { asset_id, files: Carried::One(name), .. }) => {
+            hub.db.bind_member_upload(*asset_id, name, &upload.id).await
+        }
+        Some(MemberOf { asset_id, files: Carried::Run { first, last }, .. }) => {
+            hub.db.bind_stream(*asset_id, *first, *last, &upload.id).await
+        }
+        None => Ok(()),
+    };
+    if let Err(e) = bound {
+        hub.db.delete_upload(&upload.id).await?;
+        return Err(e.into());
     }
     if length == Some(0) {
         let empty: ByteStream = Box::pin(futures_util::stream::empty());
