@@ -3,7 +3,7 @@
 #   bash scripts/test.sh
 # Every backend is required: PostgreSQL (CONTENTHUB_TEST_POSTGRES_URL, default 127.0.0.1:5432), the S3
 # server it starts, the browsers. Leave one out only on purpose: CONTENTHUB_TEST_SKIP=postgres,s3,browser.
-# Installs (when missing): Info-ZIP unzip/zip, ffmpeg, Chromium, Firefox ESR and libavcodec (Debian); a Python virtualenv with the original
+# Installs (when missing): Info-ZIP unzip/zip, 7-Zip, ffmpeg, Chromium, Firefox ESR and libavcodec (Debian); a Python virtualenv with the original
 # npack 0.8.0, pytest, openapi-spec-validator, tuspy and schemathesis (PyPI); s3s-fs (crates.io), started on
 # 127.0.0.1; tus-js-client, @tus/server, playwright-core, puppeteer-core and axe-core (npm). Set CARGO_TARGET_DIR to share build output between clones.
 set -euo pipefail
@@ -17,6 +17,8 @@ started=$(date +%s)
 need_debs=()
 command -v unzip >/dev/null || need_debs+=(unzip)
 command -v zip >/dev/null || need_debs+=(zip)
+# 7-Zip checks the package ZIPs the hub serves (the interop tests).
+command -v 7z >/dev/null || need_debs+=(p7zip-full)
 # Real media for the validation tests is made at test time with Debian's ffmpeg.
 command -v ffmpeg >/dev/null || need_debs+=(ffmpeg)
 [ -x /usr/bin/chromium ] || need_debs+=(chromium)

@@ -7,12 +7,12 @@
 //   2. our CLI with its defaults;
 //   3. our CLI with --split 4 (four partial uploads concatenated by the hub).
 // Prints MiB/s for each and the ratios to the baseline. Run by scripts/bench_long_link.sh.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tus from 'tus-js-client';
+import { oneTusStream as oneStream, startLine } from './bench_common.mjs';
 import { startHub, stopHub } from './hub.mjs';
 
 const BIN = process.env.CONTENTHUB_TEST_BIN;
@@ -35,26 +35,12 @@ function makeFile(path, mib) {
 }
 
 /// The delay line in front of `target` (host:port); resolves to { proc, base }.
-function startLine(target) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(DELAYLINE, ['--to', target, '--rtt-ms', String(RTT), '--window-kib', String(WINDOW)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    proc.stdout.on('data', (chunk) => {
-      out += chunk;
-      const found = out.match(/listening on ([0-9.:]+)/);
-      if (found) resolve({ proc, base: `http://${found[1]}` });
-    });
-    proc.on('exit', (code) => reject(new Error(`delayline exited (${code}): ${out}`)));
-  });
-}
 
 /// A fresh hub with a delay line in front; runs `body(line base, data dir)`; returns its seconds.
 async function throughLine(name, body) {
   const dataDir = join(work, `hub-${name}`);
   const hub = await startHub(BIN, dataDir, ['--workers', '0']);
-  const line = await startLine(hub.base.replace('http://', ''));
+  const line = await startLine(DELAYLINE, hub.base.replace('http://', ''), RTT, WINDOW);
   try {
     return await body(line.base, dataDir);
   } finally {
@@ -69,31 +55,8 @@ function token(dataDir) {
     .toString().trim();
 }
 
-async function oneTusStream(file) {
-  return throughLine('tus', async (base, dataDir) => {
-    const bearer = token(dataDir);
-    const size = statSync(file).size;
-    const meta = [['project', '1'], ['bucket', 'final-sound'], ['filename', 'bench.bin']]
-      .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`).join(',');
-    const created = await fetch(`${base}/api/v1/uploads`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${bearer}`, 'Tus-Resumable': '1.0.0', 'Upload-Length': String(size), 'Upload-Metadata': meta },
-    });
-    if (created.status !== 201) throw new Error(`creating the upload: ${created.status} ${await created.text()}`);
-    const start = process.hrtime.bigint();
-    await new Promise((resolve, reject) => {
-      const upload = new tus.Upload(createReadStream(file), {
-        uploadUrl: new URL(created.headers.get('location'), base).href,
-        uploadSize: size,
-        headers: { Authorization: `Bearer ${bearer}` },
-        retryDelays: [],
-        onSuccess: resolve,
-        onError: reject,
-      });
-      upload.start();
-    });
-    return seconds(start);
-  });
+function oneTusStream(file) {
+  return throughLine('tus', (base, dataDir) => oneStream(base, token(dataDir), file, 'final-sound'));
 }
 
 function cli(extra) {

@@ -268,6 +268,11 @@ async fn validate(hub: &Hub, job: &QueuedJob) -> Result<(), Failure> {
         (Some(isolation), Some(spec)) => crate::validate::isolated::run(isolation, spec, &subject).await?,
         _ => run_checks(hub.store.clone(), &subject).await.map_err(|e| storage(&e))?,
     };
+    if !checked.digests.is_empty() {
+        let digests: Vec<(String, String, i64)> =
+            checked.digests.iter().map(|d| (d.name.clone(), d.md5.clone(), i64::from(d.crc32))).collect();
+        hub.db.record_member_digests(asset.id, &digests).await.map_err(|e| storage(&e))?;
+    }
     let remuxed = checked.remuxed.filter(|_| asset.original_blob_key.is_none());
     let result = verdict(job, &asset, checked.results, remuxed).map_err(|e| storage(&e))?;
     hub.db.finish_validation(&result).await.map_err(|e| storage(&e))

@@ -540,6 +540,32 @@ async fn suite(db: Db) {
     let stems_verdict = hub::db::ValidationResult { asset_id: stems.id, remuxed: None, checks: Vec::new(), ..again };
     db.finish_validation(&stems_verdict).await.unwrap();
     assert_eq!(db.request(pending_request.id).await.unwrap().state, RequestState::Submitted, "an asset is Invalid");
+
+    // Package streams: a run of files in declared order, bound to one upload in one statement with
+    // each file's offset in it, all or none; the layout says where each file is.
+    assert_eq!(db.member_run(package.id, 0, 1).await.unwrap(), (2, 150, 2), "both carried by live uploads");
+    assert_eq!(db.member_run(package.id, 1, 5).await.unwrap(), (1, 50, 1), "only b.dpx is in that run");
+    db.create_upload(&upload("up_s", 150, 0)).await.unwrap();
+    assert!(matches!(db.bind_stream(package.id, 0, 1, "up_s").await, Err(RepoError::Conflict(_))));
+    db.delete_upload("up_a").await.unwrap();
+    assert!(matches!(db.bind_stream(package.id, 0, 1, "up_s").await, Err(RepoError::Conflict(_))), "b.dpx still");
+    assert_eq!(db.package_layout(package.id).await.unwrap()[0].stream, None, "nothing changed");
+    db.delete_upload("up_b").await.unwrap();
+    assert_eq!(db.member_run(package.id, 0, 1).await.unwrap(), (2, 150, 0));
+    db.bind_stream(package.id, 0, 1, "up_s").await.unwrap();
+    let layout = db.package_layout(package.id).await.unwrap();
+    let places: Vec<_> = layout.iter().map(|m| (m.name.as_str(), m.stream.as_deref(), m.offset, m.crc32)).collect();
+    assert_eq!(places, vec![("a.dpx", Some("up_s"), 0, None), ("b.dpx", Some("up_s"), 100, None)]);
+    assert_eq!(layout[1].key("packages/r1"), hub::db::stream_key("packages/r1", "up_s"));
+    assert_eq!(hub::db::stream_key("packages/r1", "up_s"), "packages/r1-stream-up_s");
+    db.create_upload(&upload("up_t", 150, 0)).await.unwrap();
+    assert!(matches!(db.bind_stream(package.id, 0, 1, "up_t").await, Err(RepoError::Conflict(_))), "up_s lives");
+    // What validation read of each file is recorded for the ZIP download.
+    db.record_member_digests(package.id, &[("b.dpx".into(), "0123456789abcdef0123456789abcdef".into(), 4_000_000_000)])
+        .await
+        .unwrap();
+    let crcs: Vec<_> = db.package_layout(package.id).await.unwrap().iter().map(|m| m.crc32).collect();
+    assert_eq!(crcs, vec![None, Some(4_000_000_000)]);
 }
 
 /// Every public method of the database layer is called by the suite above (which runs on both

@@ -501,6 +501,12 @@ async fn packages_travel_as_a_few_streams_the_hub_cuts_into_files(stack: Stack) 
     let (_, open) = call(&hub.app, Method::GET, &open_uri, &[], Body::empty()).await;
     assert_eq!(open.as_array().map(Vec::len), Some(0), "{open}");
 
+    // No ZIP of the package before validation has read its files (it records their CRC-32s).
+    let zip_uri = format!("/api/v1/assets/{good}/zip");
+    let early = hub.call("cht_vendor", Method::GET, &zip_uri, &[], Body::empty()).await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.body);
+    assert!(early.body["message"].as_str().unwrap().contains("once validation has read"), "{}", early.body);
+
     // The damaged package in one stream.
     let all = bytes_of(&damaged, 0, 9);
     let made = create("cht_vendor", bad, "0-9", all.len()).await;
@@ -525,6 +531,37 @@ async fn packages_travel_as_a_few_streams_the_hub_cuts_into_files(stack: Stack) 
     assert_eq!(check["files"][0][0], "r3.0001006.dpx", "{report}");
     assert!(check["files"][0][1].as_str().unwrap().contains("md5 is"), "{report}");
     assert_eq!(check["files"].as_array().unwrap().len(), 1, "only the damaged file: {report}");
+
+    // The package as one ZIP, streamed from the streams' blobs: npack verifies it, and any range
+    // of it is the same bytes as the whole (a download resumes).
+    let zip = hub.call("cht_vendor", Method::GET, &zip_uri, &[], Body::empty()).await;
+    assert_eq!(zip.status, StatusCode::OK, "{}", zip.raw);
+    assert_eq!(zip.headers["content-type"], "application/zip");
+    assert_eq!(zip.headers["content-length"].to_str().unwrap(), zip.bytes.len().to_string());
+    assert!(zip.headers["content-disposition"].to_str().unwrap().contains("r3_frames.zip"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r3_frames.zip");
+    std::fs::write(&path, &zip.bytes).unwrap();
+    let options = npack::verify::VerifyOptions::default();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let verified =
+        npack::verify::verify_zip(&std::fs::File::open(&path).unwrap(), &options, &stop, &npack::NoProgress).unwrap();
+    assert!(verified.passed() && verified.problems.is_empty(), "{verified:?}");
+    assert_eq!(verified.files.len(), 9, "{verified:?}");
+    let size = zip.bytes.len();
+    for (from, to) in [(0, 10), (100, size - 1), (7020, 7100), (size - 300, size - 1), (size - 1, size - 1)] {
+        let range = format!("bytes={from}-{to}");
+        let part = hub.call("cht_vendor", Method::GET, &zip_uri, &[("range", &range)], Body::empty()).await;
+        assert_eq!(part.status, StatusCode::PARTIAL_CONTENT, "{range}");
+        assert_eq!(part.headers["content-range"].to_str().unwrap(), format!("bytes {from}-{to}/{size}"));
+        assert_eq!(&part.bytes[..], &zip.bytes[from..=to], "{range}");
+    }
+    let past = format!("bytes={size}-");
+    let refused = hub.call("cht_vendor", Method::GET, &zip_uri, &[("range", &past)], Body::empty()).await;
+    assert_eq!(refused.status, StatusCode::RANGE_NOT_SATISFIABLE);
+    // Someone outside the project sees nothing.
+    let (_, outsider) = hub.user("outsider_zip", false).await;
+    assert_eq!(hub.call(&outsider, Method::GET, &zip_uri, &[], Body::empty()).await.status, StatusCode::NOT_FOUND);
 }
 
 /// Every way a frame-sequence ZIP can be wrong (the hostile packages npack's own tests verify

@@ -84,7 +84,7 @@ pub async fn content(
     authorize(&state, &caller, asset.project_id, Action::ViewBucket(asset.bucket)).await?;
     if let Some(files) = asset.package_files {
         return Err(AppError::conflict(format!(
-            "{} is a package of {files} files, not one file; list them at /api/v1/assets/{id}/members",
+            "{} is a package of {files} files, not one file; download it as a ZIP at /api/v1/assets/{id}/zip, or list its files at /api/v1/assets/{id}/members",
             asset.name
         )));
     }
@@ -96,19 +96,9 @@ pub async fn content(
         tracing::error!(asset = id, error = %e, "stored bytes of an asset are unreachable");
         AppError::internal()
     })?;
-    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let (status, start, end) = match parse_range(range, size) {
-        Ok(Some((start, end))) => (StatusCode::PARTIAL_CONTENT, start, end + 1),
-        Ok(None) => (StatusCode::OK, 0, size),
-        Err(()) => {
-            let mut response =
-                AppError::new(StatusCode::RANGE_NOT_SATISFIABLE, "bad_range", format!("the file has {size} bytes"))
-                    .into_response();
-            response
-                .headers_mut()
-                .insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes */{size}")).expect("ASCII"));
-            return Ok(response);
-        }
+    let (status, start, end) = match answered_range(&headers, size) {
+        Ok(range) => range,
+        Err(refusal) => return Ok(*refusal),
     };
     let store = state.store.clone();
     let pieces = stream::unfold(start, move |at| {
@@ -121,10 +111,46 @@ pub async fn content(
             Some((store.get_range(&key, at..next).await.map_err(std::io::Error::other), next))
         }
     });
-    let mut response = Response::new(Body::from_stream(pieces));
+    let inline = query.inline.as_deref().is_some_and(|v| v == "1" || v == "true");
+    let kind = content_type(&asset.name);
+    Ok(ranged_response(
+        Body::from_stream(pieces),
+        (status, start, end, size),
+        kind,
+        &disposition(&asset.name, kind, inline),
+    ))
+}
+
+/// The range a request asks for, against `size` bytes: (status, start, end exclusive), or the 416
+/// answer.
+fn answered_range(headers: &HeaderMap, size: u64) -> Result<(StatusCode, u64, u64), Box<Response>> {
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    match parse_range(range, size) {
+        Ok(Some((start, end))) => Ok((StatusCode::PARTIAL_CONTENT, start, end + 1)),
+        Ok(None) => Ok((StatusCode::OK, 0, size)),
+        Err(()) => {
+            let mut response =
+                AppError::new(StatusCode::RANGE_NOT_SATISFIABLE, "bad_range", format!("the file has {size} bytes"))
+                    .into_response();
+            response
+                .headers_mut()
+                .insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes */{size}")).expect("ASCII"));
+            Err(Box::new(response))
+        }
+    }
+}
+
+/// A download's answer: `body` is bytes `start..end` of `size`.
+fn ranged_response(
+    body: Body,
+    (status, start, end, size): (StatusCode, u64, u64, u64),
+    kind: &'static str,
+    disposition: &str,
+) -> Response {
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     let out = response.headers_mut();
-    out.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(&asset.name)));
+    out.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
     out.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
     out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if status == StatusCode::PARTIAL_CONTENT {
@@ -133,10 +159,40 @@ pub async fn content(
             HeaderValue::from_str(&format!("bytes {start}-{}/{size}", end - 1)).expect("ASCII"),
         );
     }
-    let inline = query.inline.as_deref().is_some_and(|v| v == "1" || v == "true");
-    let disposition = disposition(&asset.name, content_type(&asset.name), inline);
-    out.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).expect("ASCII without quotes"));
-    Ok(response)
+    out.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(disposition).expect("ASCII without quotes"));
+    response
+}
+
+/// A zipless package as one ZIP (stored, flat, with its checksum.txt), streamed from its blobs,
+/// with Range so that the download resumes.
+pub async fn package_zip(
+    State(state): State<Hub>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let asset = state.db.asset(id).await?;
+    authorize(&state, &caller, asset.project_id, Action::ViewBucket(asset.bucket)).await?;
+    let (Some(_), Some(prefix)) = (asset.package_files, asset.blob_key.clone()) else {
+        return Err(AppError::conflict(format!(
+            "{} is one file, not a package; download it at /api/v1/assets/{id}/content",
+            asset.name
+        )));
+    };
+    let layout = state.db.package_layout(id).await?;
+    let plan = std::sync::Arc::new(crate::app::package_zip::ZipPlan::new(&asset, &prefix, layout)?);
+    let size = plan.size;
+    let (status, start, end) = match answered_range(&headers, size) {
+        Ok(range) => range,
+        Err(refusal) => return Ok(*refusal),
+    };
+    let body = Body::from_stream(plan.stream(state.store.clone(), start, end));
+    Ok(ranged_response(
+        body,
+        (status, start, end, size),
+        "application/zip",
+        &disposition(&format!("{}.zip", asset.name), "application/zip", false),
+    ))
 }
 
 #[cfg(test)]

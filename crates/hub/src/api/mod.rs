@@ -127,6 +127,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(DELETE "/assets/{id}" => assets::delete, "Delete an asset", MANAGER),
         endpoint!(GET "/assets/{id}/history" => assets::history, "Who did what to the asset, when", MEMBER, returns: Vec<api_types::HistoryEntry>),
         endpoint!(GET "/assets/{id}/content" => download::content, "The asset's bytes, as an attachment (inline=1: audio and video inline, for a player); HTTP Range for seeking and resuming", MEMBER, query: &[("inline", "1: play audio or video in place (other files are always attachments)")]),
+        endpoint!(GET "/assets/{id}/zip" => download::package_zip, "A zipless package as one ZIP (stored, flat, its files in npack's order with checksum.txt), streamed; HTTP Range for resuming. Ready once validation has read every file", MEMBER),
         endpoint!(POST "/assets/{id}/revalidate" => assets::revalidate, "Validate a Valid or Invalid asset again", MANAGER, returns: api_types::Asset, ok: 200),
         endpoint!(GET "/assets/{id}/members" => assets::members, "A page of a package's files, by name, with each one's upload and progress", MEMBER, query: &[("after", "the last name of the previous page"), ("limit", "page size, 1 to 5000 (default 1000)"), ("incomplete", "true: only files not fully uploaded")], returns: Vec<api_types::PackageMember>),
         endpoint!(GET "/assets/{id}/validation" => assets::validation, "The validation report: each check, its result and the files it concerns", MEMBER, returns: Vec<api_types::CheckResult>),

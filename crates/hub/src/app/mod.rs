@@ -8,6 +8,7 @@ pub mod admin;
 pub mod assets;
 pub mod deliveries;
 pub mod error;
+pub mod package_zip;
 pub mod projects;
 pub mod sessions;
 pub mod tokens;

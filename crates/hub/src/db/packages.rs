@@ -17,6 +17,9 @@ pub struct PackedMember {
     pub stream: Option<String>,
     /// Where the file starts in its stream.
     pub offset: i64,
+    /// Its CRC-32, once validation read it.
+    #[serde(default)]
+    pub crc32: Option<u32>,
 }
 
 impl PackedMember {
@@ -36,6 +39,9 @@ pub fn stream_key(prefix: &str, upload: &str) -> String {
 }
 
 use super::{Db, RepoError, RepoResult, audited, with_pool};
+
+/// A file's row of the layout: name, size, its stream's upload, offset in it, CRC-32.
+type LayoutRow = (String, i64, Option<String>, i64, Option<i64>);
 
 /// Rows per INSERT when members are recorded (4 bound values each, well under SQLite's limit).
 pub(super) const INSERT_BATCH: usize = 1000;
@@ -93,13 +99,43 @@ impl Db {
         Ok(())
     }
 
+    /// Records what validation read of a package's files: (name, hex md5, CRC-32), in batches.
+    pub async fn record_member_digests(&self, asset_id: i64, digests: &[(String, String, i64)]) -> RepoResult<()> {
+        for batch in digests.chunks(INSERT_BATCH) {
+            let values: Vec<String> =
+                (0..batch.len()).map(|i| format!("(${}, ${}, ${})", 3 * i + 2, 3 * i + 3, 3 * i + 4)).collect();
+            let sql = format!(
+                "UPDATE package_members SET md5 = v.column2, crc32 = v.column3 FROM (VALUES {}) AS v \
+                 WHERE package_members.asset_id = $1 AND package_members.name = v.column1",
+                values.join(", ")
+            );
+            with_pool!(self, pool => {
+                let mut query = sqlx::query(audited(&sql)).bind(asset_id);
+                for (name, md5, crc32) in batch {
+                    query = query.bind(name).bind(md5).bind(*crc32);
+                }
+                query.execute(pool).await?;
+            });
+        }
+        Ok(())
+    }
+
     /// Where every file of a package is, in declared order, for validation and downloads.
     pub async fn package_layout(&self, asset_id: i64) -> RepoResult<Vec<PackedMember>> {
-        let rows: Vec<(String, i64, Option<String>, i64)> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT name, size, CASE WHEN stream IS NULL THEN NULL ELSE upload_id END, stream_offset \
+        let rows: Vec<LayoutRow> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT name, size, CASE WHEN stream IS NULL THEN NULL ELSE upload_id END, stream_offset, crc32 \
              FROM package_members WHERE asset_id = $1 ORDER BY seq, name",
         ).bind(asset_id).fetch_all(pool).await?);
-        Ok(rows.into_iter().map(|(name, size, stream, offset)| PackedMember { name, size, stream, offset }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(name, size, stream, offset, crc32)| PackedMember {
+                name,
+                size,
+                stream,
+                offset,
+                crc32: crc32.map(|c| c as u32),
+            })
+            .collect())
     }
 
     /// Marks the files carried by `upload_id` complete (nothing if it carries none).

@@ -175,20 +175,21 @@ pub async fn md5_of<S: BlobStore + ?Sized>(store: &S, key: &BlobKey, size: u64) 
     Ok(hasher.finalize())
 }
 
-/// The md5 of each of `ranges` (start, length) of one blob, in order of start and not
+/// The md5 and CRC-32 of each of `ranges` (start, length) of one blob, in order of start and not
 /// overlapping: one pass over the blob in 8 MiB reads, however many ranges (a package stream's
 /// files).
-pub async fn md5s_of_ranges<S: BlobStore + ?Sized>(
+pub async fn digests_of_ranges<S: BlobStore + ?Sized>(
     store: &S,
     key: &BlobKey,
     ranges: &[(u64, u64)],
-) -> StoreResult<Vec<[u8; 16]>> {
+) -> StoreResult<Vec<([u8; 16], u32)>> {
     const READ: u64 = 8 << 20;
     let end = ranges.iter().map(|(start, len)| start + len).max().unwrap_or(0);
     let (mut buf, mut buf_start) = (Bytes::new(), 0u64);
     let mut out = Vec::with_capacity(ranges.len());
     for &(start, len) in ranges {
-        let mut hasher = md5_many::Md5State::new();
+        let mut md5 = md5_many::Md5State::new();
+        let mut crc = crc32fast::Hasher::new();
         let (mut at, stop) = (start, start + len);
         while at < stop {
             if at < buf_start || at >= buf_start + buf.len() as u64 {
@@ -196,10 +197,12 @@ pub async fn md5s_of_ranges<S: BlobStore + ?Sized>(
                 buf_start = at;
             }
             let upto = ((stop - buf_start) as usize).min(buf.len());
-            hasher.update(&buf[(at - buf_start) as usize..upto]);
+            let piece = &buf[(at - buf_start) as usize..upto];
+            md5.update(piece);
+            crc.update(piece);
             at = buf_start + upto as u64;
         }
-        out.push(hasher.finalize());
+        out.push((md5.finalize(), crc.finalize()));
     }
     Ok(out)
 }

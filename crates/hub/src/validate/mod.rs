@@ -59,12 +59,13 @@ impl Subject {
 pub async fn run_checks(store: Arc<dyn BlobStore>, subject: &Subject) -> Result<Checked, StoreError> {
     let key = BlobKey::new(subject.key.clone())?;
     if let (true, Some(layout)) = (subject.package, &subject.layout) {
-        return Ok(Checked { results: vec![stream_check(store, key, layout.clone()).await?], remuxed: None });
+        let (result, digests) = stream_check(store, key, layout.clone()).await?;
+        return Ok(Checked { results: vec![result], remuxed: None, digests });
     }
     if subject.package {
-        return Ok(Checked { results: vec![folder_check(store, key).await?], remuxed: None });
+        return Ok(Checked { results: vec![folder_check(store, key).await?], ..Checked::default() });
     }
-    let mut checked = Checked { results: vec![md5_check(store.as_ref(), &key, subject).await?], remuxed: None };
+    let mut checked = Checked { results: vec![md5_check(store.as_ref(), &key, subject).await?], ..Checked::default() };
     if subject.name.to_ascii_lowercase().ends_with(".zip") {
         checked.results.push(zip_check(store, key).await?);
     } else if is_movie(&subject.name) && subject.proxy {
@@ -78,12 +79,25 @@ pub async fn run_checks(store: Arc<dyn BlobStore>, subject: &Subject) -> Result<
 }
 
 /// What validation found, and the remuxed copy it stored if it made one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Checked {
     pub results: Vec<CheckResult>,
     /// The key of a fast-start copy of a proxy; the asset should serve it and keep the delivered
     /// bytes.
     pub remuxed: Option<String>,
+    /// A package sent in streams: what each file read (those that could be compared), recorded
+    /// for its ZIP download.
+    #[serde(default)]
+    pub digests: Vec<MemberDigest>,
+}
+
+/// One package file as validation read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberDigest {
+    pub name: String,
+    /// Hex.
+    pub md5: String,
+    pub crc32: u32,
 }
 
 /// Said by a movie's media check when a browser plays it as it loads (the asset page then
@@ -227,16 +241,17 @@ async fn folder_check(store: Arc<dyn BlobStore>, prefix: BlobKey) -> Result<Chec
 
 /// Ranges (start, length) of one blob and the files they are.
 type Ranges<'a> = Vec<(u64, u64, &'a str)>;
-/// Files and their md5s.
-type Named = Vec<(String, [u8; 16])>;
+/// Files and their md5s and CRC-32s.
+type Named = Vec<(String, ([u8; 16], u32))>;
 
 /// A zipless package sent in streams, as `npack verify` checks a folder: its files are ranges of
-/// the streams' blobs (`layout`), each stream read once from start to end, two at a time.
+/// the streams' blobs (`layout`), each stream read once from start to end, two at a time. Returns
+/// the verdict and what each file read.
 async fn stream_check(
     store: Arc<dyn BlobStore>,
     prefix: BlobKey,
     layout: Vec<PackedMember>,
-) -> Result<CheckResult, StoreError> {
+) -> Result<(CheckResult, Vec<MemberDigest>), StoreError> {
     use npack::verify::{Manifest, VerifyOptions};
     let options = VerifyOptions { threads: 2, ..Default::default() };
     let prefix = prefix.to_string();
@@ -249,11 +264,17 @@ async fn stream_check(
             Manifest::Bytes(store.get_range(&key, start..start + size).await?.to_vec())
         }
     };
+    let mut digests = Vec::new();
+    if let Manifest::Bytes(bytes) = &manifest {
+        let (md5, crc32) = (hex(&md5_many::md5(bytes)), crc32fast::hash(bytes));
+        digests.push(MemberDigest { name: npack::CHECKSUM_TXT.to_owned(), md5, crc32 });
+    }
     let present: Vec<(String, u64)> =
         layout.iter().filter(|m| m.name != npack::CHECKSUM_TXT).map(|m| (m.name.clone(), m.size as u64)).collect();
     let runtime = tokio::runtime::Handle::current();
     let outcome = tokio::task::spawn_blocking(move || {
-        npack::verify::verify_listing(manifest, &present, &options, |wanted| {
+        let digests = &mut digests;
+        let report = npack::verify::verify_listing(manifest, &present, &options, |wanted| {
             let io_error =
                 |e: StoreError| npack::Error::Io { path: prefix.clone().into(), source: io::Error::other(e) };
             let places: std::collections::HashMap<&str, &PackedMember> =
@@ -283,9 +304,9 @@ async fn stream_check(
                                 let Some((key, ranges)) = blobs.get(i) else { return Ok(found) };
                                 let key = BlobKey::new(key.clone())?;
                                 let spans: Vec<(u64, u64)> = ranges.iter().map(|(s, l, _)| (*s, *l)).collect();
-                                let md5s =
-                                    runtime.block_on(crate::store::md5s_of_ranges(store.as_ref(), &key, &spans))?;
-                                found.extend(ranges.iter().map(|(_, _, name)| name.to_string()).zip(md5s));
+                                let read =
+                                    runtime.block_on(crate::store::digests_of_ranges(store.as_ref(), &key, &spans))?;
+                                found.extend(ranges.iter().map(|(_, _, name)| name.to_string()).zip(read));
                             }
                         })
                     })
@@ -294,15 +315,19 @@ async fn stream_check(
             });
             let mut all = std::collections::HashMap::with_capacity(wanted.len());
             for found in hashed {
-                all.extend(found.map_err(io_error)?);
+                for (name, (md5, crc32)) in found.map_err(io_error)? {
+                    digests.push(MemberDigest { name: name.clone(), md5: hex(&md5), crc32 });
+                    all.insert(name, md5);
+                }
             }
             Ok(all)
-        })
+        });
+        report.map(|report| (report, std::mem::take(digests)))
     })
     .await
     .map_err(|e| StoreError::Backend(format!("the package check stopped: {e}")))?;
     match outcome {
-        Ok(report) => Ok(package_result(&report)),
+        Ok((report, digests)) => Ok((package_result(&report), digests)),
         Err(e) => Err(StoreError::Backend(format!("the package check could not read the files: {e}"))),
     }
 }

@@ -28,6 +28,8 @@ pub(super) struct AssetPage {
     history: Vec<HistoryView>,
     versions: Vec<VersionView>,
     downloadable: bool,
+    /// A validated package: downloadable as one ZIP.
+    zip: bool,
     playable: bool,
     not_playable: Option<String>,
 }
@@ -96,6 +98,7 @@ pub(super) async fn asset(
         downloadable: asset.blob_key.is_some()
             && asset.package_files.is_none()
             && asset.state != AssetState::InProgress,
+        zip: asset.package_files.is_some() && matches!(asset.state, AssetState::Valid | AssetState::Invalid),
         playable,
         not_playable,
     }))

@@ -1,0 +1,48 @@
+// Shared by the benchmarks (not tests): the delay line in front of a hub, and one tus-js-client
+// stream of a file into an upload the hub made.
+import { spawn } from 'node:child_process';
+import { createReadStream, statSync } from 'node:fs';
+import * as tus from 'tus-js-client';
+
+/// `delayline` (testkit) in front of `target` (host:port): `rtt` ms of round trip, `windowKib` in
+/// flight per connection; resolves to { proc, base }.
+export function startLine(delayline, target, rtt, windowKib) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(delayline, ['--to', target, '--rtt-ms', String(rtt), '--window-kib', String(windowKib)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    proc.stdout.on('data', (chunk) => {
+      out += chunk;
+      const found = out.match(/listening on ([0-9.:]+)/);
+      if (found) resolve({ proc, base: `http://${found[1]}` });
+    });
+    proc.on('exit', (code) => reject(new Error(`delayline exited (${code}): ${out}`)));
+  });
+}
+
+/// Sends `path` to the hub at `base` as one tus-js-client stream, into an upload of bucket
+/// `bucket` in project 1 made first; resolves to the seconds the bytes took.
+export async function oneTusStream(base, bearer, path, bucket) {
+  const size = statSync(path).size;
+  const meta = [['project', '1'], ['bucket', bucket], ['filename', 'bench.bin']]
+    .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`).join(',');
+  const created = await fetch(`${base}/api/v1/uploads`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${bearer}`, 'Tus-Resumable': '1.0.0', 'Upload-Length': String(size), 'Upload-Metadata': meta },
+  });
+  if (created.status !== 201) throw new Error(`creating the upload: ${created.status} ${await created.text()}`);
+  const start = process.hrtime.bigint();
+  await new Promise((resolve, reject) => {
+    const upload = new tus.Upload(createReadStream(path), {
+      uploadUrl: new URL(created.headers.get('location'), base).href,
+      uploadSize: size,
+      headers: { Authorization: `Bearer ${bearer}` },
+      retryDelays: [],
+      onSuccess: resolve,
+      onError: reject,
+    });
+    upload.start();
+  });
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
