@@ -46,3 +46,41 @@ export async function oneTusStream(base, bearer, path, bucket) {
   });
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
+
+/// Debian's Chromium, headless, with a fresh profile under `work`.
+export async function launchChromium(work) {
+  const { chromium } = await import('playwright-core');
+  const { mkdtempSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', `--user-data-dir=${mkdtempSync(join(work, 'chromium-'))}`],
+  });
+}
+
+/// A page of `browser` signed in as `user` (its password from the hub's banner) on `path`.
+export async function signedIn(browser, hub, user, password, path) {
+  const page = await browser.newPage();
+  await page.goto(`${hub.base}/login?next=${encodeURIComponent(path)}`);
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((url) => url.pathname === path);
+  return page;
+}
+
+/// On a delivery page: picks `paths` (files, or one folder when `folder`), sets the required
+/// `fields` ({ label: value }) on every row, presses DELIVER and waits for the hub to take it;
+/// resolves to the milliseconds from the pick to delivered.
+export async function deliverFromPage(page, paths, { folder = false, rows = 1, fields = {} } = {}) {
+  const start = Date.now();
+  await page.locator(folder ? '#pick-folder' : '#pick-files').setInputFiles(paths);
+  await page.locator('#rows tr').nth(rows - 1).waitFor({ timeout: 1800000 });
+  if (folder) await page.getByText(/package · \d+ files/).waitFor({ timeout: 1800000 });
+  for (const [label, value] of Object.entries(fields)) await page.getByLabel(label, { exact: true }).fill(value);
+  if (Object.keys(fields).length) await page.getByRole('button', { name: /^Apply to/ }).click();
+  await page.getByRole('button', { name: 'DELIVER' }).click();
+  await page.waitForURL(/delivered=\d+$/, { timeout: 3600000 });
+  return Date.now() - start;
+}

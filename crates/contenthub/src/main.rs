@@ -309,7 +309,7 @@ fn validate_job(memory_mib: u64, cpu_seconds: u64) -> std::process::ExitCode {
         }
     }
     let mut input = Vec::new();
-    if let Err(e) = std::io::stdin().take(1 << 20).read_to_end(&mut input) {
+    if let Err(e) = std::io::stdin().take(hub::validate::isolated::MAX_JOB_BYTES).read_to_end(&mut input) {
         eprintln!("contenthub validate-job: could not read the job: {e}");
         return std::process::ExitCode::from(3);
     }

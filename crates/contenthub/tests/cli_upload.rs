@@ -377,6 +377,29 @@ fn a_frame_folder_is_delivered_as_one_package() {
     common::stop(server);
 }
 
+/// A package of many files is validated in `serve`'s validation child too: its layout (a line
+/// per file, over a megabyte here) reaches the child whole, and the answer comes back.
+#[test]
+fn a_package_of_fifteen_thousand_files_is_validated_in_the_child_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("hub");
+    let home = dir.path().join("home");
+    let server = common::start(&data, &["--demo"], &[]);
+    sign_in_as("lab", &data, &[], &home, &server.addr);
+    let folder = dir.path().join("r6_frames");
+    std::fs::create_dir_all(&folder).unwrap();
+    for i in 0..15_000u32 {
+        std::fs::write(folder.join(format!("r6.{i:07}.dpx")), i.to_le_bytes().repeat(25)).unwrap();
+    }
+    write_checksum_txt(&folder);
+    let out = contenthub(&home).args(["deliver", "--request", "3", "--wait", "--json"]).arg(&folder).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let file = &result["files"][0];
+    assert_eq!((file["state"].as_str(), file["package"]["files"].as_i64()), (Some("valid"), Some(15_001)), "{result}");
+    common::stop(server);
+}
+
 testkit::on_every_backend_blocking!(a_package_resumes_after_the_client_and_then_the_hub_are_killed_mid_way);
 
 /// Issue 14: a package's streams resume from the hub's offsets. The CLI is killed while the

@@ -70,15 +70,24 @@ impl Db {
                     (Some((prefix, members)), _) => {
                         sqlx::query("UPDATE assets SET package_files = $1, blob_key = $2 WHERE id = $3")
                             .bind(members.len() as i64).bind(prefix).bind(asset.id).execute(&mut *tx).await?;
-                        // Each file's place in the declared order: streams carry them in it.
+                        // Each file's number in the declared order, and where it starts in the
+                        // package: streams carry them so.
+                        let mut place = 0i64;
                         for (first, batch) in (0..).step_by(INSERT_BATCH).zip(members.chunks(INSERT_BATCH)) {
                             let values: Vec<String> = (0..batch.len())
-                                .map(|i| format!("(${}, ${}, ${}, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4))
+                                .map(|i| {
+                                    let n = 5 * i;
+                                    format!("(${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5)
+                                })
                                 .collect();
-                            let sql = format!("INSERT INTO package_members (asset_id, name, size, seq) VALUES {}", values.join(", "));
+                            let sql = format!(
+                                "INSERT INTO package_members (asset_id, name, size, seq, place) VALUES {}",
+                                values.join(", ")
+                            );
                             let mut query = sqlx::query(audited(&sql));
                             for (seq, (name, size)) in batch.iter().enumerate() {
-                                query = query.bind(asset.id).bind(name).bind(*size).bind((first + seq) as i64);
+                                query = query.bind(asset.id).bind(name).bind(*size).bind((first + seq) as i64).bind(place);
+                                place += *size;
                             }
                             query.execute(&mut *tx).await?;
                         }

@@ -78,12 +78,12 @@ impl Db {
     /// offset in the stream (the sizes of the files before it in the run), in one statement. All
     /// or none: if another upload took one of them meanwhile, nothing changes (a conflict).
     pub async fn bind_stream(&self, asset_id: i64, first: i64, last: i64, upload_id: &str) -> RepoResult<()> {
-        let sql = "UPDATE package_members SET upload_id = $1, stream = $3, stream_offset = w.off, complete = 0 \
-                   FROM (SELECT seq, CAST(SUM(size) OVER (ORDER BY seq) - size AS BIGINT) AS off \
-                         FROM package_members WHERE asset_id = $2 AND seq BETWEEN $3 AND $4) AS w \
-                   WHERE package_members.asset_id = $2 AND package_members.seq = w.seq \
-                     AND (package_members.upload_id IS NULL \
-                          OR NOT EXISTS (SELECT 1 FROM uploads u WHERE u.id = package_members.upload_id))";
+        // Each file's offset in the stream is where it starts in the package less where the
+        // stream's first file does; one indexed range of rows.
+        let sql = "UPDATE package_members SET upload_id = $1, stream = $3, complete = 0, \
+                   stream_offset = place - (SELECT f.place FROM package_members f WHERE f.asset_id = $2 AND f.seq = $3) \
+                   WHERE asset_id = $2 AND seq BETWEEN $3 AND $4 \
+                     AND (upload_id IS NULL OR NOT EXISTS (SELECT 1 FROM uploads u WHERE u.id = package_members.upload_id))";
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let n = sqlx::query(audited(sql)).bind(upload_id).bind(asset_id).bind(first).bind(last)

@@ -63,6 +63,10 @@ pub enum Failure {
     Stopped(String),
 }
 
+/// The most bytes of a job's description or answer: a package of 250,001 files with long names
+/// is described (and answered) in a line per file.
+pub const MAX_JOB_BYTES: u64 = 256 << 20;
+
 /// Runs the checks of `subject` in a child process and returns its answer.
 pub async fn run(isolation: &Isolation, store: StoreSpec, subject: &Subject) -> Result<Checked, Failure> {
     let input = serde_json::to_vec(&ChildInput { store, subject: subject.clone() })
@@ -84,8 +88,9 @@ pub async fn run(isolation: &Isolation, store: StoreSpec, subject: &Subject) -> 
         .spawn()
         .map_err(|e| Failure::Storage(format!("could not start the validator {}: {e}", isolation.program.display())))?;
     let mut stdin = child.stdin.take().expect("piped");
-    // Bounded reads: a child answers a few KiB; its log is kept only to say why it died.
-    let mut stdout = child.stdout.take().expect("piped").take(64 << 20);
+    // Bounded reads: a child answers a few KiB (a package's, a line per file); its log is kept
+    // only to say why it died.
+    let mut stdout = child.stdout.take().expect("piped").take(MAX_JOB_BYTES);
     let mut stderr = child.stderr.take().expect("piped").take(1 << 20);
     let work = async {
         // A child that dies before reading its input closes the pipe; its exit says why.

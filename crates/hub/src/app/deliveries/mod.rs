@@ -26,8 +26,9 @@ use crate::secrets::random_token;
 
 /// Files one delivery may declare (a zipless package counts as one).
 pub const MAX_FILES: usize = 10_000;
-/// Files one zipless package may hold, and all the packages of one delivery together.
-pub const MAX_PACKAGE_FILES: usize = 250_000;
+/// Files one zipless package may hold, and all the packages of one delivery together: 250,000
+/// frames and their checksum.txt.
+pub const MAX_PACKAGE_FILES: usize = 250_001;
 /// The body of a delivery declaration may list that many package files.
 pub const MAX_DECLARATION_BODY: usize = 64 << 20;
 
