@@ -456,6 +456,16 @@ async fn packages_travel_as_a_few_streams_the_hub_cuts_into_files(stack: Stack) 
     assert_eq!(past.status, StatusCode::BAD_REQUEST, "{}", past.body);
     assert!(past.body["message"].as_str().unwrap().contains("files 0 to 9"), "{}", past.body);
     assert_eq!(create("cht_vendor", good, "3-1", 1).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(create("cht_vendor", good, "0-99999999999999999999", 1).await.status, StatusCode::BAD_REQUEST);
+    let (length, metadata) = (first_run.len().to_string(), stream_meta(good, "0-3"));
+    let partial = [
+        ("tus-resumable", "1.0.0"),
+        ("upload-length", length.as_str()),
+        ("upload-metadata", metadata.as_str()),
+        ("upload-concat", "partial"),
+    ];
+    let piece = hub.call("cht_vendor", Method::POST, "/api/v1/uploads", &partial, Body::empty()).await;
+    assert_eq!(piece.status, StatusCode::BAD_REQUEST, "a stream is not a piece of a concatenation: {}", piece.body);
     let other = hub.member(&format!("other{}", hub.project), Role::Contributor).await;
     let other: &'static str = Box::leak(other.into_boxed_str());
     assert_eq!(create(other, good, "0-3", first_run.len()).await.status, StatusCode::BAD_REQUEST);

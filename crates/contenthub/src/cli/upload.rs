@@ -219,6 +219,8 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
         transfers
     };
     let delivery_id = transfers[0].delivery;
+    // Declared just now: the hub has none of the packages' files yet, no need to ask.
+    let fresh = !resumable;
 
     // Files the server already has whole need nothing more (e.g. their parts were joined just
     // before an interruption).
@@ -270,7 +272,7 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
             let (place, dir) = ((args.project, args.bucket.clone(), asset), source.path.clone());
             let members = packages[index].clone();
             tasks.spawn(async move {
-                (index, send_package(&client, place, &dir, members, &overall, &streams, parallel, &pace).await)
+                (index, send_package(&client, place, &dir, members, &overall, &streams, (parallel, fresh), &pace).await)
             });
             continue;
         }
@@ -407,7 +409,8 @@ fn package_source(dir: &Path) -> anyhow::Result<(npack::SourceFile, Vec<npack::S
 /// Sends the files of a package the hub does not have whole yet as streams: runs of whole files
 /// laid back to back in declared order, each run one tus upload (`members=FIRST-LAST`). A stream
 /// the hub already has continues from its offset; files in none go out in new streams, up to
-/// `parallel` of them, balanced by bytes.
+/// `parallel` of them, balanced by bytes. A package declared just now (`fresh`) has no file
+/// at the hub yet: its files are not listed first (a round trip per 5,000 files on a long link).
 #[allow(clippy::too_many_arguments)]
 async fn send_package(
     client: &Client,
@@ -416,12 +419,21 @@ async fn send_package(
     members: Vec<npack::SourceFile>,
     bar: &ProgressBar,
     streams: &std::sync::Arc<tokio::sync::Semaphore>,
-    parallel: usize,
+    (parallel, fresh): (usize, bool),
     pace: &std::sync::Arc<Pace>,
 ) -> anyhow::Result<()> {
     let mut open = Vec::new();
     let mut after = String::new();
-    loop {
+    if fresh {
+        open.extend(members.iter().map(|m| client::api_types::PackageMember {
+            name: m.name.clone(),
+            size: m.size as i64,
+            upload: None,
+            offset: 0,
+            complete: false,
+        }));
+    }
+    while !fresh {
         let page = retry(|| client.incomplete_members(asset, &after)).await.map_err(explain)?;
         let Some(last) = page.last() else { break };
         after = last.name.clone();

@@ -145,11 +145,13 @@ pub enum Carried {
 }
 
 /// `members=FIRST-LAST` of a stream's `Upload-Metadata`: the run of files (numbered from 0 in
-/// declared order) it carries.
+/// declared order) it carries. Numbers past any package's files are refused here, so that no
+/// arithmetic on them can overflow.
 pub fn parse_run(text: &str) -> Option<(i64, i64)> {
+    const MOST: i64 = 1 << 32;
     let (first, last) = text.split_once('-')?;
     let (first, last) = (first.parse::<i64>().ok()?, last.parse::<i64>().ok()?);
-    (0 <= first && first <= last).then_some((first, last))
+    (0 <= first && first <= last && last < MOST).then_some((first, last))
 }
 
 /// What the rest of the hub requires of uploads, asked at the points named (in the manner of
@@ -276,6 +278,11 @@ pub async fn create(
         })?),
         None => None,
     };
+    if run.is_some() && new.concat.is_some() {
+        return Err(AppError::bad_request(
+            "a stream of package files (`members`) is one upload of its own, not part of a concatenation; leave out Upload-Concat",
+        ));
+    }
     // Partial uploads are pieces of a file and streams carry many: they need no name of their own.
     let unnamed = new.concat == Some(Concat::Partial) || run.is_some();
     let filename = get("filename").unwrap_or(if unnamed { "part" } else { "" });
@@ -536,4 +543,18 @@ async fn record(hub: &Hub, next: &Upload, expected: i64) -> AppResult<()> {
         hub.db.complete_member(&next.id).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_run;
+
+    #[test]
+    fn runs_of_files_read_as_first_and_last_and_refuse_nonsense() {
+        assert_eq!(parse_run("0-0"), Some((0, 0)));
+        assert_eq!(parse_run("12-40"), Some((12, 40)));
+        for bad in ["", "5", "5-", "-5", "3-2", "a-b", "1-2-3", "-1-2", "0-9223372036854775807", "0-4294967296"] {
+            assert_eq!(parse_run(bad), None, "{bad}");
+        }
+    }
 }
