@@ -423,7 +423,6 @@ async fn send_package(
     pace: &std::sync::Arc<Pace>,
 ) -> anyhow::Result<()> {
     let mut open = Vec::new();
-    let mut after = String::new();
     if fresh {
         open.extend(members.iter().map(|m| client::api_types::PackageMember {
             name: m.name.clone(),
@@ -432,12 +431,14 @@ async fn send_package(
             offset: 0,
             complete: false,
         }));
-    }
-    while !fresh {
-        let page = retry(|| client.incomplete_members(asset, &after)).await.map_err(explain)?;
-        let Some(last) = page.last() else { break };
-        after = last.name.clone();
-        open.extend(page);
+    } else {
+        let mut after = String::new();
+        loop {
+            let page = retry(|| client.incomplete_members(asset, &after)).await.map_err(explain)?;
+            let Some(last) = page.last() else { break };
+            after = last.name.clone();
+            open.extend(page);
+        }
     }
     let place: std::collections::HashMap<&str, usize> =
         members.iter().enumerate().map(|(i, m)| (m.name.as_str(), i)).collect();
