@@ -47,15 +47,17 @@ export async function oneTusStream(base, bearer, path, bucket) {
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
-/// Debian's Chromium, headless, with a fresh profile under `work`.
+/// Debian's Chromium, headless, with a fresh profile under `work` (a browser context: `newPage`,
+/// `close`).
 export async function launchChromium(work) {
   const { chromium } = await import('playwright-core');
   const { mkdtempSync } = await import('node:fs');
   const { join } = await import('node:path');
-  return chromium.launch({
+  return chromium.launchPersistentContext(mkdtempSync(join(work, 'chromium-')), {
     executablePath: '/usr/bin/chromium',
+    headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', `--user-data-dir=${mkdtempSync(join(work, 'chromium-'))}`],
+      '--disable-component-update', '--disable-sync'],
   });
 }
 
