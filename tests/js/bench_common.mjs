@@ -77,7 +77,7 @@ export async function signedIn(browser, hub, user, password, path) {
 /// resolves to the milliseconds from the pick to delivered.
 export async function deliverFromPage(page, paths, { folder = false, rows = 1, fields = {} } = {}) {
   const start = Date.now();
-  await page.locator(folder ? '#pick-folder' : '#pick-files').setInputFiles(paths);
+  await page.locator(folder ? '#pick-folder' : '#pick-files').setInputFiles(paths, { timeout: 1800000 });
   await page.locator('#rows tr').nth(rows - 1).waitFor({ timeout: 1800000 });
   if (folder) await page.getByText(/package · \d+ files/).waitFor({ timeout: 1800000 });
   for (const [label, value] of Object.entries(fields)) await page.getByLabel(label, { exact: true }).fill(value);
