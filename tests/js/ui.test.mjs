@@ -827,8 +827,10 @@ test('transfers: an upload cut short by a reload resumes from the hub offset onc
   await page.getByRole('button', { name: 'DELIVER' }).click();
   await page.waitForFunction(() => document.querySelector('#overall').value >= 8 * 1024 * 1024, null, { timeout: 30000 });
   assert.match(await page.locator('#overall-text').innerText(), /acknowledged by the hub · [\d.]+ [KMG]iB\/s · about .* left/);
-  await page.unroute('**/api/v1/uploads/**');
+  // Reloaded while the held PATCH still hangs (the reload cancels it), and only then let PATCHes
+  // through again: taken away first, the route may let the held one go on before the reload.
   await page.reload();
+  await page.unroute('**/api/v1/uploads/**');
 
   await page.getByRole('link', { name: 'Transfers' }).click();
   await page.waitForURL(/\/transfers$/);

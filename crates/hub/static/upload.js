@@ -161,7 +161,15 @@
     if (row) dirty.add(row); else everything = true;
     if (pending) return;
     pending = true;
-    requestAnimationFrame(function () { pending = false; draw(); });
+    requestAnimationFrame(flush);
+  }
+  // Draws what is waiting for the next frame now: a discrete action (Apply, a refused DELIVER)
+  // shows what it changed before the next event, not a frame later (a frame can be late or never
+  // come in a tab the browser throttles).
+  function flush() {
+    if (!pending) return;
+    pending = false;
+    draw();
   }
   function requestOptions(row) {
     var html = '<option value="">choose…</option>';
@@ -391,6 +399,7 @@
       ? labels.join(', ') + ' set on ' + targets.length + ' row' + (targets.length === 1 ? '' : 's') + '.'
       : 'Nothing to apply: fill in a field above first.';
     render();
+    flush();
   });
 
   // ---- dropping and picking ----
@@ -459,7 +468,8 @@
     });
   }
   // A package goes up as a few streams: runs of whole files, back to back in declared order, each
-  // one tus upload naming the files it carries (members=FIRST-LAST); the hub cuts them apart. A
+  // one tus upload naming the files it carries (members=FIRST-LAST); the hub knows where each file
+  // starts in it. A
   // stream the hub already has continues from its offset; files in none go in new streams, up to
   // STREAMS of them, balanced by bytes.
   function streamJobs(row, declaredFile) {
@@ -553,8 +563,9 @@
           row.bad[key === 'request_id' ? 'request' : key] = true;
         }
       });
-      problem((declared.data.message || 'the hub refused the delivery') + ' — nothing was uploaded.');
       render();
+      flush();
+      problem((declared.data.message || 'the hub refused the delivery') + ' — nothing was uploaded.');
       return;
     }
     var continuing = !!current;
