@@ -163,9 +163,10 @@
     pending = true;
     requestAnimationFrame(flush);
   }
-  // Draws what is waiting for the next frame now: a discrete action (Apply, a refused DELIVER)
-  // shows what it changed before the next event, not a frame later (a frame can be late or never
-  // come in a tab the browser throttles).
+  // Draws what is waiting for the next frame now: what a person does (a cell typed into, a box,
+  // a request chosen, Apply, a refused DELIVER) shows before the next event, not a frame later (a
+  // frame can be late, or not come in a tab the browser throttles). Progress still waits for the
+  // frame.
   function flush() {
     if (!pending) return;
     pending = false;
@@ -329,18 +330,21 @@
     else row.metadata[key] = e.target.value;
     recheck(row);
     render(row);
+    flush();
   }
   $('rows').addEventListener('input', edit);
+  // The row (its badge, its cells, what a request brought) and the selection's summary (Select
+  // all, the tagger's button) follow at once.
   $('rows').addEventListener('change', function (e) {
     var row = rowOf(e.target);
     if (!row) return;
-    // The selection's summary follows at once (Select all, the tagger's button), the row on the next frame.
     if (e.target.classList.contains('pick')) { row.selected = e.target.checked; selection(); render(row); }
     if (e.target.classList.contains('req')) {
       setRequest(row, e.target.value ? Number(e.target.value) : null);
       recheck(row);
       render(row);
     }
+    flush();
   });
   // As in a spreadsheet: Enter or ↓ goes to the same field of the next row, Shift+Enter or ↑ to
   // the one above (a date's arrows stay the date's, a list's arrows the list's).
