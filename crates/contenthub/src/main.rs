@@ -209,8 +209,8 @@ struct SendArgs {
     #[arg(long)]
     md5: bool,
     /// Upload streams at once, across files, the streams of a package and the parts of big
-    /// files. Each waits a round trip after every chunk: on a long link more keep it busier.
-    #[arg(long, default_value_t = 4)]
+    /// files. Each waits a round trip after every chunk; six keep a long link busy.
+    #[arg(long, default_value_t = 6)]
     parallel: usize,
     /// Send each file of 256 MiB or more as this many parallel parts, which the hub joins (tus
     /// concatenation). Helps on long-distance links where one connection is slow; costs the hub

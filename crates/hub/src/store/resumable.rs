@@ -181,6 +181,25 @@ pub(super) async fn append_parts<S: BlobStore + ?Sized>(
     body: &mut dyn Body,
 ) -> StoreResult<Appended> {
     let before = PartsState::parse(upload.state)?;
+    // The process may have died after the store completed the object and before the hub
+    // recorded it: the multipart upload is closed, and the object is whole. The client sends the
+    // last bytes again from the recorded offset; they are taken as they are (without it, every
+    // retry failed on the closed multipart upload, for ever).
+    if before.multipart.is_some()
+        && let Some(length) = upload.length
+        && matches!(store.size(upload.key).await, Ok(size) if size == length)
+    {
+        let mut received = 0u64;
+        loop {
+            match body.next_chunk().await {
+                Ok(Some(chunk)) => received += chunk.len() as u64,
+                Ok(None) => break,
+                Err(Refused) => return Err(StoreError::Refused),
+            }
+        }
+        let done = PartsState { pending: None, pending_size: 0, ..before };
+        return Ok(Appended { received, state: done.text() });
+    }
     let mut next = before.clone();
     if next.part_size == 0 {
         next.part_size = part_size_for(upload.length.unwrap_or(upload.most));
