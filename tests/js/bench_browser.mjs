@@ -5,10 +5,10 @@
 // command. Best of BENCH_ROUNDS (default 2). Run by scripts/bench_browser.sh.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deliverFromPage, launchChromium, signedIn } from './bench_common.mjs';
+import { deliverFromPage, launchChromium, makeFile, signedIn } from './bench_common.mjs';
 import { demoPassword, startHub, stopHub } from './hub.mjs';
 
 const BIN = process.env.CONTENTHUB_TEST_BIN;
@@ -17,18 +17,6 @@ const MIB = Number(process.env.BENCH_MIB || 1024);
 const FILES = Number(process.env.BENCH_FILES || 5000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 2);
 const work = mkdtempSync(join(process.env.BENCH_DIR || tmpdir(), 'contenthub-browser-'));
-
-function makeFile() {
-  const path = join(work, 'r1_bench.bin');
-  const fd = openSync(path, 'w');
-  const block = randomBytes(1 << 20);
-  for (let i = 0; i < MIB; i++) {
-    block.writeUInt32LE(i, 0);
-    writeSync(fd, block);
-  }
-  closeSync(fd);
-  return path;
-}
 
 function makeFolder() {
   const folder = join(work, 'r1_bench_frames');
@@ -92,7 +80,7 @@ async function best(run) {
 }
 
 console.log(`writing a ${MIB} MiB file and ${FILES} files of 64 KiB in ${work}`);
-const file = makeFile();
+const file = makeFile(join(work, 'r1_bench.bin'), MIB);
 const folder = makeFolder();
 const results = [
   ['CLI, one file', await best(() => cli(file))],

@@ -1,7 +1,8 @@
 // Shared by the benchmarks (not tests): the delay line in front of a hub, and one tus-js-client
 // stream of a file into an upload the hub made.
 import { spawn } from 'node:child_process';
-import { createReadStream, statSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, statSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import * as tus from 'tus-js-client';
 
 /// `delayline` (testkit) in front of `target` (host:port): `rtt` ms of round trip, `windowKib` in
@@ -85,4 +86,16 @@ export async function deliverFromPage(page, paths, { folder = false, rows = 1, f
   await page.getByRole('button', { name: 'DELIVER' }).click();
   await page.waitForURL(/delivered=\d+$/, { timeout: 3600000 });
   return Date.now() - start;
+}
+
+/// Writes `mib` MiB of random bytes (each MiB numbered, so none repeats) to `path`; returns it.
+export function makeFile(path, mib) {
+  const fd = openSync(path, 'w');
+  const block = randomBytes(1 << 20);
+  for (let i = 0; i < mib; i++) {
+    block.writeUInt32LE(i, 0);
+    writeSync(fd, block);
+  }
+  closeSync(fd);
+  return path;
 }

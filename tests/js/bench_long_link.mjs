@@ -8,11 +8,10 @@
 //   3. our CLI with --split 4 (four partial uploads concatenated by the hub).
 // Prints MiB/s for each and the ratios to the baseline. Run by scripts/bench_long_link.sh.
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { oneTusStream as oneStream, startLine } from './bench_common.mjs';
+import { makeFile, oneTusStream as oneStream, startLine } from './bench_common.mjs';
 import { startHub, stopHub } from './hub.mjs';
 
 const BIN = process.env.CONTENTHUB_TEST_BIN;
@@ -23,16 +22,6 @@ const RTT = Number(process.env.BENCH_RTT_MS || 100);
 const WINDOW = Number(process.env.BENCH_WINDOW_KIB || 4096);
 const work = mkdtempSync(join(process.env.BENCH_DIR || tmpdir(), 'contenthub-longlink-'));
 const seconds = (start) => Number(process.hrtime.bigint() - start) / 1e9;
-
-function makeFile(path, mib) {
-  const fd = openSync(path, 'w');
-  const block = randomBytes(1 << 20);
-  for (let i = 0; i < mib; i++) {
-    block.writeUInt32LE(i, 0);
-    writeSync(fd, block);
-  }
-  closeSync(fd);
-}
 
 /// The delay line in front of `target` (host:port); resolves to { proc, base }.
 
