@@ -855,6 +855,82 @@ test('transfers: an upload cut short by a reload resumes from the hub offset onc
   await page.close();
 });
 
+test('a big file goes up from the page as parallel pieces the hub writes in place; after a reload the same pieces continue, and the file is Valid with its md5 (issue 14, item 2)', async () => {
+  const work = mkdtempSync(join(tmpdir(), 'contenthub-ui-pieces-'));
+  const file = join(work, 'r4_me51.wav');
+  // 300 MiB that do not repeat: each MiB numbered.
+  const block = Buffer.alloc(1 << 20);
+  for (let i = 0; i < block.length; i++) block[i] = (i * 7919) % 251;
+  const md5 = createHash('md5');
+  const parts = [];
+  for (let i = 0; i < 300; i++) {
+    const mib = Buffer.from(block);
+    mib.writeUInt32LE(i, 0);
+    md5.update(mib);
+    parts.push(mib);
+  }
+  writeFileSync(file, Buffer.concat(parts));
+  const expected = md5.digest('hex');
+  const page = await browser.newPage();
+  await signIn(page, 'soundhouse', demoPassword(hub, 'soundhouse'), '/projects/1/buckets/final-sound/upload?requests=2');
+  await page.waitForURL(/upload\?requests=2$/);
+  // Pieces are made by naming the file's upload (`whole`); what the hub answers is recorded.
+  const made = [];
+  const offsets = {};
+  page.on('response', (r) => {
+    const request = r.request();
+    if (request.method() === 'POST' && /\/api\/v1\/uploads$/.test(request.url()) && /(^|,)whole /.test(request.headers()['upload-metadata'] || '')) {
+      made.push(r.headers().location);
+    }
+  });
+  page.on('request', (r) => {
+    if (r.method() !== 'PATCH') return;
+    const id = r.url().split('/').pop();
+    (offsets[id] = offsets[id] || []).push(Number(r.headers()['upload-offset']));
+  });
+  // Each piece's first PATCH goes through; every later one is held, as a stalled network would.
+  const seen = {};
+  await page.route('**/api/v1/uploads/**', (route) => {
+    const url = route.request().url();
+    if (route.request().method() === 'PATCH' && (seen[url] = (seen[url] || 0) + 1) > 1) return;
+    return route.continue();
+  });
+  await page.locator('#pick-files').setInputFiles([file]);
+  await page.getByRole('button', { name: 'DELIVER' }).click();
+  await page.waitForFunction(() => document.querySelector('#overall').value >= 32 * 1024 * 1024, null, { timeout: 60000 });
+  assert.equal(made.length, 4, `four pieces, not ${made.length}`);
+  const first = made.map((url) => new URL(url, hub.base).pathname).sort();
+  await page.reload();
+  await page.unroute('**/api/v1/uploads/**');
+  for (const id of Object.keys(offsets)) delete offsets[id];
+  made.length = 0;
+
+  await page.getByRole('link', { name: 'Transfers' }).click();
+  const delivery = page.locator('section[data-delivery]', { hasText: 'r4_me51.wav' }).first();
+  const deliveryId = await delivery.getAttribute('data-delivery');
+  await delivery.getByRole('link', { name: 'Resume' }).click();
+  await page.waitForURL(/upload\?delivery=\d+$/);
+  await page.locator('#pick-files').setInputFiles([file]);
+  await page.getByRole('button', { name: 'DELIVER' }).click();
+  await page.waitForURL(/\/requests\?delivered=\d+$/, { timeout: 120000 });
+  assert.deepEqual(made.map((url) => new URL(url, hub.base).pathname).sort(), first, 'the same pieces, continued');
+  for (const [id, sent] of Object.entries(offsets)) {
+    assert.ok(Math.min(...sent) >= 8 * 1024 * 1024, `piece ${id} continued from the hub's offset, not from its start: ${sent}`);
+  }
+  const view = await call(page, 'GET', `/api/v1/deliveries/${deliveryId}`);
+  const assetId = view.data.files.find((f) => f.name === 'r4_me51.wav').asset_id;
+  let asset;
+  for (let i = 0; i < 240; i++) {
+    asset = (await call(page, 'GET', `/api/v1/assets/${assetId}`)).data;
+    if (asset.state === 'valid' || asset.state === 'invalid') break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.equal(asset.state, 'valid', JSON.stringify(asset));
+  const report = JSON.stringify((await call(page, 'GET', `/api/v1/assets/${assetId}/validation`)).data);
+  assert.ok(report.includes(`md5 ${expected}`), `the file the pieces made is the file chosen: ${report}`);
+  await page.close();
+});
+
 test('transfers, live: while another tab uploads, rate and time left follow the hub; the log tells what happened; a vendor does not see it', async () => {
   const work = mkdtempSync(join(tmpdir(), 'contenthub-ui-live-'));
   const file = join(work, 'sh040_notes.txt');

@@ -124,3 +124,62 @@ mod tests {
         assert!(partial_ids(&many).unwrap_err().contains(&format!("not {}", MAX_PARTIALS + 1)));
     }
 }
+
+/// Pieces (a hub extension to tus): a big file's declared upload (the "whole") may be sent as
+/// parallel uploads that each carry one range of it, made with `Upload-Metadata` `whole` (the
+/// whole's upload id) and `at` (where the range starts), and `Upload-Length` the range's length.
+/// Each writes its range in place, so nothing is copied when the last one finishes (the whole is
+/// complete then). Pieces start at multiples of `piece_size(length)` of the file and are
+/// multiples of it long, except the one that ends the file: on S3 each piece is a run of the
+/// file's multipart parts, which are all this long but the last.
+pub fn piece_size(length: u64) -> u64 {
+    const MIN: u64 = 8 << 20;
+    // S3 allows 10,000 parts; leave headroom.
+    const MAX_PARTS: u64 = 9_000;
+    length.div_ceil(MAX_PARTS).max(MIN).div_ceil(1 << 20) * (1 << 20)
+}
+
+/// `size` bytes cut into at most `count` pieces of whole [`piece_size`] units (the last takes
+/// the rest): (start, length) of each, in order. Fewer pieces when the file is small.
+pub fn split_into_pieces(size: u64, count: u64) -> Vec<(u64, u64)> {
+    let unit = piece_size(size);
+    let units = size.div_ceil(unit).max(1);
+    let count = count.clamp(1, units);
+    let per = units.div_ceil(count) * unit;
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < size || out.is_empty() {
+        let len = per.min(size - start);
+        out.push((start, len));
+        start += len;
+    }
+    out
+}
+
+#[cfg(test)]
+mod piece_tests {
+    use super::*;
+
+    #[test]
+    fn pieces_are_whole_units_but_the_last_and_cover_the_file() {
+        assert_eq!(piece_size(0), 8 << 20);
+        assert_eq!(piece_size(2 << 30), 8 << 20);
+        for size in [1u64, (8 << 20) - 1, 8 << 20, (2 << 30) + 12345, 100 << 30, 5 << 40] {
+            let unit = piece_size(size);
+            assert!(size.div_ceil(unit) <= 10_000 && unit.is_multiple_of(1 << 20), "{size}");
+            for count in [1, 2, 6, 32] {
+                let pieces = split_into_pieces(size, count);
+                assert!(pieces.len() as u64 <= count, "{size} {count}");
+                let mut at = 0;
+                for (i, (start, len)) in pieces.iter().enumerate() {
+                    assert_eq!(*start, at);
+                    assert!(start.is_multiple_of(unit));
+                    assert!(i + 1 == pieces.len() || len.is_multiple_of(unit), "{size} {count}: {len}");
+                    at += len;
+                }
+                assert_eq!(at, size);
+            }
+        }
+        assert_eq!(split_into_pieces(2 << 30, 6).len(), 6);
+    }
+}

@@ -212,11 +212,12 @@ struct SendArgs {
     /// files. Each waits a round trip after every chunk; six keep a long link busy.
     #[arg(long, default_value_t = 6)]
     parallel: usize,
-    /// Send each file of 256 MiB or more as this many parallel parts, which the hub joins (tus
-    /// concatenation). Helps on long-distance links where one connection is slow; costs the hub
-    /// one extra copy of the file, so on a fast local network leave it at 1.
-    #[arg(long, default_value_t = 1)]
-    split: usize,
+    /// Send each file of 256 MiB or more as up to this many parallel pieces (at least 64 MiB
+    /// each), which the hub writes in place into the file: nothing is copied when they are done.
+    /// One connection across an ocean is slow; several fill the link. Default: as --parallel;
+    /// 1 sends each file as one stream.
+    #[arg(long)]
+    split: Option<usize>,
     /// Send at most this many bytes per second in all (e.g. 50M, 800K; K/M/G are ×1024), to leave
     /// room on a shared link. Default: as fast as the link goes.
     #[arg(long, value_name = "RATE", value_parser = cli::parse_rate)]
@@ -230,6 +231,7 @@ struct SendArgs {
 impl SendArgs {
     fn into_upload(self, project: i64, bucket: String, request: Option<i64>, meta: Vec<String>) -> cli::UploadArgs {
         let SendArgs { wait, md5, parallel, split, max_rate, json, files } = self;
+        let split = split.unwrap_or(parallel);
         cli::UploadArgs { project, bucket, request, meta, files, json, wait, md5, parallel, split, max_rate }
     }
 }

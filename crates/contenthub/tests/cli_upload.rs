@@ -257,7 +257,7 @@ fn serve_killed_at_any_moment_loses_nothing(stack: &testkit::BlockingStack) {
     let mut server = common::start_on(&data, &bind, &args, &envs);
     let (hub_args, _) = stack.stack.binary_args();
     sign_in_as("soundhouse", &data, &hub_args, &home, &server.addr);
-    // Big enough to go as parallel parts (tus concatenation), not constant, not periodic.
+    // Big enough to go as parallel pieces (written in place by the hub), not constant, not periodic.
     let file = dir.path().join("r1_pm51.wav");
     let size = 300_000_000u64;
     let mut x = 0x2545_f491_4f6c_dd1du64;

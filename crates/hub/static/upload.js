@@ -535,6 +535,76 @@
       };
     });
   }
+  // A big file goes as pieces: parallel uploads that each carry one range of it, which the hub
+  // writes in place into the file, so nothing is copied when they are done (the last one makes
+  // the file whole). Ranges are whole multiples of the hub's piece size but the last
+  // (api_types::tus::piece_size: 8 MiB, more for files over 70 GiB); asked again for the same
+  // range, the hub gives the same piece, so a continued delivery continues its pieces.
+  var SPLIT_AT = 256 * 1024 * 1024;
+  var MIN_PIECE = 64 * 1024 * 1024;
+  function pieceRanges(size) {
+    var MiB = 1024 * 1024;
+    var unit = Math.ceil(Math.max(8 * MiB, Math.ceil(size / 9000)) / MiB) * MiB;
+    var units = Math.max(1, Math.ceil(size / unit));
+    var count = Math.min(units, Math.max(1, Math.min(STREAMS, Math.floor(size / MIN_PIECE))));
+    var per = Math.ceil(units / count) * unit;
+    var out = [];
+    for (var at = 0; at < size; at += per) out.push({ at: at, len: Math.min(per, size - at) });
+    return out;
+  }
+  function tusMetadata(pairs) {
+    return Object.keys(pairs).map(function (k) {
+      return k + ' ' + btoa(String.fromCharCode.apply(null, new TextEncoder().encode(pairs[k])));
+    }).join(',');
+  }
+  async function createPiece(whole, at, len) {
+    var response = await fetch('/api/v1/uploads', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: {
+        'Tus-Resumable': '1.0.0', 'X-CSRF-Token': hub.csrf, 'Upload-Length': String(len),
+        'Upload-Metadata': tusMetadata({ project: String(config.project), bucket: config.bucket, whole: whole, at: String(at) }),
+      },
+    });
+    if (!response.ok) {
+      var body = await response.json().catch(function () { return {}; });
+      throw new Error(body.message || ('the hub refused a piece (' + response.status + ')'));
+    }
+    return new URL(response.headers.get('Location'), location.href).href;
+  }
+  async function wholeOffset(declaredFile) {
+    var head = await fetch(new URL(declaredFile.upload, location.href).href, {
+      method: 'HEAD', credentials: 'same-origin', headers: { 'Tus-Resumable': '1.0.0' },
+    });
+    return head.ok ? Number(head.headers.get('Upload-Offset')) : -1;
+  }
+  function pieceJobs(row, declaredFile) {
+    var whole = declaredFile.upload.split('/').pop();
+    var ranges = pieceRanges(row.size);
+    var accepted = ranges.map(function () { return 0; });
+    var left = ranges.length;
+    function progress() {
+      row.sent = accepted.reduce(function (a, b) { return a + b; }, 0);
+      render(row);
+    }
+    return ranges.map(function (r, k) {
+      return async function () {
+        row.status = 'uploading';
+        var url = await createPiece(whole, r.at, r.len);
+        await send(row.file.slice(r.at, r.at + r.len), { uploadUrl: url, uploadSize: r.len }, function (n) {
+          accepted[k] = n;
+          progress();
+        });
+        accepted[k] = r.len;
+        if (--left === 0) {
+          // The last piece made the file whole (asking for its offset finishes it if that was cut short).
+          if (await wholeOffset(declaredFile) !== row.size) throw new Error(row.name + ': the hub does not have the whole file after its pieces');
+          row.status = 'uploaded';
+        }
+        progress();
+      };
+    });
+  }
   async function runJobs(jobs) {
     var next = 0;
     async function worker() {
@@ -589,6 +659,13 @@
         rows[p].sent = rows[p].size - left;
       }
     }
+    // A big file the hub has been taking as one stream (not in pieces) goes on so.
+    for (var b = 0; b < rows.length; b++) {
+      if ((config.resume || continuing) && rows[b].kind === 'file' && rows[b].size >= SPLIT_AT && rows[b].status !== 'uploaded') {
+        var file = delivery.files.find(function (f) { return f.name === rows[b].name; });
+        rows[b].oneStream = (await wholeOffset(file)) > 0;
+      }
+    }
     var jobs = [];
     rows.forEach(function (row) {
       var declaredFile = delivery.files.find(function (f) { return f.name === row.name; });
@@ -597,6 +674,10 @@
       row.status = row.status === 'uploaded' ? 'uploaded' : 'queued';
       if (row.kind === 'file') {
         if (row.status === 'uploaded') return;
+        if (row.size >= SPLIT_AT && !row.oneStream) {
+          pieceJobs(row, declaredFile).forEach(function (job) { jobs.push(job); });
+          return;
+        }
         jobs.push(function () {
           row.status = 'uploading';
           render(row);

@@ -227,6 +227,8 @@ async fn suite(db: Db) {
         created_ms: 0,
         expires_ms: far,
         concat: None,
+        piece_of: None,
+        piece_at: None,
     };
     // Declared all at once: a file with its upload and a package with its files, or nothing.
     let declared_file = |name: &str, package: Option<(String, Vec<(String, i64)>)>, upload| hub::db::DeclaredFile {
@@ -280,6 +282,30 @@ async fn suite(db: Db) {
     let progress = db.delivery_progress(delivery.id).await.unwrap();
     let summary: Vec<_> = progress.iter().map(|f| (f.asset_id, f.received, f.complete, f.package)).collect();
     assert_eq!(summary, vec![(declared.id, 4, false, None), (package.id, 120, false, Some((2, 1)))]);
+    // A file sent in pieces: its progress is what its pieces received; they are listed in order of
+    // where they start, live as long as any of them moves, and go together.
+    for (id, at, offset) in [("piece_2", 8, 2), ("piece_1", 0, 3)] {
+        let piece = hub::db::Upload {
+            piece_of: Some("up_again".into()),
+            piece_at: Some(at),
+            expires_ms: 5,
+            ..upload(id, 8, offset)
+        };
+        db.create_upload(&piece).await.unwrap();
+    }
+    let pieces = db.pieces_of("up_again").await.unwrap();
+    assert_eq!(
+        pieces.iter().map(|p| (p.id.as_str(), p.piece_at)).collect::<Vec<_>>(),
+        vec![("piece_1", Some(0)), ("piece_2", Some(8))]
+    );
+    assert_eq!(db.delivery_progress(again.id).await.unwrap()[0].received, 5);
+    db.touch_pieces("up_again", far - 1).await.unwrap();
+    assert!(db.pieces_of("up_again").await.unwrap().iter().all(|p| p.expires_ms == far - 1));
+    assert_eq!(db.upload("up_again").await.unwrap().expires_ms, far - 1);
+    db.delete_pieces("up_again").await.unwrap();
+    assert!(db.pieces_of("up_again").await.unwrap().is_empty());
+    assert!(matches!(db.upload("piece_1").await, Err(RepoError::NotFound)));
+    assert_eq!(db.upload("up_again").await.unwrap().id, "up_again", "the file stays");
     assert_eq!(db.transfer_target("up_b").await.unwrap().unwrap().member.as_deref(), Some("b.dpx"));
     assert_eq!(db.transfer_target("up_file").await.unwrap().unwrap().asset_id, declared.id);
     assert!(db.transfer_target("up_none").await.unwrap().is_none());

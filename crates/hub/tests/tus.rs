@@ -456,6 +456,8 @@ async fn damaged_upload_records(stack: Stack) {
         created_ms: 0,
         expires_ms,
         concat: None,
+        piece_of: None,
+        piece_at: None,
     };
     env.hub.stack.db.create_upload(&damaged("damaged1", i64::MAX / 2)).await.unwrap();
     let h = vec![auth.clone(), tus.clone(), octets.clone(), ("upload-offset", "0".into())];
@@ -584,6 +586,8 @@ struct PartCounter {
     /// Once set, the next completed multipart upload is reported as failed (as when the hub dies
     /// after the store completed it and before the hub recorded it).
     lose_completion: std::sync::atomic::AtomicBool,
+    /// Bytes read back from the store.
+    read: std::sync::atomic::AtomicU64,
 }
 
 #[async_trait::async_trait]
@@ -599,6 +603,7 @@ impl BlobStore for PartCounter {
         self.inner.put_stream(key, reader).await
     }
     async fn get_range(&self, key: &BlobKey, range: std::ops::Range<u64>) -> hub::store::StoreResult<bytes::Bytes> {
+        self.read.fetch_add(range.end - range.start, std::sync::atomic::Ordering::SeqCst);
         self.inner.get_range(key, range).await
     }
     async fn size(&self, key: &BlobKey) -> hub::store::StoreResult<u64> {
@@ -654,6 +659,7 @@ async fn counted(hub: &TestHub) -> (Arc<PartCounter>, Router) {
         peak: Default::default(),
         parts: Default::default(),
         lose_completion: Default::default(),
+        read: Default::default(),
     });
     let app = router(app::Hub::new(hub.stack.db.clone(), store.clone(), (*hub.state.config).clone()));
     (store, app)
@@ -785,4 +791,120 @@ async fn the_creation_url_takes_a_trailing_slash(stack: Stack) {
     assert_eq!((status, header(&head, "upload-length")), (StatusCode::OK, "5".into()));
 }
 
-testkit::on_every_backend!(the_creation_url_takes_a_trailing_slash);
+testkit::on_every_backend!(the_creation_url_takes_a_trailing_slash, a_big_file_travels_in_pieces_written_in_place);
+
+/// A big file sent as parallel pieces (issue 14, item 2): each piece writes its range of the file
+/// in place, the last one to finish makes the file whole, and nothing is copied. Pieces that do
+/// not fit the rule, overlap, belong to someone else's file or come after the file is whole are
+/// refused with what to do; asking for the same piece again gives the same piece.
+async fn a_big_file_travels_in_pieces_written_in_place(stack: Stack) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let env = env(stack).await;
+    let Vendor { hub: app, auth, tus, octets, project, .. } = vendor(&env).await;
+    let meta =
+        |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| format!("{k} {}", b64(v))).collect::<Vec<_>>().join(",");
+    let project = project.to_string();
+    let unit = 8usize << 20;
+    let data = pattern(2 * unit + 12_345);
+    let create = |length: usize, metadata: String| {
+        vec![auth.clone(), tus.clone(), ("upload-length", length.to_string()), ("upload-metadata", metadata)]
+    };
+    let whole_meta = meta(&[("project", &project), ("bucket", "music"), ("filename", "big.wav")]);
+    let (status, made) = send(&app, Method::POST, "/api/v1/uploads", &create(data.len(), whole_meta), vec![]).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let whole_url = header(&made, "location");
+    let whole = whole_url.rsplit('/').next().unwrap().to_owned();
+    let piece_meta =
+        |at: usize| meta(&[("project", &project), ("bucket", "music"), ("whole", &whole), ("at", &at.to_string())]);
+    let make = |at: usize, length: usize| {
+        let (app, headers) = (app.clone(), create(length, piece_meta(at)));
+        async move {
+            let answer = common::request(&app, Method::POST, "/api/v1/uploads", &headers, Vec::<u8>::new()).await;
+            (answer.status, answer.header("location"), answer.raw)
+        }
+    };
+    // Refused: off the piece grid, short but not last, past the end, no start, concatenated,
+    // someone else's file.
+    for (at, length, why) in [
+        (1 << 20, unit, "starts off the grid"),
+        (0, unit + 1, "short of a whole unit but not the last piece"),
+        (2 * unit, 20_000, "past the end of the file"),
+    ] {
+        let (status, _, raw) = make(at, length).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{why}: {raw}");
+        assert!(raw.contains(&format!("multiple of {unit} bytes")), "{why}: {raw}");
+    }
+    let no_start = create(unit, meta(&[("project", &project), ("bucket", "music"), ("whole", &whole)]));
+    let answer = common::request(&app, Method::POST, "/api/v1/uploads", &no_start, Vec::<u8>::new()).await;
+    assert!(answer.status == StatusCode::BAD_REQUEST && answer.raw.contains("`at`"), "{}", answer.raw);
+    let mut concatenated = create(unit, piece_meta(0));
+    concatenated.push(("upload-concat", "partial".into()));
+    let answer = common::request(&app, Method::POST, "/api/v1/uploads", &concatenated, Vec::<u8>::new()).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.raw);
+    let rival = env.hub.member("rival", Role::Contributor).await;
+    let mut theirs = create(unit, piece_meta(0));
+    theirs[0] = ("authorization", format!("Bearer {rival}"));
+    let answer = common::request(&app, Method::POST, "/api/v1/uploads", &theirs, Vec::<u8>::new()).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::NOT_FOUND,
+        "another contributor's file is not there for them: {}",
+        answer.raw
+    );
+
+    // Three pieces; the same one asked for again is the same; an overlapping one is refused.
+    let ranges = [(0, unit), (unit, unit), (2 * unit, data.len() - 2 * unit)];
+    let mut pieces = Vec::new();
+    for (at, length) in ranges {
+        let (status, location, raw) = make(at, length).await;
+        assert_eq!(status, StatusCode::CREATED, "{raw}");
+        pieces.push(location);
+    }
+    assert_eq!(make(unit, unit).await.1, pieces[1], "asked again, the same piece");
+    let (status, _, raw) = make(0, 2 * unit).await;
+    assert!(status == StatusCode::CONFLICT && raw.contains(pieces[0].rsplit('/').next().unwrap()), "{raw}");
+    let patch = |url: String, offset: usize, body: Vec<u8>| {
+        let headers = vec![auth.clone(), tus.clone(), octets.clone(), ("upload-offset", offset.to_string())];
+        let app = app.clone();
+        async move { common::request(&app, Method::PATCH, &url, &headers, body).await }
+    };
+    let answer = patch(whole_url.clone(), 0, data[..unit].to_vec()).await;
+    assert!(answer.status == StatusCode::CONFLICT && answer.raw.contains("in pieces"), "{}", answer.raw);
+
+    // Sent out of order, one of them in two PATCHes; the file is not complete until the last.
+    // On S3 (through a store that counts what is read), a piece's whole parts go straight into
+    // the file's multipart upload; nothing is read back. (The local disk writes pieces in place.)
+    let counted_reads = if env.hub.stack.s3.is_some() {
+        let (store, counted_app) = counted(&env.hub).await;
+        let headers = vec![auth.clone(), tus.clone(), octets.clone(), ("upload-offset", "0".to_owned())];
+        let answer =
+            common::request(&counted_app, Method::PATCH, &pieces[2], &headers, data[2 * unit..].to_vec()).await;
+        assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.raw);
+        store.read.load(SeqCst)
+    } else {
+        assert_eq!(patch(pieces[2].clone(), 0, data[2 * unit..].to_vec()).await.status, StatusCode::NO_CONTENT);
+        0
+    };
+    assert_eq!(counted_reads, 0, "a piece's bytes are written where they belong, never read back");
+    let half = unit / 2;
+    assert_eq!(patch(pieces[1].clone(), 0, data[unit..unit + half].to_vec()).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        patch(pieces[1].clone(), half, data[unit + half..2 * unit].to_vec()).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let (_, head) = send(&app, Method::HEAD, &whole_url, &[auth.clone(), tus.clone()], vec![]).await;
+    assert_eq!(header(&head, "upload-offset"), "0", "not whole while a piece is missing");
+    let answer = patch(pieces[0].clone(), 0, data[..unit].to_vec()).await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.raw);
+    let (_, head) = send(&app, Method::HEAD, &whole_url, &[auth.clone(), tus.clone()], vec![]).await;
+    assert_eq!(header(&head, "upload-offset"), data.len().to_string(), "the last piece made the file whole");
+    let upload = env.hub.stack.db.upload(&whole).await.unwrap();
+    assert!(upload.completed, "{upload:?}");
+    assert!(env.hub.stack.db.pieces_of(&whole).await.unwrap().is_empty(), "the pieces' records are gone");
+    let store = env.hub.stack.open_store().await;
+    let key = BlobKey::new(upload.blob_key).unwrap();
+    assert_eq!(store.size(&key).await.unwrap(), data.len() as u64);
+    assert!(store.get_range(&key, 0..data.len() as u64).await.unwrap()[..] == data[..], "the file's bytes, in order");
+    let (status, _, raw) = make(0, unit).await;
+    assert!(status == StatusCode::CONFLICT && raw.contains("complete already"), "{raw}");
+}

@@ -46,10 +46,14 @@ struct Transfer {
     size: u64,
     /// The delivery's upload for the file.
     upload: String,
-    /// Partial uploads (tus concatenation) the file goes through in parallel, in order; empty
-    /// when it goes as one stream.
+    /// The pieces the file goes through in parallel, in order (uploads that write their range
+    /// of the file in place); empty when it goes as one stream.
     #[serde(default)]
     parts: Vec<String>,
+    /// Whether `parts` are such pieces (a journal of an older version listed partial uploads for
+    /// the hub to join, which this version does not use: the file is split again).
+    #[serde(default)]
+    pieces: bool,
     /// For a zipless package (a folder): its asset, whose files each have their own upload.
     #[serde(default)]
     package: Option<i64>,

@@ -90,17 +90,18 @@ impl Span {
     }
 }
 
-/// Sends the span to the tus upload at `url`, from the server's offset on, in CRC-checked
-/// chunks; waits and retries while the hub is unreachable or busy.
+/// Sends the span to the tus upload at `url`, from the server's offset on (from 0 without asking
+/// for an upload made `new` in this run), in CRC-checked chunks; waits and retries while the hub
+/// is unreachable or busy.
 pub(super) async fn send_piece(
     client: &Client,
     span: &Span,
     url: &str,
-    bar: &ProgressBar,
-    pace: &Pace,
+    (bar, pace): (&ProgressBar, &Pace),
+    new: bool,
 ) -> anyhow::Result<()> {
     let len = span.len;
-    let mut offset: Option<u64> = None;
+    let mut offset: Option<u64> = new.then_some(0);
     let mut failures = 0u32;
     let mut ahead = None;
     loop {

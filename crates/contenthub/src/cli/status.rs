@@ -11,24 +11,18 @@ pub async fn transfers(as_json: bool) -> anyhow::Result<()> {
     for transfer in journal.entries.values() {
         let mut sent = None;
         let mut problem = transfer.error.clone();
-        if let (Some(client), Some(_)) = (&client, transfer.package) {
-            // A package travels in streams the hub counts for it: its delivery says how far.
+        if let Some(client) = client.as_ref().filter(|_| transfer.package.is_some() || !transfer.parts.is_empty()) {
+            // A package travels in streams, a big file in pieces, which the hub counts for it: its
+            // delivery says how far.
             match client.delivery(transfer.delivery).await {
                 Ok(view) => sent = view.files.iter().find(|f| f.name == transfer.name).map(|f| f.offset as u64),
                 Err(e) => problem = problem.or_else(|| Some(e.to_string())),
             }
         } else if let Some(client) = &client {
-            let urls = if transfer.parts.is_empty() { vec![transfer.upload.clone()] } else { transfer.parts.clone() };
-            let mut total = 0;
-            for url in urls {
-                match client.upload_offset(&url).await {
-                    Ok(found) => total += found.offset,
-                    Err(e) => {
-                        problem.get_or_insert_with(|| e.to_string());
-                    }
-                }
+            match client.upload_offset(&transfer.upload).await {
+                Ok(found) => sent = Some(found.offset),
+                Err(e) => problem = problem.or_else(|| Some(e.to_string())),
             }
-            sent = Some(total);
         }
         rows.push(json!({
             "delivery": transfer.delivery, "name": transfer.name, "path": transfer.path, "size": transfer.size,

@@ -18,7 +18,8 @@ pub struct UploadArgs {
     pub md5: bool,
     /// Upload streams at once, across files and parts of big files.
     pub parallel: usize,
-    /// Parts a big file is split into (parallel partial uploads the hub joins; 1 = no split).
+    /// Pieces a big file is split into at most (parallel uploads the hub writes in place into the
+    /// file; 1 = no split).
     pub split: usize,
     /// The most bytes per second to send, across all streams (`None`: as fast as the link goes).
     pub max_rate: Option<u64>,
@@ -69,11 +70,11 @@ pub async fn deliver(request: i64, mut args: UploadArgs) -> anyhow::Result<()> {
     upload(args).await
 }
 
-/// Files at least this big go as parallel partial uploads joined by the server.
+/// Files at least this big go as parallel pieces.
 const SPLIT_AT: u64 = 256 << 20;
 
-/// The smallest partial upload.
-const MIN_PIECE: u64 = 128 << 20;
+/// The smallest piece (but the last).
+const MIN_PIECE: u64 = 64 << 20;
 
 pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
     let client = client()?;
@@ -177,6 +178,7 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
                 size: f.size,
                 upload: upload.map(str::to_owned).unwrap_or_default(),
                 parts: Vec::new(),
+                pieces: false,
                 package,
                 started_ms,
                 error: None,
@@ -193,21 +195,37 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
 
     // Files the server already has whole need nothing more (e.g. their parts were joined just
     // before an interruption).
-    let view = retry(|| client.delivery(delivery_id)).await.map_err(explain)?;
-    let complete = |name: &str| has_whole(&view, name);
-    // Big files go as parallel partial uploads, joined by the server once all have arrived.
+    let view = if fresh { None } else { Some(retry(|| client.delivery(delivery_id)).await.map_err(explain)?) };
+    let complete = |name: &str| view.as_ref().is_some_and(|view| has_whole(view, name));
+    // Big files go as parallel pieces, each written by the hub in place into the file.
     for (source, transfer) in sources.iter().zip(transfers.iter_mut()) {
-        if transfer.parts.is_empty()
+        if !transfer.pieces {
+            transfer.parts.clear(); // partial uploads of an older version, left to expire
+        }
+        // A file the hub has been taking as one stream goes on so.
+        if fresh
+            && transfer.parts.is_empty()
             && transfer.package.is_none()
             && !complete(&source.name)
             && source.size >= SPLIT_AT
             && args.split > 1
         {
-            let meta = upload_metadata::encode(&[("project", &args.project.to_string()), ("bucket", &args.bucket)]);
-            for (_, len) in split(source.size, args.split.min(32)) {
-                let part = retry(|| client.create_upload(Some(len), &meta, Some("partial"))).await;
-                transfer.parts.push(part.map_err(explain)?);
-            }
+            let whole = transfer.upload.rsplit('/').next().unwrap_or_default().to_owned();
+            let count = (source.size / MIN_PIECE).clamp(1, args.split.min(32) as u64);
+            // Made all at once: a round trip in all, not one per piece.
+            let made = client::api_types::tus::split_into_pieces(source.size, count).into_iter().map(|(start, len)| {
+                let meta = upload_metadata::encode(&[
+                    ("project", &args.project.to_string()),
+                    ("bucket", &args.bucket),
+                    ("whole", &whole),
+                    ("at", &start.to_string()),
+                ]);
+                let client = client.clone();
+                async move { retry(|| client.create_upload(Some(len), &meta, None)).await }
+            });
+            let pieces = futures_util::future::try_join_all(made).await.map_err(explain)?;
+            transfer.parts.extend(pieces);
+            transfer.pieces = true;
             journal.entries.insert(key(source), transfer.clone());
             save_journal(&journal)?;
         }
@@ -248,7 +266,8 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
         let pieces: Vec<(u64, u64, String)> = if transfer.parts.is_empty() {
             vec![(0, source.size, transfer.upload.clone())]
         } else {
-            split(source.size, transfer.parts.len())
+            let count = transfer.parts.len() as u64;
+            client::api_types::tus::split_into_pieces(source.size, count)
                 .into_iter()
                 .zip(&transfer.parts)
                 .map(|((s, l), u)| (s, l, u.clone()))
@@ -256,7 +275,6 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
         };
         let (client, overall, streams, pace) = (client.clone(), overall.clone(), streams.clone(), pace.clone());
         let (source, transfer) = (source.clone(), transfer.clone());
-        let (project, bucket) = (args.project, args.bucket.clone());
         tasks.spawn(async move {
             let mut sends = tokio::task::JoinSet::new();
             for (start, len, url) in pieces {
@@ -264,7 +282,7 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
                     (client.clone(), overall.clone(), streams.clone(), source.path.clone(), pace.clone());
                 sends.spawn(async move {
                     let _stream = streams.acquire_owned().await.expect("never closed");
-                    send_piece(&client, &Span::of_file(&path, start, len), &url, &overall, &pace).await
+                    send_piece(&client, &Span::of_file(&path, start, len), &url, (&overall, &pace), fresh).await
                 });
             }
             while let Some(sent) = sends.join_next().await {
@@ -272,19 +290,20 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
                     return (index, Err(e));
                 }
             }
-            if !transfer.parts.is_empty() {
-                let meta = upload_metadata::encode(&[
-                    ("project", &project.to_string()),
-                    ("bucket", &bucket),
-                    ("filename", &source.name),
-                    ("delivery", &transfer.delivery.to_string()),
-                ]);
-                let finale = format!("final;{}", transfer.parts.join(" "));
-                if let Err(e) = retry(|| client.create_upload(None, &meta, Some(&finale))).await {
-                    // An answer lost on the way: the parts may have been joined already.
-                    if !file_complete(&client, transfer.delivery, &source.name).await {
-                        return (index, Err(explain(e)));
+            // The last piece to finish makes the file whole; if that was cut short, asking for the
+            // file's offset finishes it.
+            if !transfer.parts.is_empty() && !file_complete(&client, transfer.delivery, &source.name).await {
+                match retry(|| client.upload_offset(&transfer.upload)).await {
+                    Ok(found) if found.offset == source.size => {}
+                    Ok(found) => {
+                        let e = anyhow::anyhow!(
+                            "the hub has {} of {} bytes after every piece was sent",
+                            found.offset,
+                            source.size
+                        );
+                        return (index, Err(e));
                     }
+                    Err(e) => return (index, Err(explain(e))),
                 }
             }
             (index, Ok(()))
@@ -461,24 +480,20 @@ async fn send_package(
         let (client, bar, pace, streams) = (client.clone(), bar.clone(), pace.clone(), streams.clone());
         sends.spawn(async move {
             let _stream = streams.acquire_owned().await.expect("never closed");
-            let url = match url {
-                Some(url) => url,
-                None => retry_connect(|| client.create_upload(Some(span.len), &meta, None)).await.map_err(explain)?,
+            // A stream made just now has nothing at the hub yet.
+            let (url, new) = match url {
+                Some(url) => (url, false),
+                None => {
+                    (retry_connect(|| client.create_upload(Some(span.len), &meta, None)).await.map_err(explain)?, true)
+                }
             };
-            send_piece(&client, &span, &url, &bar, &pace).await
+            send_piece(&client, &span, &url, (&bar, &pace), new).await
         });
     }
     while let Some(sent) = sends.join_next().await {
         sent.expect("a send task panicked")?;
     }
     Ok(())
-}
-
-/// `size` bytes in up to `streams` pieces of at least [`MIN_PIECE`], MiB-aligned: (start, length).
-fn split(size: u64, streams: usize) -> Vec<(u64, u64)> {
-    let count = (size / MIN_PIECE).clamp(1, streams as u64);
-    let piece = (size / count).next_multiple_of(1 << 20);
-    (0..count).map(|i| (i * piece, if i + 1 == count { size - i * piece } else { piece })).collect()
 }
 
 async fn file_complete(client: &Client, delivery: i64, name: &str) -> bool {

@@ -8,7 +8,7 @@ use hub_domain::{FieldError, TransitionError};
 
 use crate::db::RepoError;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct AppError {
     pub status: StatusCode,
     pub body: ErrorBody,

@@ -142,6 +142,7 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
     ("0011_delivery_files_by_upload", include_str!("../../migrations/sqlite/0011_delivery_files_by_upload.sql")),
     ("0012_token_scopes", include_str!("../../migrations/sqlite/0012_token_scopes.sql")),
     ("0013_package_streams", include_str!("../../migrations/sqlite/0013_package_streams.sql")),
+    ("0014_upload_pieces", include_str!("../../migrations/sqlite/0014_upload_pieces.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../migrations/postgres/0001_initial.sql")),
@@ -157,6 +158,7 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0011_delivery_files_by_upload", include_str!("../../migrations/postgres/0011_delivery_files_by_upload.sql")),
     ("0012_token_scopes", include_str!("../../migrations/postgres/0012_token_scopes.sql")),
     ("0013_package_streams", include_str!("../../migrations/postgres/0013_package_streams.sql")),
+    ("0014_upload_pieces", include_str!("../../migrations/postgres/0014_upload_pieces.sql")),
 ];
 
 impl Db {

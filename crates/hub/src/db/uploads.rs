@@ -27,10 +27,14 @@ pub struct Upload {
     pub expires_ms: i64,
     /// tus concatenation: `partial`, or `final;URL URL…` for an upload made of partial ones.
     pub concat: Option<String>,
+    /// A piece of a file sent in parallel pieces: the file's upload (the "whole") and where in it
+    /// this piece starts. Its bytes are written in place into the whole's storage.
+    pub piece_of: Option<String>,
+    pub piece_at: Option<i64>,
 }
 
 pub(super) const COLUMNS: &str = "id, project_id, bucket, created_by, length, upload_offset, metadata, store_state, \
-                       blob_key, completed, created_ms, expires_ms, concat";
+                       blob_key, completed, created_ms, expires_ms, concat, piece_of, piece_at";
 
 macro_rules! upload_from {
     ($row:expr) => {{
@@ -49,6 +53,8 @@ macro_rules! upload_from {
             created_ms: $row.try_get("created_ms")?,
             expires_ms: $row.try_get("expires_ms")?,
             concat: $row.try_get("concat")?,
+            piece_of: $row.try_get("piece_of")?,
+            piece_at: $row.try_get("piece_at")?,
         }
     }};
 }
@@ -66,7 +72,7 @@ fn reapable(unfinished: &str) -> String {
 
 /// The insert of an upload row, for `create_upload` and `declare`.
 pub(super) fn insert_upload_sql() -> String {
-    format!("INSERT INTO uploads ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
+    format!("INSERT INTO uploads ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)")
 }
 
 /// Binds an upload's values to [`insert_upload_sql`].
@@ -87,6 +93,8 @@ macro_rules! bind_upload {
             .bind(upload.created_ms)
             .bind(upload.expires_ms)
             .bind(&upload.concat)
+            .bind(&upload.piece_of)
+            .bind(upload.piece_at)
     }};
 }
 pub(super) use bind_upload;
@@ -160,6 +168,33 @@ impl Db {
         let n = with_pool!(self, pool => sqlx::query(audited(&sql))
             .bind(id).bind(false).bind(now).execute(pool).await?.rows_affected());
         Ok(n == 1)
+    }
+
+    /// The pieces of a file sent in pieces, in the order of where they start.
+    pub async fn pieces_of(&self, whole: &str) -> RepoResult<Vec<Upload>> {
+        let sql = format!("SELECT {COLUMNS} FROM uploads WHERE piece_of = $1 ORDER BY piece_at");
+        with_pool!(self, pool => {
+            let rows = sqlx::query(audited(&sql)).bind(whole).fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                out.push(upload_from!(row));
+            }
+            Ok(out)
+        })
+    }
+
+    /// A file sent in pieces and all its pieces live until `expires_ms` (each piece's progress
+    /// keeps the others, and the file, from being reaped).
+    pub async fn touch_pieces(&self, whole: &str, expires_ms: i64) -> RepoResult<()> {
+        with_pool!(self, pool => sqlx::query("UPDATE uploads SET expires_ms = $1 WHERE id = $2 OR piece_of = $2")
+            .bind(expires_ms).bind(whole).execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    /// Removes the records of a file's pieces (their bytes are the file's now).
+    pub async fn delete_pieces(&self, whole: &str) -> RepoResult<()> {
+        with_pool!(self, pool => sqlx::query("DELETE FROM uploads WHERE piece_of = $1").bind(whole).execute(pool).await.map(|_| ())?);
+        Ok(())
     }
 
     pub async fn delete_upload(&self, id: &str) -> RepoResult<()> {

@@ -10,7 +10,9 @@ use bytes::Bytes;
 use tokio::fs;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-use super::{Appended, BlobKey, BlobStore, Body, PartRef, Refused, Resumable, StoreError, StoreResult, check_range};
+use super::{
+    Appended, BlobKey, BlobStore, Body, PartRef, Refused, Resumable, StoreError, StoreResult, Whole, check_range,
+};
 use crate::secrets::random_token;
 
 #[derive(Debug, Clone)]
@@ -20,6 +22,8 @@ pub struct LocalStore {
 
 const STAGING: &str = ".multipart";
 const TEMP: &str = ".tmp";
+/// The state of a file being written as pieces (nothing else to keep: they write in place).
+const PIECES: &str = "pieces";
 
 impl LocalStore {
     pub async fn open(root: impl Into<PathBuf>) -> StoreResult<LocalStore> {
@@ -53,6 +57,40 @@ impl LocalStore {
         fs::rename(temp, &target).await?;
         Ok(())
     }
+}
+
+/// Feeds a body's chunks to `write`, run on a blocking thread with a plain file: each chunk goes
+/// to the kernel as it is, without the copies and thread hops of an async file. Returns the bytes
+/// taken from the body, and whether the body and the writer both ended well.
+async fn write_through(
+    body: &mut dyn Body,
+    write: impl FnOnce(tokio::sync::mpsc::Receiver<Bytes>) -> std::io::Result<()> + Send + 'static,
+) -> (u64, StoreResult<()>) {
+    let (sender, chunks) = tokio::sync::mpsc::channel::<Bytes>(16);
+    let writer = tokio::task::spawn_blocking(move || write(chunks));
+    let mut received = 0u64;
+    let fed: StoreResult<()> = async {
+        loop {
+            match body.next_chunk().await {
+                Ok(Some(chunk)) => {
+                    received += chunk.len() as u64;
+                    // The writer stopped: its error is reported when it is joined.
+                    if sender.send(chunk).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                Ok(None) => return Ok(()),
+                Err(Refused) => return Err(StoreError::Refused),
+            }
+        }
+    }
+    .await;
+    drop(sender);
+    let written = match writer.await {
+        Ok(written) => written.map_err(StoreError::from),
+        Err(e) => Err(StoreError::Backend(format!("the upload writer stopped: {e}"))),
+    };
+    (received, fed.and(written))
 }
 
 fn not_found(key: &BlobKey) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -219,11 +257,8 @@ impl BlobStore for LocalStore {
     async fn append(&self, upload: Resumable<'_>, body: &mut dyn Body) -> StoreResult<Appended> {
         let path = self.path(upload.key);
         let at = upload.offset;
-        // A plain file written by one blocking thread: each body chunk goes to the kernel as it
-        // is, without the copies and thread hops of an async file.
-        let (sender, mut chunks) = tokio::sync::mpsc::channel::<Bytes>(16);
         let target = path.clone();
-        let writer = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let (received, written) = write_through(body, move |mut chunks| {
             use std::io::{Seek, Write};
             if let Some(dir) = target.parent() {
                 std::fs::create_dir_all(dir)?;
@@ -235,30 +270,9 @@ impl BlobStore for LocalStore {
                 file.write_all(&chunk)?;
             }
             Ok(())
-        });
-        let mut received = 0u64;
-        let fed: StoreResult<()> = async {
-            loop {
-                match body.next_chunk().await {
-                    Ok(Some(chunk)) => {
-                        received += chunk.len() as u64;
-                        // The writer stopped: its error is reported when it is joined.
-                        if sender.send(chunk).await.is_err() {
-                            return Ok(());
-                        }
-                    }
-                    Ok(None) => return Ok(()),
-                    Err(Refused) => return Err(StoreError::Refused),
-                }
-            }
-        }
+        })
         .await;
-        drop(sender);
-        let written = match writer.await {
-            Ok(written) => written.map_err(StoreError::from),
-            Err(e) => Err(StoreError::Backend(format!("the upload writer stopped: {e}"))),
-        };
-        if let Err(e) = fed.and(written) {
+        if let Err(e) = written {
             // Refused or failed: what this body wrote is cut away again.
             if let Ok(file) = std::fs::OpenOptions::new().write(true).open(&path) {
                 let _ = file.set_len(at);
@@ -306,6 +320,97 @@ impl BlobStore for LocalStore {
             tracing::warn!(upload = %upload.id, error = %e, "could not delete an upload's file");
         }
     }
+
+    // Pieces write straight into the file, each at its own range: the file is made its full
+    // length at once (sparse: ranges not written yet are holes), and each piece's body is
+    // written at its start plus its offset. Bytes past a piece's recorded offset are not part of
+    // it until recorded, and the next body writes over them.
+
+    async fn begin_pieces(&self, key: &BlobKey, length: u64) -> StoreResult<String> {
+        let path = self.path(key);
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let file = std::fs::OpenOptions::new().create(true).write(true).truncate(false).open(&path)?;
+            if file.metadata()?.len() != length {
+                file.set_len(length)?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("preparing the file stopped: {e}")))??;
+        Ok(PIECES.into())
+    }
+
+    async fn append_piece(
+        &self,
+        whole: Whole<'_>,
+        at: u64,
+        piece: Resumable<'_>,
+        body: &mut dyn Body,
+    ) -> StoreResult<Appended> {
+        let path = self.path(whole.key);
+        let end = at + piece.length.unwrap_or(0);
+        let mut position = at + piece.offset;
+        let (received, written) = write_through(body, move |mut chunks| {
+            use std::os::unix::fs::FileExt;
+            let file = std::fs::OpenOptions::new().write(true).open(&path)?;
+            while let Some(chunk) = chunks.blocking_recv() {
+                // The engine never lets a body past the piece's length; never past its range.
+                if position + chunk.len() as u64 > end {
+                    return Err(std::io::Error::other("a piece's body went past its range"));
+                }
+                file.write_all_at(&chunk, position)?;
+                position += chunk.len() as u64;
+            }
+            Ok(())
+        })
+        .await;
+        written?;
+        Ok(Appended { received, state: String::new() })
+    }
+
+    /// What of the piece reached the disk: up to the first hole in its range (a power cut leaves
+    /// the blocks that never reached the disk unallocated). A file system that does not report
+    /// holes says the whole range is there, as for a file appended in place.
+    async fn piece_held(&self, whole: Whole<'_>, at: u64, piece: Resumable<'_>) -> StoreResult<u64> {
+        let path = self.path(whole.key);
+        let offset = piece.offset;
+        tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
+            let file = match std::fs::File::open(&path) {
+                Ok(file) => file,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+                Err(e) => return Err(e),
+            };
+            if offset == 0 || file.metadata()?.len() < at + offset {
+                return Ok(0);
+            }
+            let hole = rustix::fs::seek(&file, rustix::fs::SeekFrom::Hole(at)).map_err(std::io::Error::from)?;
+            Ok(hole.saturating_sub(at).min(offset))
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("checking a piece stopped: {e}")))?
+        .map_err(StoreError::from)
+    }
+
+    /// The pieces wrote the file in place: it only has to reach the disk.
+    async fn finish_pieces(&self, whole: Whole<'_>, _pieces: &[&str]) -> StoreResult<()> {
+        let path = self.path(whole.key);
+        let length = whole.length;
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let file = std::fs::OpenOptions::new().write(true).open(&path)?;
+            if file.metadata()?.len() != length {
+                return Err(std::io::Error::other(format!("the file is not {length} bytes long")));
+            }
+            file.sync_data()
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("finishing the file stopped: {e}")))??;
+        Ok(())
+    }
+
+    async fn discard_piece(&self, _piece: Resumable<'_>) {}
 
     /// Hashed in place with npack's multi-lane hasher.
     async fn md5s(&self, keys: &[(BlobKey, u64)]) -> StoreResult<Vec<[u8; 16]>> {

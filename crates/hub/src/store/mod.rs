@@ -88,6 +88,15 @@ impl fmt::Display for BlobKey {
     }
 }
 
+/// A file sent as pieces (see `api_types::tus::piece_size`): its key, length and store state,
+/// which [`BlobStore::begin_pieces`] made.
+#[derive(Debug, Clone, Copy)]
+pub struct Whole<'a> {
+    pub key: &'a BlobKey,
+    pub length: u64,
+    pub state: &'a str,
+}
+
 /// One uploaded part of a multipart upload: what `complete_multipart` needs back.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PartRef(pub String);
@@ -139,9 +148,42 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
     async fn concatenate(&self, key: &BlobKey, pieces: &[(BlobKey, u64)]) -> StoreResult<()> {
         resumable::concatenate_parts(self, key, pieces).await
     }
-    /// Frees all an upload holds, finished or not; failures are logged, never fatal.
+    /// Frees all an upload holds, finished or not (a file sent as pieces too); failures are
+    /// logged, never fatal.
     async fn discard(&self, upload: Resumable<'_>) {
         resumable::discard_parts(self, upload).await
+    }
+
+    // Pieces: parallel uploads that each write one range of a file in place, so that nothing is
+    // copied when the last one finishes. The defaults make each piece a run of the file's
+    // multipart parts (part numbers from its start), for object stores.
+
+    /// Makes room for a file of `length` bytes to be written as pieces; returns its state.
+    async fn begin_pieces(&self, key: &BlobKey, length: u64) -> StoreResult<String> {
+        resumable::begin_piece_parts(self, key, length).await
+    }
+    /// Appends `body` to the piece of `whole` that starts at `at` (`piece.key` is the whole's).
+    async fn append_piece(
+        &self,
+        whole: Whole<'_>,
+        at: u64,
+        piece: Resumable<'_>,
+        body: &mut dyn Body,
+    ) -> StoreResult<Appended> {
+        resumable::append_piece_parts(self, whole, at, piece, body).await
+    }
+    /// How many of the piece's recorded bytes the store really holds.
+    async fn piece_held(&self, _whole: Whole<'_>, _at: u64, piece: Resumable<'_>) -> StoreResult<u64> {
+        Ok(piece.offset)
+    }
+    /// Every piece is complete (their states, in order of where they start): the file is made
+    /// whole. Done again after a crash in between, it succeeds.
+    async fn finish_pieces(&self, whole: Whole<'_>, pieces: &[&str]) -> StoreResult<()> {
+        resumable::finish_piece_parts(self, whole, pieces).await
+    }
+    /// Frees what only the piece holds (never the file's bytes).
+    async fn discard_piece(&self, piece: Resumable<'_>) {
+        resumable::discard_piece_parts(self, piece).await
     }
     /// The md5 of each of `keys` (with their sizes), in order. Stores that can hash faster in
     /// place override it.

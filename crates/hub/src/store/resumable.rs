@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use super::{BlobKey, BlobStore, PartRef, StoreError, StoreResult};
+use super::{BlobKey, BlobStore, PartRef, StoreError, StoreResult, Whole};
 
 /// Bytes that the parts (and other transfer buffers) of all uploads of this process may hold in
 /// memory at once, on stores that send parts from memory.
@@ -89,14 +89,10 @@ impl Resumable<'_> {
     }
 }
 
-/// S3 allows 10,000 parts of at least 5 MiB; we leave headroom and never go below 8 MiB.
-const MIN_PART: u64 = 8 << 20;
-const MAX_PARTS: u64 = 9_000;
-
 /// The part size for an upload of at most `most` bytes: fewer than 9,000 parts, whole MiB, at
-/// least 8 MiB.
+/// least 8 MiB (S3 allows 10,000 parts of at least 5 MiB). The same unit as a file's pieces.
 pub fn part_size_for(most: u64) -> u64 {
-    most.div_ceil(MAX_PARTS).max(MIN_PART).div_ceil(1 << 20) * (1 << 20)
+    api_types::tus::piece_size(most)
 }
 
 /// The default (multipart) backend's state of an upload.
@@ -180,12 +176,32 @@ pub(super) async fn append_parts<S: BlobStore + ?Sized>(
     upload: Resumable<'_>,
     body: &mut dyn Body,
 ) -> StoreResult<Appended> {
+    append_parts_to(store, upload, body, None).await
+}
+
+/// Where a piece's parts go: a run of its file's multipart upload, from part `first` on.
+#[derive(Debug, Clone)]
+struct PieceParts {
+    multipart: String,
+    part_size: u64,
+    first: usize,
+}
+
+/// [`append_parts`], or for a piece, into its run of the file's parts: a piece's last part is
+/// stored when its last byte arrives, and the file is completed only by [`finish_piece_parts`].
+async fn append_parts_to<S: BlobStore + ?Sized>(
+    store: &S,
+    upload: Resumable<'_>,
+    body: &mut dyn Body,
+    piece: Option<PieceParts>,
+) -> StoreResult<Appended> {
     let before = PartsState::parse(upload.state)?;
     // The process may have died after the store completed the object and before the hub
     // recorded it: the multipart upload is closed, and the object is whole. The client sends the
     // last bytes again from the recorded offset; they are taken as they are (without it, every
     // retry failed on the closed multipart upload, for ever).
-    if before.multipart.is_some()
+    if piece.is_none()
+        && before.multipart.is_some()
         && let Some(length) = upload.length
         && matches!(store.size(upload.key).await, Ok(size) if size == length)
     {
@@ -201,10 +217,15 @@ pub(super) async fn append_parts<S: BlobStore + ?Sized>(
         return Ok(Appended { received, state: done.text() });
     }
     let mut next = before.clone();
+    if let Some(piece) = &piece {
+        next.multipart = Some(piece.multipart.clone());
+        next.part_size = piece.part_size;
+    }
     if next.part_size == 0 {
         next.part_size = part_size_for(upload.length.unwrap_or(upload.most));
     }
     let part_size = next.part_size;
+    let first = piece.as_ref().map_or(0, |p| p.first);
     let mut spool = Spool::new()?;
     if let Some(pending) = before.pending.as_deref() {
         let pending = BlobKey::new(pending)?;
@@ -231,7 +252,7 @@ pub(super) async fn append_parts<S: BlobStore + ?Sized>(
                 spool.write(&rest[..room]).await?;
                 rest = &rest[room..];
                 if spool.len == part_size {
-                    put_part(store, &mut next, upload.key, &mut spool).await?;
+                    put_part(store, &mut next, upload.key, first, &mut spool).await?;
                 }
             }
         }
@@ -239,21 +260,28 @@ pub(super) async fn append_parts<S: BlobStore + ?Sized>(
     .await;
     if let Err(e) = result {
         // A multipart upload begun by this body alone is nobody's: give it back.
-        if before.multipart.is_none()
+        if piece.is_none()
+            && before.multipart.is_none()
             && let Some(multipart) = &next.multipart
         {
             let _ = store.abort_multipart(upload.key, multipart).await;
         }
         return Err(e);
     }
-    if upload.finished_by(received) {
+    if upload.finished_by(received) && piece.is_some() {
+        if spool.len > 0 {
+            put_part(store, &mut next, upload.key, first, &mut spool).await?;
+        }
+        next.pending = None;
+        next.pending_size = 0;
+    } else if upload.finished_by(received) {
         match next.multipart.clone() {
             None => {
                 store.put_stream(upload.key, &mut spool.reader().await?).await?;
             }
             Some(multipart) => {
                 if spool.len > 0 {
-                    put_part(store, &mut next, upload.key, &mut spool).await?;
+                    put_part(store, &mut next, upload.key, 0, &mut spool).await?;
                 }
                 store.complete_multipart(upload.key, &multipart, next.parts.clone()).await?;
             }
@@ -272,15 +300,16 @@ pub(super) async fn append_parts<S: BlobStore + ?Sized>(
     Ok(Appended { received, state: next.text() })
 }
 
-/// Sends what is spooled as the upload's next part.
+/// Sends what is spooled as the upload's next part (numbered from `first`).
 async fn put_part<S: BlobStore + ?Sized>(
     store: &S,
     next: &mut PartsState,
     key: &BlobKey,
+    first: usize,
     spool: &mut Spool,
 ) -> StoreResult<()> {
     let (data, memory) = spool.take().await?;
-    send_part(store, next, key, data).await?;
+    send_part(store, next, key, first, data).await?;
     drop(memory);
     Ok(())
 }
@@ -289,13 +318,14 @@ async fn send_part<S: BlobStore + ?Sized>(
     store: &S,
     next: &mut PartsState,
     key: &BlobKey,
+    first: usize,
     data: Vec<u8>,
 ) -> StoreResult<()> {
     if next.multipart.is_none() {
         next.multipart = Some(store.create_multipart(key).await?);
     }
     let multipart = next.multipart.clone().expect("just created");
-    let part = store.put_part(key, &multipart, next.parts.len(), Bytes::from(data)).await?;
+    let part = store.put_part(key, &multipart, first + next.parts.len(), Bytes::from(data)).await?;
     next.parts.push(part);
     Ok(())
 }
@@ -332,7 +362,7 @@ pub(super) async fn concatenate_parts<S: BlobStore + ?Sized>(
             buffer.extend_from_slice(&store.get_range(from, at..end).await?);
             at = end;
             if buffer.len() as u64 == part_size {
-                send_part(store, &mut next, key, std::mem::take(&mut buffer)).await?;
+                send_part(store, &mut next, key, 0, std::mem::take(&mut buffer)).await?;
                 memory = None;
             }
         }
@@ -342,11 +372,73 @@ pub(super) async fn concatenate_parts<S: BlobStore + ?Sized>(
         return Ok(());
     }
     if !buffer.is_empty() {
-        send_part(store, &mut next, key, buffer).await?;
+        send_part(store, &mut next, key, 0, buffer).await?;
     }
     drop(memory);
     let multipart = next.multipart.clone().expect("a part was stored");
     store.complete_multipart(key, &multipart, next.parts).await
+}
+
+/// A file to be written as pieces: one multipart upload, whose parts the pieces fill in runs.
+pub(super) async fn begin_piece_parts<S: BlobStore + ?Sized>(
+    store: &S,
+    key: &BlobKey,
+    length: u64,
+) -> StoreResult<String> {
+    let multipart = store.create_multipart(key).await?;
+    Ok(PartsState { part_size: part_size_for(length), multipart: Some(multipart), ..PartsState::default() }.text())
+}
+
+/// A piece's body, into its run of the file's parts (from the part its start falls in).
+pub(super) async fn append_piece_parts<S: BlobStore + ?Sized>(
+    store: &S,
+    whole: Whole<'_>,
+    at: u64,
+    piece: Resumable<'_>,
+    body: &mut dyn Body,
+) -> StoreResult<Appended> {
+    let state = PartsState::parse(whole.state)?;
+    let Some(multipart) = state.multipart else {
+        return Err(StoreError::Backend("the file's pieces were not begun".into()));
+    };
+    if state.part_size == 0 || !at.is_multiple_of(state.part_size) {
+        return Err(StoreError::Backend(format!("a piece at {at} does not start at a part of {}", state.part_size)));
+    }
+    let target = PieceParts { multipart, part_size: state.part_size, first: (at / state.part_size) as usize };
+    append_parts_to(store, piece, body, Some(target)).await
+}
+
+/// Completes the file's multipart upload from every piece's parts, in order. If it was completed
+/// already (the process died before recording it), the object is there, whole.
+pub(super) async fn finish_piece_parts<S: BlobStore + ?Sized>(
+    store: &S,
+    whole: Whole<'_>,
+    pieces: &[&str],
+) -> StoreResult<()> {
+    let Some(multipart) = PartsState::parse(whole.state)?.multipart else {
+        return Err(StoreError::Backend("the file's pieces were not begun".into()));
+    };
+    let mut parts = Vec::new();
+    for piece in pieces {
+        parts.extend(PartsState::parse(piece)?.parts);
+    }
+    match store.complete_multipart(whole.key, &multipart, parts).await {
+        Ok(()) => Ok(()),
+        Err(e) => match store.size(whole.key).await {
+            Ok(size) if size == whole.length => Ok(()),
+            _ => Err(e),
+        },
+    }
+}
+
+/// A piece holds nothing of its own but the rest of a part not yet sent (its pending blob).
+pub(super) async fn discard_piece_parts<S: BlobStore + ?Sized>(store: &S, piece: Resumable<'_>) {
+    let state = PartsState::parse(piece.state).unwrap_or_default();
+    if let Some(pending) = state.pending.as_deref().and_then(|k| BlobKey::new(k).ok())
+        && let Err(e) = store.delete(&pending).await
+    {
+        tracing::warn!(upload = %piece.id, error = %e, "could not delete a piece's pending chunk");
+    }
 }
 
 /// Frees everything an upload holds: its multipart upload, its pending blob, its blob.
@@ -371,8 +463,8 @@ mod tests {
 
     #[test]
     fn part_sizes_respect_s3_limits() {
-        assert_eq!(part_size_for(0), MIN_PART);
-        assert_eq!(part_size_for(1 << 30), MIN_PART);
+        assert_eq!(part_size_for(0), 8 << 20);
+        assert_eq!(part_size_for(1 << 30), 8 << 20);
         for most in [500u64 << 30, 1 << 40, 5 << 40] {
             let part = part_size_for(most);
             assert!(most.div_ceil(part) <= 10_000 && part.is_multiple_of(1 << 20), "{part}");

@@ -1,6 +1,7 @@
 //! The upload engine: resumable uploads whatever protocol carries them (tus today, `api/tus.rs`).
 //! It creates uploads, appends bodies at their offset (one writer at a time, by lease), joins
-//! partial uploads, terminates them and reaps the expired; the blob store's write path
+//! partial uploads, takes a big file in parallel pieces written in place (`pieces`), terminates
+//! uploads and reaps the expired; the blob store's write path
 //! (`store::resumable`) keeps the bytes. Each change of offset is a compare-and-set on the offset
 //! read, so no acknowledged byte is lost to a race, a crash or another instance. What packages
 //! and deliveries require of an upload is asked through `Hooks`, which `app::deliveries` answers.
@@ -8,6 +9,7 @@
 mod incoming;
 mod lease;
 pub mod metadata;
+mod pieces;
 mod reaper;
 
 use axum::http::StatusCode;
@@ -245,6 +247,8 @@ pub(crate) fn new_upload(
         created_ms: now,
         expires_ms: expiry(hub, now),
         concat,
+        piece_of: None,
+        piece_at: None,
     }
 }
 
@@ -283,8 +287,15 @@ pub async fn create(
             "a stream of package files (`members`) is one upload of its own, not part of a concatenation; leave out Upload-Concat",
         ));
     }
-    // Partial uploads are pieces of a file and streams carry many: they need no name of their own.
-    let unnamed = new.concat == Some(Concat::Partial) || run.is_some();
+    let whole = get("whole");
+    if whole.is_some() && (run.is_some() || get("package").is_some()) {
+        return Err(AppError::bad_request(
+            "a piece of a file (`whole`) is not a package's; leave out `package` and `members`",
+        ));
+    }
+    // Partial uploads and pieces are parts of a file and streams carry many: they need no name of
+    // their own.
+    let unnamed = new.concat == Some(Concat::Partial) || run.is_some() || whole.is_some();
     let filename = get("filename").unwrap_or(if unnamed { "part" } else { "" });
     if let Err(issue) = hub_domain::names::check_delivery_name(filename) {
         return Err(AppError::invalid(
@@ -304,6 +315,13 @@ pub async fn create(
     }
     authorize(hub, caller, project_id, Action::Deliver(bucket)).await?;
     let place = Place { project_id, bucket, user_id: caller.user.id };
+    if let Some(whole) = whole {
+        let piece = pieces::create_piece(hub, caller, place, whole, get("at"), &new).await?;
+        return match first {
+            Some((chunk, body)) => append(hub, piece, &chunk, body).await,
+            None => Ok(piece),
+        };
+    }
     if let Some(Concat::Final(list)) = &new.concat {
         let (upload, partials) = concatenate(hub, caller, place, list, new.metadata.clone()).await?;
         // Bound to its delivery before its pieces go: a failed bind loses nothing (the joined copy
@@ -435,19 +453,44 @@ async fn load(hub: &Hub, caller: &Caller, id: &str) -> AppResult<Upload> {
 }
 
 /// An upload as it stands (tus HEAD): what the store really holds.
+/// A file sent in pieces whose pieces are all complete is made whole here if it was not yet (its
+/// last piece's finishing was cut short), so that asking is enough to finish it.
 pub async fn status(hub: &Hub, caller: &Caller, id: &str) -> AppResult<Upload> {
-    reconcile(hub, load(hub, caller, id).await?).await
+    let upload = load(hub, caller, id).await?;
+    if !upload.completed
+        && upload.offset == 0
+        && upload.piece_of.is_none()
+        && !upload.store_state.is_empty()
+        && let Some(finished) = pieces::finish_whole(hub, &upload.id).await?
+    {
+        return Ok(finished);
+    }
+    reconcile(hub, upload).await
 }
 
 /// Appends a body (tus PATCH) under the upload's lease, and tells the transfer log about it.
 pub async fn patch(hub: &Hub, caller: &Caller, id: &str, chunk: Chunk, body: ByteStream) -> AppResult<Upload> {
     let upload = load(hub, caller, id).await?;
-    hub.hooks.ensure_open(hub, &upload).await?;
+    let whole = match &upload.piece_of {
+        Some(_) => Some(pieces::whole_of(hub, &upload).await?),
+        None => None,
+    };
+    hub.hooks.ensure_open(hub, whole.as_ref().unwrap_or(&upload)).await?;
     if upload.concat.as_deref().is_some_and(|c| c.starts_with("final")) {
         return Err(AppError::forbidden("a final upload is made of its partial uploads; it takes no PATCH"));
     }
     if !hub.db.lease_upload(&upload.id, PATCH_LEASE.as_millis() as i64).await? {
         return Err(UploadError::Busy.into());
+    }
+    if upload.offset == 0 && upload.piece_of.is_none() && !upload.store_state.is_empty() {
+        let pieces = hub.db.pieces_of(&upload.id).await;
+        if pieces.as_ref().map_or(true, |p| !p.is_empty()) {
+            hub.db.release_upload(&upload.id).await?;
+            pieces?;
+            return Err(AppError::conflict(
+                "this file is being sent in pieces (uploads with `whole` naming it); continue those, or terminate them first",
+            ));
+        }
     }
     // Held while this PATCH runs, renewed as it goes, and released however the request ends --
     // also when the client goes away and the request is dropped midway.
@@ -455,7 +498,30 @@ pub async fn patch(hub: &Hub, caller: &Caller, id: &str, chunk: Chunk, body: Byt
     let result = append(hub, upload.clone(), &chunk, body).await;
     // Released before answering: the client may go on (or this process may die) right after.
     lease.release().await;
-    hub.hooks.note_transfer(hub, caller, &upload, &result, chunk.announced).await;
+    match &whole {
+        // What a piece did is told of its file: where in the file, and whether it is whole now.
+        Some(whole) => {
+            let at = upload.piece_at.unwrap_or(0);
+            let before = Upload { offset: at + upload.offset, ..whole.clone() };
+            let after = match &result {
+                // The piece whose last byte arrived makes the file whole if every other is there.
+                Ok(piece) if piece.completed && !upload.completed => {
+                    Ok(match pieces::finish_whole(hub, &whole.id).await {
+                        Ok(Some(done)) => done,
+                        Ok(None) => Upload { offset: at + piece.offset, ..whole.clone() },
+                        Err(e) => {
+                            tracing::warn!(upload = %whole.id, error = %e.body.message, "a file's pieces are all here but it was not made whole; a HEAD of it tries again");
+                            Upload { offset: at + piece.offset, ..whole.clone() }
+                        }
+                    })
+                }
+                Ok(piece) => Ok(Upload { offset: at + piece.offset, ..whole.clone() }),
+                Err(e) => Err(e.clone()),
+            };
+            hub.hooks.note_transfer(hub, caller, &before, &after, chunk.announced).await;
+        }
+        None => hub.hooks.note_transfer(hub, caller, &upload, &result, chunk.announced).await,
+    }
     result
 }
 
@@ -463,6 +529,13 @@ pub async fn patch(hub: &Hub, caller: &Caller, id: &str, chunk: Chunk, body: Byt
 pub async fn terminate(hub: &Hub, caller: &Caller, id: &str) -> AppResult<()> {
     let upload = load(hub, caller, id).await?;
     hub.hooks.ensure_open(hub, &upload).await?;
+    // A file sent in pieces goes with its pieces.
+    if upload.piece_of.is_none() && !upload.completed {
+        for piece in hub.db.pieces_of(&upload.id).await? {
+            discard(hub, &piece).await;
+            hub.db.delete_upload(&piece.id).await?;
+        }
+    }
     discard(hub, &upload).await;
     hub.db.unbind_member(&upload.id).await?;
     hub.db.delete_upload(&upload.id).await?;
@@ -472,7 +545,11 @@ pub async fn terminate(hub: &Hub, caller: &Caller, id: &str) -> AppResult<()> {
 /// Frees an upload's storage; failures are logged, never fatal (the blobs are unreachable anyway).
 pub(crate) async fn discard(hub: &Hub, upload: &Upload) {
     if let Ok(key) = blob_key(upload) {
-        hub.store.discard(resumable(hub, upload, &key)).await;
+        match upload.piece_of {
+            // A piece's bytes are its file's: only what the piece keeps of its own goes.
+            Some(_) => hub.store.discard_piece(resumable(hub, upload, &key)).await,
+            None => hub.store.discard(resumable(hub, upload, &key)).await,
+        }
     }
 }
 
@@ -498,7 +575,17 @@ async fn append(hub: &Hub, upload: Upload, chunk: &Chunk, body: ByteStream) -> A
         return Ok(upload);
     }
     let key = blob_key(&next)?;
-    let appended = match hub.store.append(resumable(hub, &next, &key), &mut incoming).await {
+    let stored = match &next.piece_of {
+        Some(_) => {
+            let whole = pieces::whole_of(hub, &next).await?;
+            let whole_key = blob_key(&whole)?;
+            let at = next.piece_at.unwrap_or(0) as u64;
+            let piece = resumable(hub, &next, &whole_key);
+            hub.store.append_piece(pieces::whole_view(&whole, &whole_key), at, piece, &mut incoming).await
+        }
+        None => hub.store.append(resumable(hub, &next, &key), &mut incoming).await,
+    };
+    let appended = match stored {
         Ok(appended) => appended,
         Err(StoreError::Refused) => return Err(incoming.refusal.take().unwrap_or(UploadError::TooLarge).into()),
         Err(e) => return Err(storage(e)),
@@ -510,6 +597,10 @@ async fn append(hub: &Hub, upload: Upload, chunk: &Chunk, body: ByteStream) -> A
     record(hub, &next, upload.offset).await?;
     // What only the old state needed is freed once the new one is recorded.
     hub.store.settle(&upload.store_state, &next.store_state).await;
+    if let Some(whole) = &next.piece_of {
+        // The file and its other pieces live as long as any piece moves.
+        hub.db.touch_pieces(whole, next.expires_ms).await?;
+    }
     Ok(next)
 }
 
@@ -521,7 +612,17 @@ async fn reconcile(hub: &Hub, upload: Upload) -> AppResult<Upload> {
         return Ok(upload);
     }
     let key = blob_key(&upload)?;
-    let held = hub.store.held(resumable(hub, &upload, &key)).await.map_err(storage)? as i64;
+    let held = match &upload.piece_of {
+        Some(_) => {
+            let whole = pieces::whole_of(hub, &upload).await?;
+            let whole_key = blob_key(&whole)?;
+            let at = upload.piece_at.unwrap_or(0) as u64;
+            let piece = resumable(hub, &upload, &whole_key);
+            hub.store.piece_held(pieces::whole_view(&whole, &whole_key), at, piece).await
+        }
+        None => hub.store.held(resumable(hub, &upload, &key)).await,
+    };
+    let held = held.map_err(storage)? as i64;
     if held >= upload.offset {
         return Ok(upload);
     }
