@@ -3,15 +3,16 @@ import { spawn } from 'node:child_process';
 
 /// `contenthub serve --demo` on a free loopback port; resolves to { proc, base, banner } once it
 /// prints its URL (the banner holds the first start's passwords). `env`: settings, as
-/// CONTENTHUB_* variables.
+/// CONTENTHUB_* variables. HUB_LOG=info (say) shows the hub's log on stderr.
 export function startHub(bin, dataDir, extraArgs = [], env = {}) {
   return new Promise((resolve, reject) => {
     const proc = spawn(bin, ['serve', '--demo', '--bind', '127.0.0.1:0', '--data-dir', dataDir, ...extraArgs], {
-      env: { ...process.env, CONTENTHUB_LOG: 'warn', ...env },
+      env: { ...process.env, CONTENTHUB_LOG: process.env.HUB_LOG || 'warn', ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
     proc.stdout.on('data', (chunk) => {
+      if (process.env.HUB_LOG) process.stderr.write(chunk); // the hub's log, when asked for
       out += chunk;
       const found = out.match(/open http:\/\/([0-9.:]+)\//);
       if (found) resolve({ proc, base: `http://${found[1]}`, banner: out });

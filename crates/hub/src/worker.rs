@@ -256,6 +256,7 @@ async fn validate(hub: &Hub, job: &QueuedJob) -> Result<(), Failure> {
         AssetState::Validating => asset, // a retry, or a job taken over from a silent worker
         _ => return hub.db.finish_job(job.id).await.map_err(|e| storage(&e)), // already decided
     };
+    let began = Instant::now();
     let remux = hub.db.project(asset.project_id).await.map_err(|e| storage(&e))?.fast_start_remux;
     let mut subject = Subject::of(&asset, remux);
     if asset.package_files.is_some() {
@@ -264,18 +265,31 @@ async fn validate(hub: &Hub, job: &QueuedJob) -> Result<(), Failure> {
             subject.layout = Some(layout);
         }
     }
+    let laid_out = began.elapsed();
     let checked = match (&hub.config.isolation, hub.store.spec()) {
         (Some(isolation), Some(spec)) => crate::validate::isolated::run(isolation, spec, &subject).await?,
         _ => run_checks(hub.store.clone(), &subject).await.map_err(|e| storage(&e))?,
     };
+    let ran = began.elapsed();
     if !checked.digests.is_empty() {
         let digests: Vec<(String, String, i64)> =
             checked.digests.iter().map(|d| (d.name.clone(), d.md5.clone(), i64::from(d.crc32))).collect();
         hub.db.record_member_digests(asset.id, &digests).await.map_err(|e| storage(&e))?;
     }
+    let recorded = began.elapsed();
     let remuxed = checked.remuxed.filter(|_| asset.original_blob_key.is_none());
     let result = verdict(job, &asset, checked.results, remuxed).map_err(|e| storage(&e))?;
-    hub.db.finish_validation(&result).await.map_err(|e| storage(&e))
+    hub.db.finish_validation(&result).await.map_err(|e| storage(&e))?;
+    let ms = |d: Duration| d.as_millis() as u64;
+    tracing::info!(
+        asset = asset.id,
+        layout_ms = ms(laid_out),
+        checks_ms = ms(ran - laid_out),
+        digests_ms = ms(recorded - ran),
+        verdict_ms = ms(began.elapsed() - recorded),
+        "validated"
+    );
+    Ok(())
 }
 
 #[cfg(test)]

@@ -38,16 +38,10 @@ pub fn stream_key(prefix: &str, upload: &str) -> String {
     format!("{prefix}-stream-{upload}")
 }
 
-use super::{Db, RepoError, RepoResult, audited, with_pool};
+use super::{Db, Dialect, RepoError, RepoResult, audited, with_pool};
 
 /// A file's row of the layout: name, size, its stream's upload, offset in it, CRC-32.
 type LayoutRow = (String, i64, Option<String>, i64, Option<i64>);
-
-/// Rows per statement when members are recorded (5 bound values each). Kept small: SQLite looks a
-/// bound parameter's name up by walking the statement's list, so binding costs grow with the
-/// square of a statement's parameters (1,000 rows a statement spent 88% of a 20,000-file
-/// declaration there; 100 rows a tenth of it).
-pub(super) const INSERT_BATCH: usize = 100;
 
 impl Db {
     /// A member's size and upload, if the package has a file of that name.
@@ -102,33 +96,52 @@ impl Db {
         Ok(())
     }
 
-    /// Records what validation read of a package's files: (name, hex md5, CRC-32), in batches.
+    /// Records what validation read of a package's files: (name, hex md5, CRC-32). Each batch
+    /// of files is one JSON parameter the database unpacks, driven from the batch into the
+    /// table's key (an UPDATE … FROM let SQLite's planner walk the whole package for every file);
+    /// 2,500 statements of 100 files took 1.3 s for 250,000 on SQLite.
     pub async fn record_member_digests(&self, asset_id: i64, digests: &[(String, String, i64)]) -> RepoResult<()> {
-        for batch in digests.chunks(INSERT_BATCH) {
-            let values: Vec<String> =
-                (0..batch.len()).map(|i| format!("(${}, ${}, ${})", 3 * i + 2, 3 * i + 3, 3 * i + 4)).collect();
-            let sql = format!(
-                "UPDATE package_members SET md5 = v.column2, crc32 = v.column3 FROM (VALUES {}) AS v \
-                 WHERE package_members.asset_id = $1 AND package_members.name = v.column1",
-                values.join(", ")
-            );
-            with_pool!(self, pool => {
-                let mut query = sqlx::query(audited(&sql)).bind(asset_id);
-                for (name, md5, crc32) in batch {
-                    query = query.bind(name).bind(md5).bind(*crc32);
-                }
-                query.execute(pool).await?;
-            });
+        const BATCH: usize = 25_000;
+        let unpacked = match self.dialect() {
+            Dialect::Sqlite => {
+                "SELECT json_extract(value, '$[0]') AS name, json_extract(value, '$[1]') AS md5, \
+                 json_extract(value, '$[2]') AS crc32 FROM json_each($2)"
+            }
+            Dialect::Postgres => {
+                "SELECT j->>0 AS name, j->>1 AS md5, CAST(j->>2 AS BIGINT) AS crc32 FROM json_array_elements(CAST($2 AS JSON)) AS j"
+            }
+        };
+        // Only files the package has: the insert half never adds one.
+        let sql = format!(
+            "INSERT INTO package_members (asset_id, name, size, md5, crc32) \
+             SELECT $1, d.name, 0, d.md5, d.crc32 FROM ({unpacked}) AS d \
+             WHERE EXISTS (SELECT 1 FROM package_members p WHERE p.asset_id = $1 AND p.name = d.name) \
+             ON CONFLICT (asset_id, name) DO UPDATE SET md5 = excluded.md5, crc32 = excluded.crc32"
+        );
+        for batch in digests.chunks(BATCH) {
+            let json = serde_json::to_string(batch).map_err(|e| RepoError::Corrupt(format!("digests: {e}")))?;
+            with_pool!(self, pool => sqlx::query(audited(&sql)).bind(asset_id).bind(json).execute(pool).await.map(|_| ())?);
         }
         Ok(())
     }
 
-    /// Where every file of a package is, in declared order, for validation and downloads.
+    /// Where every file of a package is, in declared order, for validation and downloads. Read
+    /// as one JSON array the database builds (row by row, sqlx took 0.84 s for 250,000 files on
+    /// SQLite; the array takes a quarter of that).
     pub async fn package_layout(&self, asset_id: i64) -> RepoResult<Vec<PackedMember>> {
-        let rows: Vec<LayoutRow> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT name, size, CASE WHEN stream IS NULL THEN NULL ELSE upload_id END, stream_offset, crc32 \
-             FROM package_members WHERE asset_id = $1 ORDER BY seq, name",
-        ).bind(asset_id).fetch_all(pool).await?);
+        let sql = match self.dialect() {
+            Dialect::Sqlite => {
+                "SELECT json_group_array(json_array(name, size, CASE WHEN stream IS NULL THEN NULL ELSE upload_id END, \
+                 stream_offset, crc32) ORDER BY seq, name) FROM package_members WHERE asset_id = $1"
+            }
+            Dialect::Postgres => {
+                "SELECT CAST(COALESCE(json_agg(json_build_array(name, size, CASE WHEN stream IS NULL THEN NULL ELSE upload_id END, \
+                 stream_offset, crc32) ORDER BY seq, name), '[]') AS TEXT) FROM package_members WHERE asset_id = $1"
+            }
+        };
+        let (text,): (String,) = with_pool!(self, pool => sqlx::query_as(sql).bind(asset_id).fetch_one(pool).await?);
+        let rows: Vec<LayoutRow> =
+            serde_json::from_str(&text).map_err(|e| RepoError::Corrupt(format!("a package's layout: {e}")))?;
         Ok(rows
             .into_iter()
             .map(|(name, size, stream, offset, crc32)| PackedMember {
