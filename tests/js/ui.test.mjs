@@ -857,7 +857,7 @@ test('transfers: an upload cut short by a reload resumes from the hub offset onc
 
 test('a big file goes up from the page as parallel pieces the hub writes in place; after a reload the same pieces continue, and the file is Valid with its md5 (issue 14, item 2)', async () => {
   const work = mkdtempSync(join(tmpdir(), 'contenthub-ui-pieces-'));
-  const file = join(work, 'r4_me51.wav');
+  const file = join(work, 'r9_pieces.bin');
   // 300 MiB that do not repeat: each MiB numbered.
   const block = Buffer.alloc(1 << 20);
   for (let i = 0; i < block.length; i++) block[i] = (i * 7919) % 251;
@@ -872,8 +872,9 @@ test('a big file goes up from the page as parallel pieces the hub writes in plac
   writeFileSync(file, Buffer.concat(parts));
   const expected = md5.digest('hex');
   const page = await browser.newPage();
-  await signIn(page, 'soundhouse', demoPassword(hub, 'soundhouse'), '/projects/1/buckets/final-sound/upload?requests=2');
-  await page.waitForURL(/upload\?requests=2$/);
+  // Dailies Bins, as the lab: no request another test may have fulfilled meanwhile.
+  await signIn(page, 'lab', demoPassword(hub, 'lab'), '/projects/1/buckets/dailies-bins/upload');
+  await page.waitForURL(/dailies-bins\/upload$/);
   // Pieces are made by naming the file's upload (`whole`); what the hub answers is recorded.
   const made = [];
   const offsets = {};
@@ -896,6 +897,8 @@ test('a big file goes up from the page as parallel pieces the hub writes in plac
     return route.continue();
   });
   await page.locator('#pick-files').setInputFiles([file]);
+  await page.getByLabel('Shoot day *', { exact: true }).fill('2026-11-30');
+  await page.getByRole('button', { name: /^Apply to/ }).click();
   await page.getByRole('button', { name: 'DELIVER' }).click();
   await page.waitForFunction(() => document.querySelector('#overall').value >= 32 * 1024 * 1024, null, { timeout: 60000 });
   assert.equal(made.length, 4, `four pieces, not ${made.length}`);
@@ -906,19 +909,19 @@ test('a big file goes up from the page as parallel pieces the hub writes in plac
   made.length = 0;
 
   await page.getByRole('link', { name: 'Transfers' }).click();
-  const delivery = page.locator('section[data-delivery]', { hasText: 'r4_me51.wav' }).first();
+  const delivery = page.locator('section[data-delivery]', { hasText: 'r9_pieces.bin' }).first();
   const deliveryId = await delivery.getAttribute('data-delivery');
   await delivery.getByRole('link', { name: 'Resume' }).click();
   await page.waitForURL(/upload\?delivery=\d+$/);
   await page.locator('#pick-files').setInputFiles([file]);
   await page.getByRole('button', { name: 'DELIVER' }).click();
-  await page.waitForURL(/\/requests\?delivered=\d+$/, { timeout: 120000 });
+  await page.waitForURL(/delivered=\d+$/, { timeout: 120000 });
   assert.deepEqual(made.map((url) => new URL(url, hub.base).pathname).sort(), first, 'the same pieces, continued');
   for (const [id, sent] of Object.entries(offsets)) {
     assert.ok(Math.min(...sent) >= 8 * 1024 * 1024, `piece ${id} continued from the hub's offset, not from its start: ${sent}`);
   }
   const view = await call(page, 'GET', `/api/v1/deliveries/${deliveryId}`);
-  const assetId = view.data.files.find((f) => f.name === 'r4_me51.wav').asset_id;
+  const assetId = view.data.files.find((f) => f.name === 'r9_pieces.bin').asset_id;
   let asset;
   for (let i = 0; i < 240; i++) {
     asset = (await call(page, 'GET', `/api/v1/assets/${assetId}`)).data;

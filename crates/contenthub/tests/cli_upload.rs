@@ -38,7 +38,7 @@ fn login_upload_resume_and_validate() {
     let data = dir.path().join("hub");
     let home = dir.path().join("home");
     let server = common::start(&data, &["--demo"], &[]);
-    sign_in_as("soundhouse", &data, &[], &home, &server.addr);
+    let token = sign_in_as("soundhouse", &data, &[], &home, &server.addr);
 
     // A small file, delivered and validated in one command.
     let small = dir.path().join("r4_pm51.wav");
@@ -89,9 +89,10 @@ fn login_upload_resume_and_validate() {
         .spawn()
         .unwrap();
     let journal = home.join("journal.json");
-    // The kill lands in flight: once the hub has acknowledged some bytes, and before it has all.
+    // The kill lands in flight: once the hub has acknowledged some bytes of both pieces (40 MB at
+    // 100 MB/s), and before it has all.
     let started = Instant::now();
-    while acknowledged(&home, "r4_me51.wav").unwrap_or(0) == 0 {
+    while acknowledged(&home, "r4_me51.wav").unwrap_or(0) < 40_000_000 {
         assert!(started.elapsed() < Duration::from_secs(60), "the upload never started");
         assert!(first.try_wait().unwrap().is_none(), "the upload ended before it could be cut short");
         std::thread::sleep(Duration::from_millis(20));
@@ -99,6 +100,20 @@ fn login_upload_resume_and_validate() {
     first.kill().unwrap();
     let status = first.wait().unwrap();
     assert!(!status.success(), "the first upload was cut short");
+    // One of its pieces is gone from the hub meanwhile (terminated; the reaper would do the same):
+    // the same command asks for it again and sends its range anew.
+    let entries: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
+    let piece = entries["entries"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|e| e["name"] == "r4_me51.wav")
+        .and_then(|e| e["parts"][0].as_str())
+        .expect("the journal lists the file's pieces")
+        .to_owned();
+    let auth = format!("Bearer {token}");
+    let headers = [("Authorization", auth.as_str()), ("Tus-Resumable", "1.0.0")];
+    assert_eq!(common::http(&server.addr, "DELETE", &piece, &headers, "").0, 204, "the piece is terminated");
     // `transfers` shows what is stopped and how far the hub has it.
     let out = contenthub(&home).args(["transfers", "--json"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -197,38 +197,39 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
     // before an interruption).
     let view = if fresh { None } else { Some(retry(|| client.delivery(delivery_id)).await.map_err(explain)?) };
     let complete = |name: &str| view.as_ref().is_some_and(|view| has_whole(view, name));
-    // Big files go as parallel pieces, each written by the hub in place into the file.
+    // Big files go as parallel pieces, each written by the hub in place into the file. Resumed,
+    // the same ranges are asked for again: the hub answers with the pieces it has (creating a
+    // piece is idempotent), or new ones for a piece that is gone.
     for (source, transfer) in sources.iter().zip(transfers.iter_mut()) {
         if !transfer.pieces {
             transfer.parts.clear(); // partial uploads of an older version, left to expire
         }
-        // A file the hub has been taking as one stream goes on so.
-        if fresh
-            && transfer.parts.is_empty()
-            && transfer.package.is_none()
-            && !complete(&source.name)
-            && source.size >= SPLIT_AT
-            && args.split > 1
-        {
-            let whole = transfer.upload.rsplit('/').next().unwrap_or_default().to_owned();
-            let count = (source.size / MIN_PIECE).clamp(1, args.split.min(32) as u64);
-            // Made all at once: a round trip in all, not one per piece.
-            let made = client::api_types::tus::split_into_pieces(source.size, count).into_iter().map(|(start, len)| {
-                let meta = upload_metadata::encode(&[
-                    ("project", &args.project.to_string()),
-                    ("bucket", &args.bucket),
-                    ("whole", &whole),
-                    ("at", &start.to_string()),
-                ]);
-                let client = client.clone();
-                async move { retry(|| client.create_upload(Some(len), &meta, None)).await }
-            });
-            let pieces = futures_util::future::try_join_all(made).await.map_err(explain)?;
-            transfer.parts.extend(pieces);
-            transfer.pieces = true;
-            journal.entries.insert(key(source), transfer.clone());
-            save_journal(&journal)?;
+        let count = if !transfer.parts.is_empty() {
+            transfer.parts.len() as u64
+        } else if fresh && source.size >= SPLIT_AT && args.split > 1 {
+            (source.size / MIN_PIECE).clamp(1, args.split.min(32) as u64)
+        } else {
+            0 // small, or a file the hub has been taking as one stream: it goes on so
+        };
+        if count == 0 || transfer.package.is_some() || complete(&source.name) {
+            continue;
         }
+        let whole = transfer.upload.rsplit('/').next().unwrap_or_default().to_owned();
+        // Made all at once: a round trip in all, not one per piece.
+        let made = client::api_types::tus::split_into_pieces(source.size, count).into_iter().map(|(start, len)| {
+            let meta = upload_metadata::encode(&[
+                ("project", &args.project.to_string()),
+                ("bucket", &args.bucket),
+                ("whole", &whole),
+                ("at", &start.to_string()),
+            ]);
+            let client = client.clone();
+            async move { retry(|| client.create_upload(Some(len), &meta, None)).await }
+        });
+        transfer.parts = futures_util::future::try_join_all(made).await.map_err(explain)?;
+        transfer.pieces = true;
+        journal.entries.insert(key(source), transfer.clone());
+        save_journal(&journal)?;
     }
 
     let bars = MultiProgress::new();
