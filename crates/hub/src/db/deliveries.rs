@@ -98,8 +98,9 @@ impl Db {
     /// file sent in pieces, what its pieces received.
     pub async fn delivery_progress(&self, delivery_id: i64) -> RepoResult<Vec<FileProgress>> {
         let sql = "SELECT a.id, a.name, a.version, a.size, a.state, a.request_id, a.package_files, f.upload_id, \
-                   COALESCE(u.upload_offset, 0) + (SELECT CAST(COALESCE(SUM(p.upload_offset), 0) AS BIGINT) \
-                     FROM uploads p WHERE p.piece_of = u.id) AS upload_offset, \
+                   CASE WHEN u.completed THEN u.upload_offset ELSE COALESCE(u.upload_offset, 0) + \
+                     (SELECT CAST(COALESCE(SUM(p.upload_offset), 0) AS BIGINT) FROM uploads p WHERE p.piece_of = u.id) END \
+                     AS upload_offset, \
                    CAST(CASE WHEN u.completed THEN 1 ELSE 0 END AS BIGINT) AS completed, \
                    CASE WHEN a.package_files IS NULL THEN 0 ELSE \
                      (SELECT COUNT(*) FROM package_members m WHERE m.asset_id = a.id AND m.complete = 0) END AS incomplete, \

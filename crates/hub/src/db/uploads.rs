@@ -191,12 +191,6 @@ impl Db {
         Ok(())
     }
 
-    /// Removes the records of a file's pieces (their bytes are the file's now).
-    pub async fn delete_pieces(&self, whole: &str) -> RepoResult<()> {
-        with_pool!(self, pool => sqlx::query("DELETE FROM uploads WHERE piece_of = $1").bind(whole).execute(pool).await.map(|_| ())?);
-        Ok(())
-    }
-
     pub async fn delete_upload(&self, id: &str) -> RepoResult<()> {
         with_pool!(self, pool => sqlx::query("DELETE FROM uploads WHERE id = $1").bind(id).execute(pool).await.map(|_| ())?);
         Ok(())

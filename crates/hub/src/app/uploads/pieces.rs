@@ -139,8 +139,7 @@ pub(super) async fn whole_of(hub: &Hub, piece: &Upload) -> AppResult<Upload> {
     })
 }
 
-/// Once every piece of the file is complete, the file is made whole and recorded complete, and
-/// the pieces' records go. Returns the file if it is complete (now or before); `None` while a
+/// Once every piece of the file is complete, the file is made whole and recorded complete. Returns the file if it is complete (now or before); `None` while a
 /// piece is missing or unfinished, or another instance is finishing it.
 pub(super) async fn finish_whole(hub: &Hub, whole_id: &str) -> AppResult<Option<Upload>> {
     let Some(lease) = lease_whole(hub, whole_id).await? else { return Ok(None) };
@@ -166,7 +165,8 @@ pub(super) async fn finish_whole(hub: &Hub, whole_id: &str) -> AppResult<Option<
         hub.store.finish_pieces(whole_view(&whole, &key), &states).await.map_err(storage)?;
         let next = Upload { offset: total, completed: true, expires_ms: super::expiry(hub, now_ms()), ..whole.clone() };
         record(hub, &next, whole.offset).await?;
-        hub.db.delete_pieces(whole_id).await?;
+        // The pieces' records stay, complete, until the reaper takes them (nothing uses them): a
+        // client whose answer to its last PATCH was lost asks again and finds its piece complete.
         tracing::info!(upload = %whole_id, pieces = pieces.len(), bytes = total, "a file sent in pieces is whole");
         Ok(Some(next))
     }
