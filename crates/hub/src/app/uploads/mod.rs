@@ -6,6 +6,7 @@
 //! read, so no acknowledged byte is lost to a race, a crash or another instance. What packages
 //! and deliveries require of an upload is asked through `Hooks`, which `app::deliveries` answers.
 
+mod concat;
 mod incoming;
 mod lease;
 pub mod metadata;
@@ -323,7 +324,7 @@ pub async fn create(
         };
     }
     if let Some(Concat::Final(list)) = &new.concat {
-        let (upload, partials) = concatenate(hub, caller, place, list, new.metadata.clone()).await?;
+        let (upload, partials) = concat::concatenate(hub, caller, place, list, new.metadata.clone()).await?;
         // Bound to its delivery before its pieces go: a failed bind loses nothing (the joined copy
         // goes instead, and the client may try again).
         if let Some(delivery) = get("delivery").and_then(|d| d.parse::<i64>().ok())
@@ -396,52 +397,6 @@ pub(crate) async fn open(
     Ok(upload)
 }
 
-/// Joins complete partial uploads of the caller, in the order given, into a new final upload;
-/// returns it and the partials (still there: the caller removes them once the join is kept).
-async fn concatenate(
-    hub: &Hub,
-    caller: &Caller,
-    place: Place,
-    list: &str,
-    raw_metadata: String,
-) -> AppResult<(Upload, Vec<Upload>)> {
-    // Each piece once (a partial listed again would be copied again, and again…), and few.
-    let ids = api_types::tus::partial_ids(list).map_err(AppError::bad_request)?;
-    let mut partials = Vec::new();
-    for id in ids {
-        // Someone else's upload is not there for the caller (unless they manage the project).
-        let partial = hub.db.upload(id).await?;
-        authorize_own(hub, caller, partial.project_id, Action::Deliver(partial.bucket), partial.created_by).await?;
-        let same_place = partial.project_id == place.project_id && partial.bucket == place.bucket;
-        if partial.concat.as_deref() != Some("partial") || !same_place {
-            return Err(AppError::bad_request(format!(
-                "upload {id} is not a partial upload in this project and bucket"
-            )));
-        }
-        if !partial.completed {
-            return Err(UploadError::PartialIncomplete(id.to_owned()).into());
-        }
-        partials.push(partial);
-    }
-    let length: i64 = partials.iter().map(|p| p.length.unwrap_or(0)).sum();
-    if length > hub.config.max_upload {
-        return Err(UploadError::LongerThanAllowed(hub.config.max_upload).into());
-    }
-    let concat = Some(Concat::Final(list.to_owned()).text());
-    let upload = open(hub, place, Some(length), raw_metadata, concat, None).await?;
-    if length == 0 {
-        return Ok((upload, partials));
-    }
-    let pieces = partials
-        .iter()
-        .map(|p| Ok((blob_key(p)?, p.length.unwrap_or(0) as u64)))
-        .collect::<AppResult<Vec<(BlobKey, u64)>>>()?;
-    hub.store.concatenate(&blob_key(&upload)?, &pieces).await.map_err(storage)?;
-    let next = Upload { offset: length, completed: true, ..upload };
-    hub.db.advance_upload(&next, 0).await?;
-    Ok((next, partials))
-}
-
 /// Loads an upload of the caller's (or of a project they manage); expired ones are gone.
 async fn load(hub: &Hub, caller: &Caller, id: &str) -> AppResult<Upload> {
     let upload = hub.db.upload(id).await?;
@@ -452,9 +407,9 @@ async fn load(hub: &Hub, caller: &Caller, id: &str) -> AppResult<Upload> {
     Ok(upload)
 }
 
-/// An upload as it stands (tus HEAD): what the store really holds.
-/// A file sent in pieces whose pieces are all complete is made whole here if it was not yet (its
-/// last piece's finishing was cut short), so that asking is enough to finish it.
+/// An upload as it stands (tus HEAD): what the store really holds. A file sent in pieces whose
+/// pieces are all complete is made whole here if it was not yet (its last piece's finishing was
+/// cut short), so that asking is enough to finish it.
 pub async fn status(hub: &Hub, caller: &Caller, id: &str) -> AppResult<Upload> {
     let upload = load(hub, caller, id).await?;
     if !upload.completed
@@ -482,15 +437,9 @@ pub async fn patch(hub: &Hub, caller: &Caller, id: &str, chunk: Chunk, body: Byt
     if !hub.db.lease_upload(&upload.id, PATCH_LEASE.as_millis() as i64).await? {
         return Err(UploadError::Busy.into());
     }
-    if upload.offset == 0 && upload.piece_of.is_none() && !upload.store_state.is_empty() {
-        let pieces = hub.db.pieces_of(&upload.id).await;
-        if pieces.as_ref().map_or(true, |p| !p.is_empty()) {
-            hub.db.release_upload(&upload.id).await?;
-            pieces?;
-            return Err(AppError::conflict(
-                "this file is being sent in pieces (uploads with `whole` naming it); continue those, or terminate them first",
-            ));
-        }
+    if let Err(e) = pieces::refuse_if_in_pieces(hub, &upload).await {
+        hub.db.release_upload(&upload.id).await?;
+        return Err(e);
     }
     // Held while this PATCH runs, renewed as it goes, and released however the request ends --
     // also when the client goes away and the request is dropped midway.
@@ -499,27 +448,7 @@ pub async fn patch(hub: &Hub, caller: &Caller, id: &str, chunk: Chunk, body: Byt
     // Released before answering: the client may go on (or this process may die) right after.
     lease.release().await;
     match &whole {
-        // What a piece did is told of its file: where in the file, and whether it is whole now.
-        Some(whole) => {
-            let at = upload.piece_at.unwrap_or(0);
-            let before = Upload { offset: at + upload.offset, ..whole.clone() };
-            let after = match &result {
-                // The piece whose last byte arrived makes the file whole if every other is there.
-                Ok(piece) if piece.completed && !upload.completed => {
-                    Ok(match pieces::finish_whole(hub, &whole.id).await {
-                        Ok(Some(done)) => done,
-                        Ok(None) => Upload { offset: at + piece.offset, ..whole.clone() },
-                        Err(e) => {
-                            tracing::warn!(upload = %whole.id, error = %e.body.message, "a file's pieces are all here but it was not made whole; a HEAD of it tries again");
-                            Upload { offset: at + piece.offset, ..whole.clone() }
-                        }
-                    })
-                }
-                Ok(piece) => Ok(Upload { offset: at + piece.offset, ..whole.clone() }),
-                Err(e) => Err(e.clone()),
-            };
-            hub.hooks.note_transfer(hub, caller, &before, &after, chunk.announced).await;
-        }
+        Some(whole) => pieces::note_transfer(hub, caller, whole, &upload, &result, chunk.announced).await,
         None => hub.hooks.note_transfer(hub, caller, &upload, &result, chunk.announced).await,
     }
     result
@@ -576,13 +505,7 @@ async fn append(hub: &Hub, upload: Upload, chunk: &Chunk, body: ByteStream) -> A
     }
     let key = blob_key(&next)?;
     let stored = match &next.piece_of {
-        Some(_) => {
-            let whole = pieces::whole_of(hub, &next).await?;
-            let whole_key = blob_key(&whole)?;
-            let at = next.piece_at.unwrap_or(0) as u64;
-            let piece = resumable(hub, &next, &whole_key);
-            hub.store.append_piece(pieces::whole_view(&whole, &whole_key), at, piece, &mut incoming).await
-        }
+        Some(_) => pieces::append(hub, &next, &mut incoming).await?,
         None => hub.store.append(resumable(hub, &next, &key), &mut incoming).await,
     };
     let appended = match stored {
@@ -613,13 +536,7 @@ async fn reconcile(hub: &Hub, upload: Upload) -> AppResult<Upload> {
     }
     let key = blob_key(&upload)?;
     let held = match &upload.piece_of {
-        Some(_) => {
-            let whole = pieces::whole_of(hub, &upload).await?;
-            let whole_key = blob_key(&whole)?;
-            let at = upload.piece_at.unwrap_or(0) as u64;
-            let piece = resumable(hub, &upload, &whole_key);
-            hub.store.piece_held(pieces::whole_view(&whole, &whole_key), at, piece).await
-        }
+        Some(_) => pieces::held(hub, &upload).await?,
         None => hub.store.held(resumable(hub, &upload, &key)).await,
     };
     let held = held.map_err(storage)? as i64;

@@ -9,15 +9,78 @@
 use std::time::Duration;
 
 use super::lease::{Lease, PATCH_LEASE};
-use super::{NewUpload, Place, UploadError, blob_key, load, new_upload, record, storage};
+use super::{NewUpload, Place, UploadError, blob_key, load, new_upload, record, resumable, storage};
 use crate::app::access::Caller;
 use crate::app::{AppError, AppResult, Hub};
 use crate::db::{Upload, now_ms};
-use crate::store::Whole;
+use crate::store::{Appended, BlobKey, Body, StoreResult, Whole};
 
 /// The file (whole) as its store sees it.
-pub(super) fn whole_view<'a>(whole: &'a Upload, key: &'a crate::store::BlobKey) -> Whole<'a> {
+fn whole_view<'a>(whole: &'a Upload, key: &'a BlobKey) -> Whole<'a> {
     Whole { key, length: whole.length.unwrap_or(0) as u64, state: &whole.store_state }
+}
+
+/// A piece's file and where its bytes go.
+async fn whole_and_key(hub: &Hub, piece: &Upload) -> AppResult<(Upload, BlobKey)> {
+    let whole = whole_of(hub, piece).await?;
+    let key = blob_key(&whole)?;
+    Ok((whole, key))
+}
+
+/// Appends a piece's body into its file's storage, at the piece's place.
+pub(super) async fn append(hub: &Hub, piece: &Upload, body: &mut dyn Body) -> AppResult<StoreResult<Appended>> {
+    let (whole, key) = whole_and_key(hub, piece).await?;
+    let at = piece.piece_at.unwrap_or(0) as u64;
+    Ok(hub.store.append_piece(whole_view(&whole, &key), at, resumable(hub, piece, &key), body).await)
+}
+
+/// How many of a piece's recorded bytes its file's storage really holds.
+pub(super) async fn held(hub: &Hub, piece: &Upload) -> AppResult<StoreResult<u64>> {
+    let (whole, key) = whole_and_key(hub, piece).await?;
+    let at = piece.piece_at.unwrap_or(0) as u64;
+    Ok(hub.store.piece_held(whole_view(&whole, &key), at, resumable(hub, piece, &key)).await)
+}
+
+/// A file that is being sent in pieces takes no PATCH of its own.
+pub(super) async fn refuse_if_in_pieces(hub: &Hub, upload: &Upload) -> AppResult<()> {
+    // Only a file with the pieces' room made and no bytes of its own can have pieces.
+    if upload.offset > 0 || upload.piece_of.is_some() || upload.store_state.is_empty() {
+        return Ok(());
+    }
+    if hub.db.pieces_of(&upload.id).await?.is_empty() {
+        return Ok(());
+    }
+    Err(AppError::conflict(
+        "this file is being sent in pieces (uploads with `whole` naming it); continue those, or terminate them first",
+    ))
+}
+
+/// Tells the file's transfer log what a piece's PATCH did: where in the file, and whether the
+/// file is whole now (the piece whose last byte arrived makes it whole if every other is there).
+pub(super) async fn note_transfer(
+    hub: &Hub,
+    caller: &Caller,
+    whole: &Upload,
+    piece: &Upload,
+    result: &AppResult<Upload>,
+    announced: Option<i64>,
+) {
+    let at = piece.piece_at.unwrap_or(0);
+    let before = Upload { offset: at + piece.offset, ..whole.clone() };
+    let so_far = |after: &Upload| Upload { offset: at + after.offset, ..whole.clone() };
+    let after = match result {
+        Ok(after) if after.completed && !piece.completed => Ok(match finish_whole(hub, &whole.id).await {
+            Ok(Some(done)) => done,
+            Ok(None) => so_far(after),
+            Err(e) => {
+                tracing::warn!(upload = %whole.id, error = %e.body.message, "a file's pieces are all here but it was not made whole; a HEAD of it tries again");
+                so_far(after)
+            }
+        }),
+        Ok(after) => Ok(so_far(after)),
+        Err(e) => Err(e.clone()),
+    };
+    hub.hooks.note_transfer(hub, caller, &before, &after, announced).await;
 }
 
 /// Takes the file's lease for a moment (pieces are made, and the file is finished, one at a
