@@ -586,6 +586,9 @@ struct PartCounter {
     /// Once set, the next completed multipart upload is reported as failed (as when the hub dies
     /// after the store completed it and before the hub recorded it).
     lose_completion: std::sync::atomic::AtomicBool,
+    /// Once set, the next completion is cut short after the store forgot the multipart upload and
+    /// before it wrote the object (s3s-fs, when the hub dies mid-completion).
+    cut_completion: std::sync::atomic::AtomicBool,
     /// Bytes read back from the store.
     read: std::sync::atomic::AtomicU64,
 }
@@ -640,6 +643,10 @@ impl BlobStore for PartCounter {
         upload: &str,
         parts: Vec<hub::store::PartRef>,
     ) -> hub::store::StoreResult<()> {
+        if self.cut_completion.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            self.inner.abort_multipart(key, upload).await?;
+            return Err(hub::store::StoreError::Backend("the connection closed mid-completion".into()));
+        }
         self.inner.complete_multipart(key, upload, parts).await?;
         if self.lose_completion.swap(false, std::sync::atomic::Ordering::SeqCst) {
             return Err(hub::store::StoreError::Backend("the hub died before it recorded this".into()));
@@ -659,6 +666,7 @@ async fn counted(hub: &TestHub) -> (Arc<PartCounter>, Router) {
         peak: Default::default(),
         parts: Default::default(),
         lose_completion: Default::default(),
+        cut_completion: Default::default(),
         read: Default::default(),
     });
     let app = router(app::Hub::new(hub.stack.db.clone(), store.clone(), (*hub.state.config).clone()));
@@ -723,7 +731,11 @@ async fn part_memory_is_bounded(stack: Stack) {
     assert!(part_size * 9_000 >= 1 << 40, "a deferred upload's parts fit the largest upload: {part_size}");
 }
 
-testkit::on_every_backend!(part_memory_is_bounded, a_finished_object_the_hub_did_not_record_is_taken_again);
+testkit::on_every_backend!(
+    part_memory_is_bounded,
+    a_finished_object_the_hub_did_not_record_is_taken_again,
+    an_unfinished_upload_the_store_lost_starts_again
+);
 
 /// The hub can die after the object store completed an upload's object and before the hub recorded
 /// its offset (seen once as a stream of a package that got 503s for a minute after `serve` was
@@ -732,45 +744,94 @@ testkit::on_every_backend!(part_memory_is_bounded, a_finished_object_the_hub_did
 /// closed, and the object is the file's bytes.
 async fn a_finished_object_the_hub_did_not_record_is_taken_again(stack: Stack) {
     use std::sync::atomic::Ordering::SeqCst;
-    let hub = TestHub::new(stack, |_| {}).await;
-    let vendor = hub.member("vendor", Role::Contributor).await;
-    let (store, app) = counted(&hub).await;
-    let auth = ("authorization", format!("Bearer {vendor}"));
-    let tus = ("tus-resumable", "1.0.0".to_owned());
-    let data = pattern((20 << 20) + 5);
-    let meta = format!("project {},bucket {},filename {}", b64(&hub.project.to_string()), b64("music"), b64("m9.wav"));
-    let create = vec![auth.clone(), tus.clone(), ("upload-length", data.len().to_string()), ("upload-metadata", meta)];
-    let (status, response) = send(&app, Method::POST, "/api/v1/uploads", &create, vec![]).await;
-    assert_eq!(status, StatusCode::CREATED);
-    let location = header(&response, "location");
-    let patch = |offset: usize| {
+    let up = CountedUpload::new(stack, "m9.wav").await;
+    let half = 10 << 20;
+    assert_eq!(up.patch(0, half).await, StatusCode::NO_CONTENT);
+    up.store.lose_completion.store(true, SeqCst);
+    let all = up.data.len();
+    assert_eq!(
+        up.patch(half, all).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the store completed it; the hub did not record it"
+    );
+    assert_eq!(up.offset().await, half.to_string(), "not recorded");
+    assert_eq!(up.patch(half, all).await, StatusCode::NO_CONTENT, "the same bytes again are taken");
+    up.assert_whole().await;
+}
+
+/// A store can lose an unfinished upload: s3s-fs forgets a multipart upload before it joins the
+/// parts, so the hub killed mid-completion leaves neither the upload nor the object (a package's
+/// stream then got 503 on every retry after `serve` was killed, until the CLI gave up). The hub
+/// sees that the store no longer knows the upload, starts it again from byte 0 and says so (409
+/// with the offset); sent again, the file is whole.
+async fn an_unfinished_upload_the_store_lost_starts_again(stack: Stack) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let up = CountedUpload::new(stack, "m8.wav").await;
+    let (half, all) = (10 << 20, up.data.len());
+    assert_eq!(up.patch(0, half).await, StatusCode::NO_CONTENT, "a part stored, the rest pending");
+    up.store.cut_completion.store(true, SeqCst);
+    assert_eq!(up.patch(half, all).await, StatusCode::CONFLICT, "the store lost the upload: it starts again");
+    assert_eq!(up.offset().await, "0");
+    assert_eq!(up.patch(half, all).await, StatusCode::CONFLICT, "not from where it was");
+    assert_eq!(up.patch(0, all).await, StatusCode::NO_CONTENT, "sent again, it is taken");
+    up.assert_whole().await;
+}
+
+/// An upload of a little over 20 MiB (two whole parts and a rest) by a contributor, through a
+/// hub on a [`PartCounter`].
+struct CountedUpload {
+    hub: TestHub,
+    store: Arc<PartCounter>,
+    app: Router,
+    auth: (&'static str, String),
+    data: Vec<u8>,
+    location: String,
+}
+
+impl CountedUpload {
+    async fn new(stack: Stack, name: &str) -> CountedUpload {
+        let hub = TestHub::new(stack, |_| {}).await;
+        let vendor = hub.member("vendor", Role::Contributor).await;
+        let (store, app) = counted(&hub).await;
+        let auth = ("authorization", format!("Bearer {vendor}"));
+        let data = pattern((20 << 20) + 5);
+        let meta = format!("project {},bucket {},filename {}", b64(&hub.project.to_string()), b64("music"), b64(name));
+        let create = vec![auth.clone(), tus(), ("upload-length", data.len().to_string()), ("upload-metadata", meta)];
+        let (status, response) = send(&app, Method::POST, "/api/v1/uploads", &create, vec![]).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let location = header(&response, "location");
+        CountedUpload { hub, store, app, auth, data, location }
+    }
+
+    /// PATCHes the bytes `offset..end` at `offset`.
+    async fn patch(&self, offset: usize, end: usize) -> StatusCode {
         let headers = vec![
-            auth.clone(),
-            tus.clone(),
+            self.auth.clone(),
+            tus(),
             ("content-type", "application/offset+octet-stream".to_owned()),
             ("upload-offset", offset.to_string()),
         ];
-        let (app, location, body) = (app.clone(), location.clone(), data[offset..].to_vec());
-        async move { send(&app, Method::PATCH, &location, &headers, body).await.0 }
-    };
-    let half = 10 << 20;
-    let first = vec![
-        auth.clone(),
-        tus.clone(),
-        ("content-type", "application/offset+octet-stream".to_owned()),
-        ("upload-offset", "0".to_owned()),
-    ];
-    assert_eq!(send(&app, Method::PATCH, &location, &first, data[..half].to_vec()).await.0, StatusCode::NO_CONTENT);
-    store.lose_completion.store(true, SeqCst);
-    assert_eq!(patch(half).await, StatusCode::SERVICE_UNAVAILABLE, "the store completed it; the hub did not record it");
-    let (_, head) = send(&app, Method::HEAD, &location, &[auth.clone(), tus.clone()], vec![]).await;
-    assert_eq!(header(&head, "upload-offset"), half.to_string(), "not recorded");
-    assert_eq!(patch(half).await, StatusCode::NO_CONTENT, "the same bytes again are taken");
-    let upload = hub.stack.db.upload(location.rsplit('/').next().unwrap()).await.unwrap();
-    assert!(upload.completed && upload.offset == data.len() as i64, "{upload:?}");
-    let key = BlobKey::new(upload.blob_key).unwrap();
-    let stored = store.get_range(&key, 0..data.len() as u64).await.unwrap();
-    assert!(stored[..] == data[..], "the object is the file's bytes");
+        send(&self.app, Method::PATCH, &self.location, &headers, self.data[offset..end].to_vec()).await.0
+    }
+
+    /// The offset HEAD reports.
+    async fn offset(&self) -> String {
+        let (_, head) = send(&self.app, Method::HEAD, &self.location, &[self.auth.clone(), tus()], vec![]).await;
+        header(&head, "upload-offset")
+    }
+
+    /// The upload is complete, and its object is the file's bytes.
+    async fn assert_whole(&self) {
+        let upload = self.hub.stack.db.upload(self.location.rsplit('/').next().unwrap()).await.unwrap();
+        assert!(upload.completed && upload.offset == self.data.len() as i64, "{upload:?}");
+        let key = BlobKey::new(upload.blob_key).unwrap();
+        let stored = self.store.get_range(&key, 0..self.data.len() as u64).await.unwrap();
+        assert!(stored[..] == self.data[..], "the object is the file's bytes");
+    }
+}
+
+fn tus() -> (&'static str, String) {
+    ("tus-resumable", "1.0.0".to_owned())
 }
 
 /// A tus client pointed at `/api/v1/uploads/` (with the trailing slash, as many are; issue 13,

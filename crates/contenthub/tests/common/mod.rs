@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A minimal HTTP/1.1 exchange; returns (status, body).
@@ -39,15 +40,26 @@ pub fn http_with_headers(
 pub struct Server {
     pub child: Child,
     pub addr: String,
+    /// What `serve` printed up to its URL.
     pub lines: Vec<String>,
+    /// What it printed after (its log, drained so that it never blocks on a full pipe).
+    pub log: Arc<Mutex<Vec<String>>>,
 }
 
-/// A test that fails leaves no server behind (it would hold the test runner's pipes open).
+/// A test that fails leaves no server behind (it would hold the test runner's pipes open), and
+/// shows what the server logged after its start.
 impl Drop for Server {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+        if std::thread::panicking() {
+            let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+            eprintln!("--- serve at {} logged {} lines after its start:", self.addr, log.len());
+            for line in log.iter() {
+                eprint!("{line}");
+            }
         }
     }
 }
@@ -94,7 +106,14 @@ pub fn start_on<S: AsRef<std::ffi::OsStr>>(
         if let Some(rest) = line.split("open http://").nth(1) {
             let addr = rest.split('/').next().unwrap().to_owned();
             lines.push(line);
-            return Server { child, addr, lines };
+            let log = Arc::new(Mutex::new(Vec::new()));
+            let drained = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in reader.lines().map_while(Result::ok) {
+                    drained.lock().unwrap_or_else(|e| e.into_inner()).push(line + "\n");
+                }
+            });
+            return Server { child, addr, lines, log };
         }
         lines.push(line);
     }

@@ -96,6 +96,7 @@ pub async fn revalidate(State(state): State<Hub>, caller: Caller, Path(id): Path
     let next = asset.state.next(hub_domain::AssetEvent::Revalidate)?;
     state.db.transition_asset(id, asset.state, next).await?;
     state.db.enqueue_job(crate::db::JobKind::Validate, id).await?;
+    state.jobs_queued.notify_one();
     state
         .db
         .add_history(

@@ -77,6 +77,9 @@ pub struct Hub {
     pub metrics: Arc<Metrics>,
     /// What deliveries and packages require of uploads, called by the upload engine.
     pub hooks: Arc<dyn uploads::Hooks>,
+    /// Wakes this process's idle workers when it queues a job (workers elsewhere find it when
+    /// they next look, within half a second).
+    pub jobs_queued: Arc<tokio::sync::Notify>,
 }
 
 impl Hub {
@@ -88,6 +91,7 @@ impl Hub {
             limiter: Arc::default(),
             metrics: Arc::default(),
             hooks: Arc::new(deliveries::hooks::DeliveryHooks),
+            jobs_queued: Arc::default(),
         }
     }
 }

@@ -143,6 +143,7 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
     ("0012_token_scopes", include_str!("../../migrations/sqlite/0012_token_scopes.sql")),
     ("0013_package_streams", include_str!("../../migrations/sqlite/0013_package_streams.sql")),
     ("0014_upload_pieces", include_str!("../../migrations/sqlite/0014_upload_pieces.sql")),
+    ("0015_package_digests", include_str!("../../migrations/sqlite/0015_package_digests.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../migrations/postgres/0001_initial.sql")),
@@ -159,6 +160,7 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0012_token_scopes", include_str!("../../migrations/postgres/0012_token_scopes.sql")),
     ("0013_package_streams", include_str!("../../migrations/postgres/0013_package_streams.sql")),
     ("0014_upload_pieces", include_str!("../../migrations/postgres/0014_upload_pieces.sql")),
+    ("0015_package_digests", include_str!("../../migrations/postgres/0015_package_digests.sql")),
 ];
 
 impl Db {

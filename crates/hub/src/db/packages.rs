@@ -32,6 +32,9 @@ impl PackedMember {
     }
 }
 
+/// Bytes per file of a package's recorded digests: read or not, md5, CRC-32.
+const DIGEST_RECORD: usize = 21;
+
 /// The blob of a package's stream carried by `upload`: beside the package's prefix, not under
 /// it, so that no file name can collide with it.
 pub fn stream_key(prefix: &str, upload: &str) -> String {
@@ -96,53 +99,49 @@ impl Db {
         Ok(())
     }
 
-    /// Records what validation read of a package's files: (name, hex md5, CRC-32). Each batch
-    /// of files is one JSON parameter the database unpacks, driven from the batch into the
-    /// table's key (an UPDATE … FROM let SQLite's planner walk the whole package for every file);
-    /// 2,500 statements of 100 files took 1.3 s for 250,000 on SQLite.
-    pub async fn record_member_digests(&self, asset_id: i64, digests: &[(String, String, i64)]) -> RepoResult<()> {
-        const BATCH: usize = 25_000;
-        let unpacked = match self.dialect() {
-            Dialect::Sqlite => {
-                "SELECT json_extract(value, '$[0]') AS name, json_extract(value, '$[1]') AS md5, \
-                 json_extract(value, '$[2]') AS crc32 FROM json_each($2)"
+    /// Records what validation read of a package's files, in the package's order (as
+    /// [`Db::package_layout`] lists them): each file's md5 and CRC-32, or `None` for a file it did
+    /// not read. One value for the whole package, replacing what an earlier validation recorded.
+    pub async fn record_member_digests(&self, asset_id: i64, digests: &[Option<([u8; 16], u32)>]) -> RepoResult<()> {
+        let mut packed = Vec::with_capacity(digests.len() * DIGEST_RECORD);
+        for digest in digests {
+            match digest {
+                Some((md5, crc32)) => {
+                    packed.push(1);
+                    packed.extend_from_slice(md5);
+                    packed.extend_from_slice(&crc32.to_be_bytes());
+                }
+                None => packed.extend_from_slice(&[0; DIGEST_RECORD]),
             }
-            Dialect::Postgres => {
-                "SELECT j->>0 AS name, j->>1 AS md5, CAST(j->>2 AS BIGINT) AS crc32 FROM json_array_elements(CAST($2 AS JSON)) AS j"
-            }
-        };
-        // Only files the package has: the insert half never adds one.
-        let sql = format!(
-            "INSERT INTO package_members (asset_id, name, size, md5, crc32) \
-             SELECT $1, d.name, 0, d.md5, d.crc32 FROM ({unpacked}) AS d \
-             WHERE EXISTS (SELECT 1 FROM package_members p WHERE p.asset_id = $1 AND p.name = d.name) \
-             ON CONFLICT (asset_id, name) DO UPDATE SET md5 = excluded.md5, crc32 = excluded.crc32"
-        );
-        for batch in digests.chunks(BATCH) {
-            let json = serde_json::to_string(batch).map_err(|e| RepoError::Corrupt(format!("digests: {e}")))?;
-            with_pool!(self, pool => sqlx::query(audited(&sql)).bind(asset_id).bind(json).execute(pool).await.map(|_| ())?);
         }
+        with_pool!(self, pool => sqlx::query(
+            "INSERT INTO package_digests (asset_id, digests) VALUES ($1, $2) \
+             ON CONFLICT (asset_id) DO UPDATE SET digests = excluded.digests")
+            .bind(asset_id).bind(packed).execute(pool).await.map(|_| ())?);
         Ok(())
     }
 
-    /// Where every file of a package is, in declared order, for validation and downloads. Read
-    /// as one JSON array the database builds (row by row, sqlx took 0.84 s for 250,000 files on
-    /// SQLite; the array takes a quarter of that).
+    /// Where every file of a package is, in declared order, for validation and downloads, with
+    /// the CRC-32 validation read of each. Read as one JSON array the database builds (row by
+    /// row, sqlx took 0.84 s for 250,000 files on SQLite; the array takes a quarter of that).
     pub async fn package_layout(&self, asset_id: i64) -> RepoResult<Vec<PackedMember>> {
         let sql = match self.dialect() {
             Dialect::Sqlite => {
                 "SELECT json_group_array(json_array(name, size, CASE WHEN stream IS NULL THEN NULL ELSE upload_id END, \
-                 stream_offset, crc32) ORDER BY seq, name) FROM package_members WHERE asset_id = $1"
+                 stream_offset, crc32) ORDER BY seq, name), \
+                 (SELECT digests FROM package_digests WHERE asset_id = $1) FROM package_members WHERE asset_id = $1"
             }
             Dialect::Postgres => {
                 "SELECT CAST(COALESCE(json_agg(json_build_array(name, size, CASE WHEN stream IS NULL THEN NULL ELSE upload_id END, \
-                 stream_offset, crc32) ORDER BY seq, name), '[]') AS TEXT) FROM package_members WHERE asset_id = $1"
+                 stream_offset, crc32) ORDER BY seq, name), '[]') AS TEXT), \
+                 (SELECT digests FROM package_digests WHERE asset_id = $1) FROM package_members WHERE asset_id = $1"
             }
         };
-        let (text,): (String,) = with_pool!(self, pool => sqlx::query_as(sql).bind(asset_id).fetch_one(pool).await?);
+        let (text, digests): (String, Option<Vec<u8>>) =
+            with_pool!(self, pool => sqlx::query_as(sql).bind(asset_id).fetch_one(pool).await?);
         let rows: Vec<LayoutRow> =
             serde_json::from_str(&text).map_err(|e| RepoError::Corrupt(format!("a package's layout: {e}")))?;
-        Ok(rows
+        let mut layout: Vec<PackedMember> = rows
             .into_iter()
             .map(|(name, size, stream, offset, crc32)| PackedMember {
                 name,
@@ -151,7 +150,15 @@ impl Db {
                 offset,
                 crc32: crc32.map(|c| c as u32),
             })
-            .collect())
+            .collect();
+        // Recorded for this very list of files, or not at all (then the rows' own, from before).
+        if let Some(digests) = digests.filter(|d| d.len() == layout.len() * DIGEST_RECORD) {
+            for (member, record) in layout.iter_mut().zip(digests.chunks_exact(DIGEST_RECORD)) {
+                member.crc32 =
+                    (record[0] == 1).then(|| u32::from_be_bytes(record[17..21].try_into().expect("4 bytes")));
+            }
+        }
+        Ok(layout)
     }
 
     /// Marks the files carried by `upload_id` complete (nothing if it carries none).

@@ -54,6 +54,10 @@ pub enum StoreError {
     /// The body of an append was refused by the engine; nothing of it was kept.
     #[error("the body was refused; nothing of it was kept")]
     Refused,
+    /// The store no longer holds the unfinished upload an append continued (an object store lost
+    /// its multipart upload): it can only start again from its first byte.
+    #[error("the storage no longer holds this unfinished upload")]
+    Lost,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -216,6 +216,49 @@ async fn append_parts_to<S: BlobStore + ?Sized>(
         let done = PartsState { pending: None, pending_size: 0, ..before };
         return Ok(Appended { received, state: done.text() });
     }
+    let multipart = before.multipart.clone().filter(|_| piece.is_none());
+    match append_parts_after(store, upload, body, piece, before).await {
+        // A store can lose a multipart upload it was completing (s3s-fs forgets the upload first,
+        // then joins its parts into the object; a completion cut short by the hub's death leaves
+        // neither): every later part or completion fails, for ever. Told so, the engine starts
+        // the upload again from its first byte.
+        Err(e)
+            if !matches!(e, StoreError::Refused)
+                && let Some(multipart) = &multipart
+                && multipart_lost(store, upload, multipart).await =>
+        {
+            tracing::warn!(upload = %upload.id, error = %e, "the store lost this upload's multipart upload");
+            Err(StoreError::Lost)
+        }
+        other => other,
+    }
+}
+
+/// The S3 part number (index 9,999) the hub never stores a part under (an upload's parts number
+/// fewer than 9,000): an empty part sent there asks whether a multipart upload still takes parts.
+/// S3 keeps only the parts its completion lists, so the probe leaves nothing in the object.
+const PROBE_PART: usize = 9_999;
+
+/// Whether the multipart upload an upload's recorded parts are in is gone and its object not
+/// whole: the store answers (the object's size, or that it is missing) but does not know the
+/// multipart upload (404 on S3 and the local store; s3s-fs says 403). A store that does not
+/// answer at all has not lost anything.
+async fn multipart_lost<S: BlobStore + ?Sized>(store: &S, upload: Resumable<'_>, multipart: &str) -> bool {
+    match store.size(upload.key).await {
+        Ok(size) if Some(size) == upload.length => return false,
+        Ok(_) | Err(StoreError::NotFound(_)) => {}
+        Err(_) => return false,
+    }
+    matches!(store.put_part(upload.key, multipart, PROBE_PART, Bytes::new()).await, Err(StoreError::NotFound(_)))
+}
+
+async fn append_parts_after<S: BlobStore + ?Sized>(
+    store: &S,
+    upload: Resumable<'_>,
+    body: &mut dyn Body,
+    piece: Option<PieceParts>,
+    before: PartsState,
+) -> StoreResult<Appended> {
     let mut next = before.clone();
     if let Some(piece) = &piece {
         next.multipart = Some(piece.multipart.clone());

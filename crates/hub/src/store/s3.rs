@@ -199,11 +199,16 @@ impl BlobStore for S3Store {
     }
 
     async fn put_part(&self, key: &BlobKey, upload: &str, index: usize, data: Bytes) -> StoreResult<PartRef> {
-        let part = self
-            .store
-            .put_part(&self.path(key), &upload.to_owned(), index, PutPayload::from(data))
-            .await
-            .map_err(backend)?;
+        let part =
+            self.store.put_part(&self.path(key), &upload.to_owned(), index, PutPayload::from(data)).await.map_err(
+                |e| match e {
+                    // S3 says 404 NoSuchUpload for a multipart upload it does not know; s3s-fs says 403.
+                    object_store::Error::PermissionDenied { .. } => {
+                        StoreError::NotFound(format!("multipart upload {upload} (the store denied it: {e})"))
+                    }
+                    other => backend(other),
+                },
+            )?;
         Ok(PartRef(part.content_id))
     }
 

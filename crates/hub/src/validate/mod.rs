@@ -113,8 +113,19 @@ pub fn is_movie(name: &str) -> bool {
     [".mp4", ".mov", ".m4v"].iter().any(|ext| lower.ends_with(ext))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+use npack::checksum::hex;
+
+/// The digest a [`MemberDigest`]'s hex md5 spells, if it does.
+pub fn unhex_md5(text: &str) -> Option<[u8; 16]> {
+    let text = text.as_bytes();
+    if text.len() != 32 || !text.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(out)
 }
 
 async fn md5_check(store: &dyn BlobStore, key: &BlobKey, asset: &Subject) -> Result<CheckResult, StoreError> {

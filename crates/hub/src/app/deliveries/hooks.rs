@@ -202,7 +202,7 @@ impl Hooks for DeliveryHooks {
     async fn note_lost_bytes(&self, state: &Hub, upload: &Upload, held: i64) -> AppResult<()> {
         if let Some(asset_id) = state.db.asset_of_upload(&upload.id).await? {
             let detail = format!(
-                "the hub's disk held {held} of the {} bytes it had acknowledged (a power cut?); the upload continues from byte {held}",
+                "the hub's storage held {held} of the {} bytes it had acknowledged (a power cut, or an object store that lost an unfinished upload); the upload continues from byte {held}",
                 upload.offset
             );
             state

@@ -288,6 +288,7 @@ pub async fn deliver(state: &Hub, caller: &Caller, id: i64) -> AppResult<Deliver
         plan.requests.push(PlannedRequest { id: request_id, from: request.state, to: next });
     }
     state.db.deliver(&plan).await?;
+    state.jobs_queued.notify_one();
     let delivery = state.db.delivery(id).await?;
     view(state, delivery).await
 }
