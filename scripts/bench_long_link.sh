@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$(pwd)/target}"
-cargo build --release -p contenthub -p testkit --bin contenthub --bin delayline
+bash scripts/bench_build.sh
 (cd tests/js && npm ci --no-audit --no-fund --silent)
 export CONTENTHUB_TEST_BIN="$CARGO_TARGET_DIR/release/contenthub" DELAYLINE_BIN="$CARGO_TARGET_DIR/release/delayline"
 node tests/js/bench_long_link.mjs

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$(pwd)/target}"
-cargo build --release -p contenthub -p npack
+bash scripts/bench_build.sh
 (cd tests/js && npm ci --no-audit --no-fund --silent)
 export CONTENTHUB_TEST_BIN="$CARGO_TARGET_DIR/release/contenthub" NPACK_BIN="$CARGO_TARGET_DIR/release/npack"
 node tests/js/bench_many_files.mjs

@@ -10,7 +10,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$(pwd)/target}"
 patches="${BENCH_PATCHES:-50}"
 mib="${BENCH_MIB:-130}"
 if [ -z "${CONTENTHUB_BIN:-}" ]; then
-  cargo build --release -p contenthub
+  bash scripts/bench_build.sh
   CONTENTHUB_BIN="$CARGO_TARGET_DIR/release/contenthub"
 fi
 command -v s3s-fs >/dev/null || cargo install s3s-fs@0.14.1 --features binary --locked

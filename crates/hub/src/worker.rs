@@ -3,7 +3,6 @@
 //! waits; periodic ones (freeing expired uploads) run on their schedule in the loop that was asked
 //! to keep it. They run inside `serve` by default, or alone with `contenthub worker`.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use hub_domain::{AssetEvent, AssetState, HistoryAction};
@@ -11,7 +10,7 @@ use hub_domain::{AssetEvent, AssetState, HistoryAction};
 use crate::app::Hub;
 use crate::db::{CheckResult, JobKind, QueuedJob, RepoError, RepoResult, ValidationResult};
 use crate::validate::isolated::Failure;
-use crate::validate::{MemberDigest, Subject, run_checks, unhex_md5};
+use crate::validate::{Subject, run_checks};
 
 const HEARTBEAT: Duration = Duration::from_secs(10);
 /// Attempts a job gets: retries after the storage failed, or workers that died on it.
@@ -265,11 +264,8 @@ async fn validate(hub: &Hub, job: &QueuedJob) -> Result<(), Failure> {
     let began = Instant::now();
     let remux = hub.db.project(asset.project_id).await.map_err(|e| storage(&e))?.fast_start_remux;
     let mut subject = Subject::of(&asset, remux);
-    // The package's files in order, to record what validation read of each in that order.
-    let mut order: Vec<String> = Vec::new();
     if asset.package_files.is_some() {
         let layout = hub.db.package_layout(asset.id).await.map_err(|e| storage(&e))?;
-        order = layout.iter().map(|m| m.name.clone()).collect();
         if layout.iter().any(|m| m.stream.is_some()) {
             subject.layout = Some(layout);
         }
@@ -280,13 +276,8 @@ async fn validate(hub: &Hub, job: &QueuedJob) -> Result<(), Failure> {
         _ => run_checks(hub.store.clone(), &subject).await.map_err(|e| storage(&e))?,
     };
     let ran = began.elapsed();
-    if !checked.digests.is_empty() && !order.is_empty() {
-        let read: HashMap<&str, &MemberDigest> = checked.digests.iter().map(|d| (d.name.as_str(), d)).collect();
-        let digests: Vec<Option<([u8; 16], u32)>> = order
-            .iter()
-            .map(|name| read.get(name.as_str()).and_then(|d| Some((unhex_md5(&d.md5)?, d.crc32))))
-            .collect();
-        hub.db.record_member_digests(asset.id, &digests).await.map_err(|e| storage(&e))?;
+    if let Some(digests) = &checked.digests {
+        hub.db.record_member_digests(asset.id, digests).await.map_err(|e| storage(&e))?;
     }
     let recorded = began.elapsed();
     let remuxed = checked.remuxed.filter(|_| asset.original_blob_key.is_none());

@@ -583,17 +583,26 @@ async fn suite(db: Db) {
     db.create_upload(&upload("up_t", 150, 0)).await.unwrap();
     assert!(matches!(db.bind_stream(package.id, 0, 1, "up_t").await, Err(RepoError::Conflict(_))), "up_s lives");
     // What validation read of each file is recorded for the ZIP download.
-    db.record_member_digests(package.id, &[None, Some(([7; 16], 4_000_000_000))]).await.unwrap();
+    db.record_member_digests(package.id, &[None, Some(([7; 16], 4_000_000_000))].into_iter().collect()).await.unwrap();
     let crcs: Vec<_> = db.package_layout(package.id).await.unwrap().iter().map(|m| m.crc32).collect();
     assert_eq!(crcs, vec![None, Some(4_000_000_000)]);
     // Recorded again (a revalidation), it replaces what was; recorded for another list of files
     // than the package has, it is not taken for theirs.
-    db.record_member_digests(package.id, &[Some(([1; 16], 1)), Some(([2; 16], 2))]).await.unwrap();
+    db.record_member_digests(package.id, &[Some(([1; 16], 1)), Some(([2; 16], 2))].into_iter().collect())
+        .await
+        .unwrap();
     let crcs: Vec<_> = db.package_layout(package.id).await.unwrap().iter().map(|m| m.crc32).collect();
     assert_eq!(crcs, vec![Some(1), Some(2)]);
-    db.record_member_digests(package.id, &[Some(([1; 16], 1))]).await.unwrap();
+    db.record_member_digests(package.id, &[Some(([1; 16], 1))].into_iter().collect()).await.unwrap();
     let crcs: Vec<_> = db.package_layout(package.id).await.unwrap().iter().map(|m| m.crc32).collect();
     assert_eq!(crcs, vec![None, None]);
+    // Digests as the validation child sends them: a file read, one not, whole records only.
+    let mut digests = hub::db::PackageDigests::new(2);
+    digests.set(1, [9; 16], 7);
+    assert_eq!((digests.get(0), digests.get(1), digests.get(2)), (None, Some(([9; 16], 7)), None));
+    let text = serde_json::to_string(&digests).unwrap();
+    assert_eq!(serde_json::from_str::<hub::db::PackageDigests>(&text).unwrap(), digests);
+    assert!(serde_json::from_str::<hub::db::PackageDigests>("\"AAAA\"").is_err(), "3 bytes are no record");
 }
 
 /// Every public method of the database layer is called by the suite above (which runs on both

@@ -25,7 +25,7 @@ pub use declare::{DeclarePlan, DeclaredFile};
 pub use deliveries::{DeliverPlan, Delivery, DeliveryFile, FileProgress, PlannedAsset, PlannedRequest, TransferTarget};
 pub use jobs::{CheckResult, JobKind, QueuedJob, ValidationResult};
 pub use models::*;
-pub use packages::{PackageMember, PackedMember, stream_key};
+pub use packages::{PackageDigests, PackageMember, PackedMember, stream_key};
 pub use uploads::Upload;
 
 #[derive(Debug, thiserror::Error)]

@@ -35,6 +35,77 @@ impl PackedMember {
 /// Bytes per file of a package's recorded digests: read or not, md5, CRC-32.
 const DIGEST_RECORD: usize = 21;
 
+/// What validation read of each file of a package, in the package's order (as
+/// [`Db::package_layout`] lists them): per file, whether it was read, its md5 and its CRC-32, in
+/// the form `package_digests` keeps (21 bytes a file). Travels from the validation child as one
+/// base64 string.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackageDigests(Vec<u8>);
+
+impl PackageDigests {
+    /// `files` files, none read yet.
+    pub fn new(files: usize) -> PackageDigests {
+        PackageDigests(vec![0; files * DIGEST_RECORD])
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len() / DIGEST_RECORD
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// What file `i` read.
+    pub fn set(&mut self, i: usize, md5: [u8; 16], crc32: u32) {
+        let record = &mut self.0[i * DIGEST_RECORD..(i + 1) * DIGEST_RECORD];
+        record[0] = 1;
+        record[1..17].copy_from_slice(&md5);
+        record[17..].copy_from_slice(&crc32.to_be_bytes());
+    }
+
+    /// What file `i` read, if it was read.
+    pub fn get(&self, i: usize) -> Option<([u8; 16], u32)> {
+        let record = self.0.get(i * DIGEST_RECORD..(i + 1) * DIGEST_RECORD)?;
+        let md5 = record[1..17].try_into().expect("16 bytes");
+        (record[0] == 1).then(|| (md5, u32::from_be_bytes(record[17..].try_into().expect("4 bytes"))))
+    }
+
+    /// Records as kept, or `None` if they are not whole records.
+    fn from_bytes(bytes: Vec<u8>) -> Option<PackageDigests> {
+        bytes.len().is_multiple_of(DIGEST_RECORD).then_some(PackageDigests(bytes))
+    }
+}
+
+impl FromIterator<Option<([u8; 16], u32)>> for PackageDigests {
+    fn from_iter<I: IntoIterator<Item = Option<([u8; 16], u32)>>>(files: I) -> PackageDigests {
+        let files: Vec<_> = files.into_iter().collect();
+        let mut digests = PackageDigests::new(files.len());
+        for (i, file) in files.into_iter().enumerate() {
+            if let Some((md5, crc32)) = file {
+                digests.set(i, md5, crc32);
+            }
+        }
+        digests
+    }
+}
+
+impl Serialize for PackageDigests {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine;
+        serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for PackageDigests {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<PackageDigests, D::Error> {
+        use base64::Engine;
+        let text = String::deserialize(deserializer)?;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(text).map_err(serde::de::Error::custom)?;
+        PackageDigests::from_bytes(bytes).ok_or_else(|| serde::de::Error::custom("package digests are 21 bytes a file"))
+    }
+}
+
 /// The blob of a package's stream carried by `upload`: beside the package's prefix, not under
 /// it, so that no file name can collide with it.
 pub fn stream_key(prefix: &str, upload: &str) -> String {
@@ -99,25 +170,13 @@ impl Db {
         Ok(())
     }
 
-    /// Records what validation read of a package's files, in the package's order (as
-    /// [`Db::package_layout`] lists them): each file's md5 and CRC-32, or `None` for a file it did
-    /// not read. One value for the whole package, replacing what an earlier validation recorded.
-    pub async fn record_member_digests(&self, asset_id: i64, digests: &[Option<([u8; 16], u32)>]) -> RepoResult<()> {
-        let mut packed = Vec::with_capacity(digests.len() * DIGEST_RECORD);
-        for digest in digests {
-            match digest {
-                Some((md5, crc32)) => {
-                    packed.push(1);
-                    packed.extend_from_slice(md5);
-                    packed.extend_from_slice(&crc32.to_be_bytes());
-                }
-                None => packed.extend_from_slice(&[0; DIGEST_RECORD]),
-            }
-        }
+    /// Records what validation read of a package's files, in the package's order: one value for
+    /// the whole package, replacing what an earlier validation recorded.
+    pub async fn record_member_digests(&self, asset_id: i64, digests: &PackageDigests) -> RepoResult<()> {
         with_pool!(self, pool => sqlx::query(
             "INSERT INTO package_digests (asset_id, digests) VALUES ($1, $2) \
              ON CONFLICT (asset_id) DO UPDATE SET digests = excluded.digests")
-            .bind(asset_id).bind(packed).execute(pool).await.map(|_| ())?);
+            .bind(asset_id).bind(&digests.0).execute(pool).await.map(|_| ())?);
         Ok(())
     }
 
@@ -152,10 +211,9 @@ impl Db {
             })
             .collect();
         // Recorded for this very list of files, or not at all (then the rows' own, from before).
-        if let Some(digests) = digests.filter(|d| d.len() == layout.len() * DIGEST_RECORD) {
-            for (member, record) in layout.iter_mut().zip(digests.chunks_exact(DIGEST_RECORD)) {
-                member.crc32 =
-                    (record[0] == 1).then(|| u32::from_be_bytes(record[17..21].try_into().expect("4 bytes")));
+        if let Some(digests) = digests.and_then(PackageDigests::from_bytes).filter(|d| d.len() == layout.len()) {
+            for (i, member) in layout.iter_mut().enumerate() {
+                member.crc32 = digests.get(i).map(|(_, crc32)| crc32);
             }
         }
         Ok(layout)

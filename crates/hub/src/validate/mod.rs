@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use hub_domain::Check;
+use npack::checksum::hex;
 use serde::{Deserialize, Serialize};
 
-use crate::db::{Asset, CheckResult, PackedMember};
+use crate::db::{Asset, CheckResult, PackageDigests, PackedMember};
 use crate::store::{BlobKey, BlobStore, StoreError};
 
 /// Bytes read from the store per request while hashing.
@@ -60,7 +61,7 @@ pub async fn run_checks(store: Arc<dyn BlobStore>, subject: &Subject) -> Result<
     let key = BlobKey::new(subject.key.clone())?;
     if let (true, Some(layout)) = (subject.package, &subject.layout) {
         let (result, digests) = stream_check(store, key, layout.clone()).await?;
-        return Ok(Checked { results: vec![result], remuxed: None, digests });
+        return Ok(Checked { results: vec![result], remuxed: None, digests: Some(digests) });
     }
     if subject.package {
         return Ok(Checked { results: vec![folder_check(store, key).await?], ..Checked::default() });
@@ -85,19 +86,10 @@ pub struct Checked {
     /// The key of a fast-start copy of a proxy; the asset should serve it and keep the delivered
     /// bytes.
     pub remuxed: Option<String>,
-    /// A package sent in streams: what each file read (those that could be compared), recorded
-    /// for its ZIP download.
+    /// A package sent in streams: what each file read (those that could be compared), in the
+    /// order of its layout, recorded for its ZIP download.
     #[serde(default)]
-    pub digests: Vec<MemberDigest>,
-}
-
-/// One package file as validation read it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MemberDigest {
-    pub name: String,
-    /// Hex.
-    pub md5: String,
-    pub crc32: u32,
+    pub digests: Option<PackageDigests>,
 }
 
 /// Said by a movie's media check when a browser plays it as it loads (the asset page then
@@ -111,21 +103,6 @@ pub const NOT_IN_BROWSERS: &str = "not playable in a browser (download it to vie
 pub fn is_movie(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     [".mp4", ".mov", ".m4v"].iter().any(|ext| lower.ends_with(ext))
-}
-
-use npack::checksum::hex;
-
-/// The digest a [`MemberDigest`]'s hex md5 spells, if it does.
-pub fn unhex_md5(text: &str) -> Option<[u8; 16]> {
-    let text = text.as_bytes();
-    if text.len() != 32 || !text.iter().all(u8::is_ascii_hexdigit) {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
-        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
-    Some(out)
 }
 
 async fn md5_check(store: &dyn BlobStore, key: &BlobKey, asset: &Subject) -> Result<CheckResult, StoreError> {
@@ -251,35 +228,37 @@ async fn folder_check(store: Arc<dyn BlobStore>, prefix: BlobKey) -> Result<Chec
 }
 
 /// Ranges (start, length) of one blob and the files they are.
-type Ranges<'a> = Vec<(u64, u64, &'a str)>;
-/// Files and their md5s and CRC-32s.
-type Named = Vec<(String, ([u8; 16], u32))>;
+/// A blob's wanted ranges (start, length) and the files they are, by place in the layout.
+type Ranges = Vec<(u64, u64, usize)>;
+/// What files read (md5, CRC-32), by place in the layout.
+type Read = Vec<(usize, ([u8; 16], u32))>;
 
 /// A zipless package sent in streams, as `npack verify` checks a folder: its files are ranges of
 /// the streams' blobs (`layout`), each stream read once from start to end, two at a time. Returns
-/// the verdict and what each file read.
+/// the verdict and what each file read, in the layout's order.
 async fn stream_check(
     store: Arc<dyn BlobStore>,
     prefix: BlobKey,
     layout: Vec<PackedMember>,
-) -> Result<(CheckResult, Vec<MemberDigest>), StoreError> {
+) -> Result<(CheckResult, PackageDigests), StoreError> {
     use npack::verify::{Manifest, VerifyOptions};
     let options = VerifyOptions { threads: 2, ..Default::default() };
     let prefix = prefix.to_string();
-    let manifest = match layout.iter().find(|m| m.name == npack::CHECKSUM_TXT) {
+    let mut digests = PackageDigests::new(layout.len());
+    let manifest = match layout.iter().position(|m| m.name == npack::CHECKSUM_TXT) {
         None => Manifest::Missing,
-        Some(m) if m.size as u64 > options.limits.max_checksum_txt_bytes => Manifest::TooLarge(m.size as u64),
-        Some(m) => {
+        Some(i) if layout[i].size as u64 > options.limits.max_checksum_txt_bytes => {
+            Manifest::TooLarge(layout[i].size as u64)
+        }
+        Some(i) => {
+            let m = &layout[i];
             let (start, size) = (m.offset as u64, m.size as u64);
             let key = BlobKey::new(m.key(&prefix))?;
-            Manifest::Bytes(store.get_range(&key, start..start + size).await?.to_vec())
+            let bytes = store.get_range(&key, start..start + size).await?.to_vec();
+            digests.set(i, md5_many::md5(&bytes), crc32fast::hash(&bytes));
+            Manifest::Bytes(bytes)
         }
     };
-    let mut digests = Vec::new();
-    if let Manifest::Bytes(bytes) = &manifest {
-        let (md5, crc32) = (hex(&md5_many::md5(bytes)), crc32fast::hash(bytes));
-        digests.push(MemberDigest { name: npack::CHECKSUM_TXT.to_owned(), md5, crc32 });
-    }
     let present: Vec<(String, u64)> =
         layout.iter().filter(|m| m.name != npack::CHECKSUM_TXT).map(|m| (m.name.clone(), m.size as u64)).collect();
     let runtime = tokio::runtime::Handle::current();
@@ -288,24 +267,27 @@ async fn stream_check(
         let report = npack::verify::verify_listing(manifest, &present, &options, |wanted| {
             let io_error =
                 |e: StoreError| npack::Error::Io { path: prefix.clone().into(), source: io::Error::other(e) };
-            let places: std::collections::HashMap<&str, &PackedMember> =
-                layout.iter().map(|m| (m.name.as_str(), m)).collect();
-            // Each blob's wanted ranges, in order.
-            let mut blobs: std::collections::BTreeMap<String, Ranges> = Default::default();
+            let places: std::collections::HashMap<&str, usize> =
+                layout.iter().enumerate().map(|(i, m)| (m.name.as_str(), i)).collect();
+            // Each blob's wanted ranges, in order; a blob is a stream's (named by its upload) or,
+            // for a file sent alone, the file's own.
+            let mut blobs: std::collections::BTreeMap<(bool, &str), Ranges> = Default::default();
             for (name, _) in wanted {
-                if let Some(m) = places.get(name.as_str()) {
-                    blobs.entry(m.key(&prefix)).or_default().push((m.offset as u64, m.size as u64, &m.name));
+                if let Some(&i) = places.get(name.as_str()) {
+                    let m = &layout[i];
+                    let blob = m.stream.as_deref().map_or((false, m.name.as_str()), |stream| (true, stream));
+                    blobs.entry(blob).or_default().push((m.offset as u64, m.size as u64, i));
                 }
             }
             let blobs: Vec<(String, Ranges)> = blobs
-                .into_iter()
-                .map(|(key, mut ranges)| {
+                .into_values()
+                .map(|mut ranges| {
                     ranges.sort_unstable();
-                    (key, ranges)
+                    (layout[ranges[0].2].key(&prefix), ranges)
                 })
                 .collect();
             let next = std::sync::atomic::AtomicUsize::new(0);
-            let hashed: Vec<Result<Named, StoreError>> = std::thread::scope(|scope| {
+            let hashed: Vec<Result<Read, StoreError>> = std::thread::scope(|scope| {
                 let workers: Vec<_> = (0..options.threads.max(1))
                     .map(|_| {
                         scope.spawn(|| {
@@ -317,7 +299,7 @@ async fn stream_check(
                                 let spans: Vec<(u64, u64)> = ranges.iter().map(|(s, l, _)| (*s, *l)).collect();
                                 let read =
                                     runtime.block_on(crate::store::digests_of_ranges(store.as_ref(), &key, &spans))?;
-                                found.extend(ranges.iter().map(|(_, _, name)| name.to_string()).zip(read));
+                                found.extend(ranges.iter().map(|(_, _, place)| *place).zip(read));
                             }
                         })
                     })
@@ -326,9 +308,9 @@ async fn stream_check(
             });
             let mut all = std::collections::HashMap::with_capacity(wanted.len());
             for found in hashed {
-                for (name, (md5, crc32)) in found.map_err(io_error)? {
-                    digests.push(MemberDigest { name: name.clone(), md5: hex(&md5), crc32 });
-                    all.insert(name, md5);
+                for (place, (md5, crc32)) in found.map_err(io_error)? {
+                    digests.set(place, md5, crc32);
+                    all.insert(layout[place].name.clone(), md5);
                 }
             }
             Ok(all)
