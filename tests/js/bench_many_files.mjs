@@ -111,10 +111,15 @@ async function viaChromium(hub, folder) {
 
 console.log(`writing ${FILES} files of ${KIB} KiB and their checksum.txt in ${work}`);
 const folder = makeFolder();
-let start = now();
-execFileSync(NPACK, ['verify', folder], { stdio: 'ignore' });
-const npackVerify = now() - start;
-console.log(`npack verify of the folder: ${(npackVerify / 1000).toFixed(1)} s`);
+// The yardstick at its best: the faster of two runs (the first may still share the disk with the
+// writing of the folder).
+let npackVerify = Infinity;
+for (let round = 0; round < 2; round++) {
+  const start = now();
+  execFileSync(NPACK, ['verify', folder], { stdio: 'ignore' });
+  npackVerify = Math.min(npackVerify, now() - start);
+}
+console.log(`npack verify of the folder: ${(npackVerify / 1000).toFixed(1)} s (the faster of two runs)`);
 const rows = [];
 let run = 0;
 for (const name of BACKENDS) {
