@@ -734,7 +734,8 @@ async fn part_memory_is_bounded(stack: Stack) {
 testkit::on_every_backend!(
     part_memory_is_bounded,
     a_finished_object_the_hub_did_not_record_is_taken_again,
-    an_unfinished_upload_the_store_lost_starts_again
+    an_unfinished_upload_the_store_lost_starts_again,
+    a_file_in_pieces_the_store_lost_starts_again
 );
 
 /// The hub can die after the object store completed an upload's object and before the hub recorded
@@ -777,6 +778,46 @@ async fn an_unfinished_upload_the_store_lost_starts_again(stack: Stack) {
     up.assert_whole().await;
 }
 
+/// The same when the store loses a file sent in pieces as the last piece makes it whole: the file
+/// gets a new multipart upload and every piece starts again (a HEAD of the file got 503 for
+/// ever before); sent again, the file is whole.
+async fn a_file_in_pieces_the_store_lost_starts_again(stack: Stack) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let up = CountedUpload::new(stack, "m7.wav").await;
+    let (unit, all) = (8usize << 20, up.data.len());
+    let whole = up.location.rsplit('/').next().unwrap().to_owned();
+    let mut pieces = Vec::new();
+    for (at, end) in [(0, unit), (unit, all)] {
+        let meta = [("project", up.hub.project.to_string()), ("bucket", "music".into()), ("whole", whole.clone())];
+        let mut meta: Vec<String> = meta.iter().map(|(k, v)| format!("{k} {}", b64(v))).collect();
+        meta.push(format!("at {}", b64(&at.to_string())));
+        let create = vec![
+            up.auth.clone(),
+            tus(),
+            ("upload-length", (end - at).to_string()),
+            ("upload-metadata", meta.join(",")),
+        ];
+        let (status, made) = send(&up.app, Method::POST, "/api/v1/uploads", &create, vec![]).await;
+        assert_eq!(status, StatusCode::CREATED);
+        pieces.push((header(&made, "location"), at, end));
+    }
+    let send_piece = |i: usize| {
+        let (url, at, end) = &pieces[i];
+        up.patch_to(url, 0, &up.data[*at..*end])
+    };
+    assert_eq!(send_piece(0).await, StatusCode::NO_CONTENT);
+    up.store.cut_completion.store(true, SeqCst);
+    assert_eq!(send_piece(1).await, StatusCode::NO_CONTENT, "the piece is taken; making the file whole is cut short");
+    assert_eq!(up.head(&up.location).await, (StatusCode::OK, "0".to_owned()), "the file starts again");
+    for (url, ..) in &pieces {
+        assert_eq!(up.head(url).await, (StatusCode::OK, "0".to_owned()), "and so does each piece");
+    }
+    assert_eq!(send_piece(0).await, StatusCode::NO_CONTENT);
+    assert_eq!(send_piece(1).await, StatusCode::NO_CONTENT);
+    assert_eq!(up.offset().await, all.to_string());
+    up.assert_whole().await;
+}
+
 /// An upload of a little over 20 MiB (two whole parts and a rest) by a contributor, through a
 /// hub on a [`PartCounter`].
 struct CountedUpload {
@@ -805,19 +846,29 @@ impl CountedUpload {
 
     /// PATCHes the bytes `offset..end` at `offset`.
     async fn patch(&self, offset: usize, end: usize) -> StatusCode {
+        self.patch_to(&self.location, offset, &self.data[offset..end]).await
+    }
+
+    /// PATCHes `bytes` to the upload at `url`, at `offset`.
+    async fn patch_to(&self, url: &str, offset: usize, bytes: &[u8]) -> StatusCode {
         let headers = vec![
             self.auth.clone(),
             tus(),
             ("content-type", "application/offset+octet-stream".to_owned()),
             ("upload-offset", offset.to_string()),
         ];
-        send(&self.app, Method::PATCH, &self.location, &headers, self.data[offset..end].to_vec()).await.0
+        send(&self.app, Method::PATCH, url, &headers, bytes.to_vec()).await.0
     }
 
     /// The offset HEAD reports.
     async fn offset(&self) -> String {
-        let (_, head) = send(&self.app, Method::HEAD, &self.location, &[self.auth.clone(), tus()], vec![]).await;
-        header(&head, "upload-offset")
+        self.head(&self.location).await.1
+    }
+
+    /// What HEAD of the upload at `url` answers, and the offset it reports.
+    async fn head(&self, url: &str) -> (StatusCode, String) {
+        let (status, head) = send(&self.app, Method::HEAD, url, &[self.auth.clone(), tus()], vec![]).await;
+        (status, header(&head, "upload-offset"))
     }
 
     /// The upload is complete, and its object is the file's bytes.

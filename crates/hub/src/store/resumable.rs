@@ -225,7 +225,7 @@ async fn append_parts_to<S: BlobStore + ?Sized>(
         Err(e)
             if !matches!(e, StoreError::Refused)
                 && let Some(multipart) = &multipart
-                && multipart_lost(store, upload, multipart).await =>
+                && multipart_lost(store, upload.key, upload.length, multipart).await =>
         {
             tracing::warn!(upload = %upload.id, error = %e, "the store lost this upload's multipart upload");
             Err(StoreError::Lost)
@@ -243,13 +243,13 @@ const PROBE_PART: usize = 9_999;
 /// whole: the store answers (the object's size, or that it is missing) but does not know the
 /// multipart upload (404 on S3 and the local store; s3s-fs says 403). A store that does not
 /// answer at all has not lost anything.
-async fn multipart_lost<S: BlobStore + ?Sized>(store: &S, upload: Resumable<'_>, multipart: &str) -> bool {
-    match store.size(upload.key).await {
-        Ok(size) if Some(size) == upload.length => return false,
+async fn multipart_lost<S: BlobStore + ?Sized>(store: &S, key: &BlobKey, length: Option<u64>, multipart: &str) -> bool {
+    match store.size(key).await {
+        Ok(size) if Some(size) == length => return false,
         Ok(_) | Err(StoreError::NotFound(_)) => {}
         Err(_) => return false,
     }
-    matches!(store.put_part(upload.key, multipart, PROBE_PART, Bytes::new()).await, Err(StoreError::NotFound(_)))
+    matches!(store.put_part(key, multipart, PROBE_PART, Bytes::new()).await, Err(StoreError::NotFound(_)))
 }
 
 async fn append_parts_after<S: BlobStore + ?Sized>(
@@ -469,6 +469,11 @@ pub(super) async fn finish_piece_parts<S: BlobStore + ?Sized>(
         Ok(()) => Ok(()),
         Err(e) => match store.size(whole.key).await {
             Ok(size) if size == whole.length => Ok(()),
+            // Cut short after the store forgot the multipart upload (see `append_parts_to`).
+            _ if multipart_lost(store, whole.key, Some(whole.length), &multipart).await => {
+                tracing::warn!(key = %whole.key, error = %e, "the store lost the multipart upload of a file sent in pieces");
+                Err(StoreError::Lost)
+            }
             _ => Err(e),
         },
     }

@@ -13,7 +13,7 @@ use super::{NewUpload, Place, UploadError, blob_key, load, new_upload, record, r
 use crate::app::access::Caller;
 use crate::app::{AppError, AppResult, Hub};
 use crate::db::{Upload, now_ms};
-use crate::store::{Appended, BlobKey, Body, StoreResult, Whole};
+use crate::store::{Appended, BlobKey, Body, StoreError, StoreResult, Whole};
 
 /// The file (whole) as its store sees it.
 fn whole_view<'a>(whole: &'a Upload, key: &'a BlobKey) -> Whole<'a> {
@@ -225,7 +225,14 @@ pub(super) async fn finish_whole(hub: &Hub, whole_id: &str) -> AppResult<Option<
         }
         let key = blob_key(&whole)?;
         let states: Vec<&str> = pieces.iter().map(|p| p.store_state.as_str()).collect();
-        hub.store.finish_pieces(whole_view(&whole, &key), &states).await.map_err(storage)?;
+        match hub.store.finish_pieces(whole_view(&whole, &key), &states).await {
+            Ok(()) => {}
+            Err(StoreError::Lost) => {
+                start_again(hub, &whole, &key, &pieces).await?;
+                return Ok(None);
+            }
+            Err(e) => return Err(storage(e)),
+        }
         let next = Upload { offset: total, completed: true, expires_ms: super::expiry(hub, now_ms()), ..whole.clone() };
         record(hub, &next, whole.offset).await?;
         // The pieces' records stay, complete, until the reaper takes them (nothing uses them): a
@@ -236,4 +243,19 @@ pub(super) async fn finish_whole(hub: &Hub, whole_id: &str) -> AppResult<Option<
     .await;
     lease.release().await;
     finished
+}
+
+/// The store lost the file's multipart upload while completing it (see [`StoreError::Lost`]): the
+/// file gets a new one, every piece starts again from its first byte (its client is told so when
+/// it next asks or sends), and the asset's history says what happened.
+async fn start_again(hub: &Hub, whole: &Upload, key: &BlobKey, pieces: &[Upload]) -> AppResult<()> {
+    let length = whole.length.unwrap_or(0);
+    let state = hub.store.begin_pieces(key, length as u64).await.map_err(storage)?;
+    record(hub, &Upload { store_state: state, ..whole.clone() }, whole.offset).await?;
+    for piece in pieces {
+        let again = Upload { offset: 0, completed: false, store_state: String::new(), ..piece.clone() };
+        record(hub, &again, piece.offset).await?;
+    }
+    tracing::warn!(upload = %whole.id, pieces = pieces.len(), "the storage lost a file sent in pieces as it was made whole; its pieces start again");
+    hub.hooks.note_lost_bytes(hub, &Upload { offset: length, ..whole.clone() }, 0).await
 }
