@@ -79,11 +79,11 @@ impl PackageDigests {
 
 impl FromIterator<Option<([u8; 16], u32)>> for PackageDigests {
     fn from_iter<I: IntoIterator<Item = Option<([u8; 16], u32)>>>(files: I) -> PackageDigests {
-        let files: Vec<_> = files.into_iter().collect();
-        let mut digests = PackageDigests::new(files.len());
-        for (i, file) in files.into_iter().enumerate() {
+        let mut digests = PackageDigests::default();
+        for file in files {
+            digests.0.extend_from_slice(&[0; DIGEST_RECORD]);
             if let Some((md5, crc32)) = file {
-                digests.set(i, md5, crc32);
+                digests.set(digests.len() - 1, md5, crc32);
             }
         }
         digests

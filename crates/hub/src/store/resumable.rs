@@ -225,7 +225,7 @@ async fn append_parts_to<S: BlobStore + ?Sized>(
         Err(e)
             if !matches!(e, StoreError::Refused)
                 && let Some(multipart) = &multipart
-                && multipart_lost(store, upload.key, upload.length, multipart).await =>
+                && after_failure(store, upload.key, upload.length, multipart).await == Aftermath::Lost =>
         {
             tracing::warn!(upload = %upload.id, error = %e, "the store lost this upload's multipart upload");
             Err(StoreError::Lost)
@@ -239,17 +239,34 @@ async fn append_parts_to<S: BlobStore + ?Sized>(
 /// S3 keeps only the parts its completion lists, so the probe leaves nothing in the object.
 const PROBE_PART: usize = 9_999;
 
-/// Whether the multipart upload an upload's recorded parts are in is gone and its object not
-/// whole: the store answers (the object's size, or that it is missing) but does not know the
-/// multipart upload (404 on S3 and the local store; s3s-fs says 403). A store that does not
-/// answer at all has not lost anything.
-async fn multipart_lost<S: BlobStore + ?Sized>(store: &S, key: &BlobKey, length: Option<u64>, multipart: &str) -> bool {
+/// What a failed part or completion of `multipart` (into `key`, of `length` bytes) left behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Aftermath {
+    /// The object is whole: the store completed it.
+    Whole,
+    /// The store answers (the object's size, or that it is missing) but no longer knows the
+    /// multipart upload (404 on S3 and the local store; s3s-fs says 403), and the object is not
+    /// whole: what the parts held is gone.
+    Lost,
+    /// Anything else, such as a store that does not answer at all: nothing is known to be lost.
+    Unknown,
+}
+
+async fn after_failure<S: BlobStore + ?Sized>(
+    store: &S,
+    key: &BlobKey,
+    length: Option<u64>,
+    multipart: &str,
+) -> Aftermath {
     match store.size(key).await {
-        Ok(size) if Some(size) == length => return false,
+        Ok(size) if Some(size) == length => return Aftermath::Whole,
         Ok(_) | Err(StoreError::NotFound(_)) => {}
-        Err(_) => return false,
+        Err(_) => return Aftermath::Unknown,
     }
-    matches!(store.put_part(key, multipart, PROBE_PART, Bytes::new()).await, Err(StoreError::NotFound(_)))
+    match store.put_part(key, multipart, PROBE_PART, Bytes::new()).await {
+        Err(StoreError::NotFound(_)) => Aftermath::Lost,
+        _ => Aftermath::Unknown,
+    }
 }
 
 async fn append_parts_after<S: BlobStore + ?Sized>(
@@ -467,14 +484,14 @@ pub(super) async fn finish_piece_parts<S: BlobStore + ?Sized>(
     }
     match store.complete_multipart(whole.key, &multipart, parts).await {
         Ok(()) => Ok(()),
-        Err(e) => match store.size(whole.key).await {
-            Ok(size) if size == whole.length => Ok(()),
+        Err(e) => match after_failure(store, whole.key, Some(whole.length), &multipart).await {
+            Aftermath::Whole => Ok(()),
             // Cut short after the store forgot the multipart upload (see `append_parts_to`).
-            _ if multipart_lost(store, whole.key, Some(whole.length), &multipart).await => {
+            Aftermath::Lost => {
                 tracing::warn!(key = %whole.key, error = %e, "the store lost the multipart upload of a file sent in pieces");
                 Err(StoreError::Lost)
             }
-            _ => Err(e),
+            Aftermath::Unknown => Err(e),
         },
     }
 }

@@ -227,7 +227,6 @@ async fn folder_check(store: Arc<dyn BlobStore>, prefix: BlobKey) -> Result<Chec
     }
 }
 
-/// Ranges (start, length) of one blob and the files they are.
 /// A blob's wanted ranges (start, length) and the files they are, by place in the layout.
 type Ranges = Vec<(u64, u64, usize)>;
 /// What files read (md5, CRC-32), by place in the layout.

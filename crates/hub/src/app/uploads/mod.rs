@@ -511,7 +511,10 @@ async fn append(hub: &Hub, upload: Upload, chunk: &Chunk, body: ByteStream) -> A
     let appended = match stored {
         Ok(appended) => appended,
         Err(StoreError::Refused) => return Err(incoming.refusal.take().unwrap_or(UploadError::TooLarge).into()),
-        Err(StoreError::Lost) => return Err(start_again(hub, &upload, chunk.offset).await),
+        Err(StoreError::Lost) => {
+            start_again(hub, &upload).await?;
+            return Err(UploadError::OffsetMismatch { at: 0, sent: chunk.offset }.into());
+        }
         Err(e) => return Err(storage(e)),
     };
     next.offset = upload.offset + appended.received as i64;
@@ -529,19 +532,14 @@ async fn append(hub: &Hub, upload: Upload, chunk: &Chunk, body: ByteStream) -> A
 }
 
 /// The store lost what it held of the upload (see [`StoreError::Lost`]): the upload starts again
-/// from its first byte, its client is told so (409 with offset 0; it asks and sends from there),
-/// and the asset's history says what happened. What only the old state needed is freed.
-async fn start_again(hub: &Hub, upload: &Upload, sent: i64) -> AppError {
+/// from its first byte (its client is then told so: 409 with offset 0; it asks and sends from
+/// there), and the asset's history says what happened. What only the old state needed is freed.
+async fn start_again(hub: &Hub, upload: &Upload) -> AppResult<()> {
     let next = Upload { offset: 0, store_state: String::new(), ..upload.clone() };
-    if let Err(e) = record(hub, &next, upload.offset).await {
-        return e;
-    }
+    record(hub, &next, upload.offset).await?;
     tracing::warn!(upload = %upload.id, acknowledged = upload.offset, "the storage lost an unfinished upload; it starts again");
     hub.store.settle(&upload.store_state, &next.store_state).await;
-    if let Err(e) = hub.hooks.note_lost_bytes(hub, upload, 0).await {
-        return e;
-    }
-    UploadError::OffsetMismatch { at: 0, sent }.into()
+    hub.hooks.note_lost_bytes(hub, upload, 0).await
 }
 
 /// After a power cut a store may hold fewer bytes than were acknowledged: the offset goes back

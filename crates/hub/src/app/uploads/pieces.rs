@@ -202,8 +202,9 @@ pub(super) async fn whole_of(hub: &Hub, piece: &Upload) -> AppResult<Upload> {
     })
 }
 
-/// Once every piece of the file is complete, the file is made whole and recorded complete. Returns the file if it is complete (now or before); `None` while a
-/// piece is missing or unfinished, or another instance is finishing it.
+/// Once every piece of the file is complete, the file is made whole and recorded complete.
+/// Returns the file if it is complete (now or before); `None` while a piece is missing or
+/// unfinished, or another instance is finishing it.
 pub(super) async fn finish_whole(hub: &Hub, whole_id: &str) -> AppResult<Option<Upload>> {
     let Some(lease) = lease_whole(hub, whole_id).await? else { return Ok(None) };
     let finished = async {
