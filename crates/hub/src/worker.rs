@@ -267,9 +267,11 @@ async fn validate(hub: &Hub, job: &QueuedJob) -> Result<(), Failure> {
     if asset.package_files.is_some() {
         let layout = hub.db.package_layout(asset.id).await.map_err(|e| storage(&e))?;
         if layout.iter().any(|m| m.stream.is_some()) {
+            subject.arrived = Some(hub.db.arrivals(asset.id, layout.len()).await.map_err(|e| storage(&e))?);
             subject.layout = Some(layout);
         }
     }
+    let arrived = subject.arrived.as_ref().map_or(0, |a| (0..a.len()).filter(|&i| a.get(i).is_some()).count());
     let laid_out = began.elapsed();
     let checked = match (&hub.config.isolation, hub.store.spec()) {
         (Some(isolation), Some(spec)) => crate::validate::isolated::run(isolation, spec, &subject).await?,
@@ -278,6 +280,8 @@ async fn validate(hub: &Hub, job: &QueuedJob) -> Result<(), Failure> {
     let ran = began.elapsed();
     if let Some(digests) = &checked.digests {
         hub.db.record_member_digests(asset.id, digests).await.map_err(|e| storage(&e))?;
+        // What was read as the files arrived has served: a revalidation reads every byte back.
+        hub.db.forget_arrivals(asset.id).await.map_err(|e| storage(&e))?;
     }
     let recorded = began.elapsed();
     let remuxed = checked.remuxed.filter(|_| asset.original_blob_key.is_none());
@@ -286,6 +290,7 @@ async fn validate(hub: &Hub, job: &QueuedJob) -> Result<(), Failure> {
     let ms = |d: Duration| d.as_millis() as u64;
     tracing::info!(
         asset = asset.id,
+        arrived,
         layout_ms = ms(laid_out),
         checks_ms = ms(ran - laid_out),
         digests_ms = ms(recorded - ran),

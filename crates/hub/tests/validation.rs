@@ -101,6 +101,7 @@ testkit::on_every_backend!(
     fast_start_remux_is_a_project_setting,
     zipless_packages_upload_file_by_file_and_validate_as_a_whole,
     packages_travel_as_a_few_streams_the_hub_cuts_into_files,
+    a_package_is_judged_by_what_arrived_and_read_back_when_asked_again,
     every_invalid_zip_ends_invalid_with_its_reason,
 );
 
@@ -572,6 +573,139 @@ async fn packages_travel_as_a_few_streams_the_hub_cuts_into_files(stack: Stack) 
     // Someone outside the project sees nothing.
     let (_, outsider) = hub.user("outsider_zip", false).await;
     assert_eq!(hub.call(&outsider, Method::GET, &zip_uri, &[], Body::empty()).await.status, StatusCode::NOT_FOUND);
+}
+
+/// A stream's files are hashed as their bytes arrive, so that the package's first validation
+/// need not read them back from the store: each file a PATCH carried whole is recorded, a file a
+/// PATCH began inside is not (it is read back). Validation then judges by what arrived (bytes
+/// damaged in the store afterwards are not seen) and forgets it, so that a revalidation reads
+/// every byte back and finds the damage. When the store held less than it had acknowledged (a
+/// power cut on the local disk), what was recorded past what it holds goes: a file whose bytes
+/// are sent again differently is judged by what the store now holds.
+async fn a_package_is_judged_by_what_arrived_and_read_back_when_asked_again(stack: Stack) {
+    let hub = hub_on(stack).await;
+    let studio = hub.member("studio", Role::Manager).await;
+    let mut files: Vec<(String, Vec<u8>)> = (0..6)
+        .map(|i| (format!("r4.{:07}.dpx", 1000 + i), (0..3000).map(|b| (b * 13 + i * 7) as u8).collect()))
+        .collect();
+    let manifest: String =
+        files.iter().map(|(name, data)| format!("{name}\t{}\tmd5\t{}\n", data.len(), md5_hex(data))).collect();
+    files.push(("checksum.txt".into(), manifest.into_bytes()));
+    let declared: Vec<Value> = files.iter().map(|(name, data)| json!({"name": name, "size": data.len()})).collect();
+    let (metadata, request) = frames_request(&hub, 4).await;
+    let body = json!({"bucket": "picture-deliverables", "files": [
+        {"name": "r4_a", "package": declared, "metadata": metadata, "request_id": request.id},
+        {"name": "r4_b", "package": declared, "metadata": metadata, "request_id": request.id},
+    ]});
+    let path = format!("/api/v1/projects/{}/deliveries", hub.project);
+    let json_type = [("content-type", "application/json")];
+    let (status, delivery) = call(&hub.app, Method::POST, &path, &json_type, Body::from(body.to_string())).await;
+    assert_eq!(status, StatusCode::CREATED, "{delivery}");
+    let asset_of = |name: &str| {
+        delivery["files"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["asset_id"].as_i64().unwrap()
+    };
+    let (a, b) = (asset_of("r4_a"), asset_of("r4_b"));
+    let stream: Vec<u8> = files.iter().flat_map(|(_, d)| d.clone()).collect();
+    let b64 = |v: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, v);
+    let open_stream = |asset: i64| {
+        let metadata = format!(
+            "project {},bucket {},package {},members {}",
+            b64(&hub.project.to_string()),
+            b64("picture-deliverables"),
+            b64(&asset.to_string()),
+            b64("0-6")
+        );
+        let (hub, length) = (&hub, stream.len().to_string());
+        async move {
+            let headers = [("tus-resumable", "1.0.0"), ("upload-length", &length), ("upload-metadata", &metadata)];
+            let made = hub.call("cht_vendor", Method::POST, "/api/v1/uploads", &headers, Body::empty()).await;
+            assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+            made.headers["location"].to_str().unwrap().to_owned()
+        }
+    };
+    let patch = |url: &str, offset: usize, data: &[u8]| {
+        let (app, url, data) = (hub.app.clone(), url.to_owned(), data.to_vec());
+        async move {
+            let headers = [
+                ("tus-resumable", "1.0.0"),
+                ("content-type", "application/offset+octet-stream"),
+                ("upload-offset", &offset.to_string()),
+            ];
+            TestHub::call_on(&app, "cht_vendor", Method::PATCH, &url, &headers, Body::from(data)).await
+        }
+    };
+    let read = |digests: &hub::db::PackageDigests| -> Vec<usize> {
+        (0..digests.len()).filter(|&i| digests.get(i).is_some()).collect()
+    };
+    let db = &hub.stack.db;
+    let stream_of = |asset: i64, url: String| async move {
+        let prefix = db.asset(asset).await.unwrap().blob_key.unwrap();
+        BlobKey::new(hub::db::stream_key(&prefix, url.rsplit('/').next().unwrap())).unwrap()
+    };
+
+    // Package A in two PATCHes, the cut inside file 1.
+    let url_a = open_stream(a).await;
+    assert_eq!(patch(&url_a, 0, &stream[..4500]).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(patch(&url_a, 4500, &stream[4500..]).await.status, StatusCode::NO_CONTENT);
+    let arrived = hub.stack.db.arrivals(a, files.len()).await.unwrap();
+    assert_eq!(read(&arrived), [0, 2, 3, 4, 5, 6], "every file but the one a PATCH began inside");
+    for i in read(&arrived) {
+        let (md5, crc32) = arrived.get(i).unwrap();
+        assert_eq!((md5.to_vec(), crc32), (md5_many::md5(&files[i].1).to_vec(), crc32fast::hash(&files[i].1)));
+    }
+    // Damage file 3 in the store after it arrived.
+    let store = hub.state.store.clone();
+    let key = stream_of(a, url_a.clone()).await;
+    let mut held = store.get_range(&key, 0..stream.len() as u64).await.unwrap().to_vec();
+    held[3 * 3000 + 10] ^= 1;
+    store.put_stream(&key, &mut &held[..]).await.unwrap();
+
+    // Package B: files 0 to 3 in one PATCH; then the disk loses its last bytes, from inside
+    // file 2 on.
+    let url_b = open_stream(b).await;
+    assert_eq!(patch(&url_b, 0, &stream[..12_000]).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(read(&hub.stack.db.arrivals(b, files.len()).await.unwrap()), [0, 1, 2, 3]);
+    let cut = 2 * 3000 + 1000;
+    if hub.stack.backend != testkit::Backend::SqliteLocal {
+        assert_eq!(patch(&url_b, 12_000, &stream[12_000..]).await.status, StatusCode::NO_CONTENT);
+    } else {
+        let key = stream_of(b, url_b.clone()).await;
+        let file = hub.stack.dir.path().join("blobs").join(key.to_string());
+        std::fs::OpenOptions::new().write(true).open(&file).unwrap().set_len(cut as u64).unwrap();
+        let head = hub.call("cht_vendor", Method::HEAD, &url_b, &[("tus-resumable", "1.0.0")], Body::empty()).await;
+        assert_eq!(head.headers["upload-offset"], cut.to_string().as_str());
+        assert_eq!(read(&hub.stack.db.arrivals(b, files.len()).await.unwrap()), [] as [usize; 0]);
+        // The vendor's file 2 changed meanwhile: what it sends now differs from checksum.txt.
+        let mut now = stream.clone();
+        now[cut + 500] ^= 1;
+        let sent = patch(&url_b, cut, &now[cut..]).await;
+        assert_eq!(sent.status, StatusCode::NO_CONTENT, "{}", sent.body);
+        assert_eq!(read(&hub.stack.db.arrivals(b, files.len()).await.unwrap()), [3, 4, 5, 6]);
+    }
+
+    let deliver = format!("/api/v1/deliveries/{}/deliver", delivery["id"]);
+    let (status, done) = call(&hub.app, Method::POST, &deliver, &[], Body::empty()).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    while hub::worker::run_one(&hub.state, "test-worker").await.unwrap() {}
+    assert_eq!(hub.stack.db.asset(a).await.unwrap().state, AssetState::Valid, "judged by what arrived");
+    assert_eq!(read(&hub.stack.db.arrivals(a, files.len()).await.unwrap()), [] as [usize; 0], "then forgotten");
+    if hub.stack.backend == testkit::Backend::SqliteLocal {
+        assert_eq!(hub.stack.db.asset(b).await.unwrap().state, AssetState::Invalid);
+        let (_, report) =
+            call(&hub.app, Method::GET, &format!("/api/v1/assets/{b}/validation"), &[], Body::empty()).await;
+        assert_eq!(report[0]["files"][0][0], "r4.0001002.dpx", "the file sent again differently: {report}");
+    } else {
+        assert_eq!(hub.stack.db.asset(b).await.unwrap().state, AssetState::Valid);
+    }
+
+    // Asked again, validation reads every byte back and finds the damage.
+    let again = hub.call(&studio, Method::POST, &format!("/api/v1/assets/{a}/revalidate"), &[], Body::empty()).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    while hub::worker::run_one(&hub.state, "test-worker").await.unwrap() {}
+    assert_eq!(hub.stack.db.asset(a).await.unwrap().state, AssetState::Invalid);
+    let (_, report) = call(&hub.app, Method::GET, &format!("/api/v1/assets/{a}/validation"), &[], Body::empty()).await;
+    let latest = report.as_array().unwrap().last().unwrap();
+    assert_eq!(latest["files"][0][0], "r4.0001003.dpx", "the latest validation: {report}");
 }
 
 /// Every way a frame-sequence ZIP can be wrong (the hostile packages npack's own tests verify

@@ -90,7 +90,7 @@ impl Hub {
             config: Arc::new(config),
             limiter: Arc::default(),
             metrics: Arc::default(),
-            hooks: Arc::new(deliveries::hooks::DeliveryHooks),
+            hooks: Arc::new(deliveries::hooks::DeliveryHooks::default()),
             jobs_queued: Arc::default(),
         }
     }

@@ -71,6 +71,17 @@ impl PackageDigests {
         (record[0] == 1).then(|| (md5, u32::from_be_bytes(record[17..].try_into().expect("4 bytes"))))
     }
 
+    /// Takes every file `other` read, as files `at..` of these (those past the end are left out).
+    pub fn merge_at(&mut self, at: usize, other: &PackageDigests) {
+        for i in 0..other.len() {
+            if let Some((md5, crc32)) = other.get(i)
+                && at + i < self.len()
+            {
+                self.set(at + i, md5, crc32);
+            }
+        }
+    }
+
     /// Records as kept, or `None` if they are not whole records.
     fn from_bytes(bytes: Vec<u8>) -> Option<PackageDigests> {
         bytes.len().is_multiple_of(DIGEST_RECORD).then_some(PackageDigests(bytes))
@@ -113,6 +124,15 @@ pub fn stream_key(prefix: &str, upload: &str) -> String {
 }
 
 use super::{Db, Dialect, RepoError, RepoResult, audited, with_pool};
+
+/// The files a package stream carries, as the hub cuts the stream's bytes into them: the package,
+/// the first file's place in it (`seq`) and each file's size, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRun {
+    pub asset_id: i64,
+    pub first: i64,
+    pub sizes: Vec<u64>,
+}
 
 /// A file's row of the layout: name, size, its stream's upload, offset in it, CRC-32.
 type LayoutRow = (String, i64, Option<String>, i64, Option<i64>);
@@ -226,10 +246,86 @@ impl Db {
         Ok(())
     }
 
-    /// The upload of a package file was terminated or expired: the file needs a new one.
+    /// The upload of a package file was terminated or expired: the file needs a new one, and
+    /// what was read of the upload's bytes as they arrived goes with it.
     pub async fn unbind_member(&self, upload_id: &str) -> RepoResult<()> {
-        with_pool!(self, pool => sqlx::query("UPDATE package_members SET complete = 0, upload_id = NULL WHERE upload_id = $1")
-            .bind(upload_id).execute(pool).await.map(|_| ())?);
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE package_members SET complete = 0, upload_id = NULL WHERE upload_id = $1")
+                .bind(upload_id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM arrival_digests WHERE upload_id = $1").bind(upload_id).execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The files the package stream `upload_id` carries, or `None` if it is not a stream. Sizes
+    /// come as one JSON array the database builds (a stream may carry tens of thousands).
+    pub async fn stream_run(&self, upload_id: &str) -> RepoResult<Option<StreamRun>> {
+        let sql = match self.dialect() {
+            Dialect::Sqlite => {
+                "SELECT MIN(asset_id), MIN(seq), json_group_array(size ORDER BY seq) \
+                 FROM package_members WHERE upload_id = $1 AND stream IS NOT NULL"
+            }
+            Dialect::Postgres => {
+                "SELECT MIN(asset_id), MIN(seq), CAST(COALESCE(json_agg(size ORDER BY seq), '[]') AS TEXT) \
+                 FROM package_members WHERE upload_id = $1 AND stream IS NOT NULL"
+            }
+        };
+        let (asset_id, first, sizes): (Option<i64>, Option<i64>, String) =
+            with_pool!(self, pool => sqlx::query_as(sql).bind(upload_id).fetch_one(pool).await?);
+        let (Some(asset_id), Some(first)) = (asset_id, first) else { return Ok(None) };
+        let sizes: Vec<u64> =
+            serde_json::from_str(&sizes).map_err(|e| RepoError::Corrupt(format!("a stream's file sizes: {e}")))?;
+        Ok(Some(StreamRun { asset_id, first, sizes }))
+    }
+
+    /// Records what a PATCH read of the files of stream `upload_id` it carried whole: `digests`
+    /// are files `first..` of the package (by seq), the last of them ending at `upto` in the
+    /// stream.
+    pub async fn record_arrivals(
+        &self,
+        asset_id: i64,
+        upload_id: &str,
+        first: i64,
+        upto: i64,
+        digests: &PackageDigests,
+    ) -> RepoResult<()> {
+        with_pool!(self, pool => sqlx::query(
+            "INSERT INTO arrival_digests (asset_id, upload_id, first, upto, digests) VALUES ($1, $2, $3, $4, $5)")
+            .bind(asset_id).bind(upload_id).bind(first).bind(upto).bind(&digests.0).execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    /// Stream `upload_id` now holds only its first `held` bytes: what was read of files that end
+    /// past them no longer says what the stream holds (its rows go whole).
+    pub async fn drop_arrivals(&self, upload_id: &str, held: i64) -> RepoResult<()> {
+        with_pool!(self, pool => sqlx::query("DELETE FROM arrival_digests WHERE upload_id = $1 AND upto > $2")
+            .bind(upload_id).bind(held).execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    /// What was read of a package's `files` files as they arrived, in the package's order; only
+    /// from streams that still carry them.
+    pub async fn arrivals(&self, asset_id: i64, files: usize) -> RepoResult<PackageDigests> {
+        let rows: Vec<(i64, Vec<u8>)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT a.first, a.digests FROM arrival_digests a JOIN package_members m \
+               ON m.asset_id = a.asset_id AND m.seq = a.first AND m.upload_id = a.upload_id \
+             WHERE a.asset_id = $1")
+            .bind(asset_id).fetch_all(pool).await?);
+        let mut all = PackageDigests::new(files);
+        for (first, digests) in rows {
+            let digests = PackageDigests::from_bytes(digests)
+                .ok_or_else(|| RepoError::Corrupt("a package's arrival digests are not whole records".into()))?;
+            all.merge_at(first.max(0) as usize, &digests);
+        }
+        Ok(all)
+    }
+
+    /// A package's first validation is done: what was read as it arrived has served.
+    pub async fn forget_arrivals(&self, asset_id: i64) -> RepoResult<()> {
+        with_pool!(self, pool => sqlx::query("DELETE FROM arrival_digests WHERE asset_id = $1")
+            .bind(asset_id).execute(pool).await.map(|_| ())?);
         Ok(())
     }
 

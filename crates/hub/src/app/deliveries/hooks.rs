@@ -8,7 +8,7 @@ use hub_domain::HistoryAction;
 use hub_domain::access::Action;
 
 use crate::app::access::{Caller, authorize_own};
-use crate::app::uploads::{Carried, Hooks, MemberOf, Place, UploadError};
+use crate::app::uploads::{Carried, Hooks, MemberOf, Place, UploadError, Watch};
 use crate::app::{AppError, AppResult, Hub};
 use crate::db::Upload;
 
@@ -18,7 +18,10 @@ const MAX_TRANSFER_NOTES: i64 = 20;
 
 /// The delivery service's side of the upload engine.
 #[derive(Debug, Default)]
-pub struct DeliveryHooks;
+pub struct DeliveryHooks {
+    /// Package streams whose files this process hashes as they arrive.
+    runs: super::arrivals::Runs,
+}
 
 #[async_trait]
 impl Hooks for DeliveryHooks {
@@ -200,6 +203,8 @@ impl Hooks for DeliveryHooks {
 
     /// The store held fewer bytes than were acknowledged (a power cut): the asset's history says so.
     async fn note_lost_bytes(&self, state: &Hub, upload: &Upload, held: i64) -> AppResult<()> {
+        // What was read of files past `held` as they arrived is not what will be there.
+        state.db.drop_arrivals(&upload.id, held).await?;
         if let Some(asset_id) = state.db.asset_of_upload(&upload.id).await? {
             let detail = format!(
                 "the hub's storage held {held} of the {} bytes it had acknowledged (a power cut, or an object store that lost an unfinished upload); the upload continues from byte {held}",
@@ -230,5 +235,9 @@ impl Hooks for DeliveryHooks {
             }
         }
         Ok(())
+    }
+
+    async fn watch(&self, state: &Hub, upload: &Upload) -> Option<Box<dyn Watch>> {
+        self.runs.watch(state, upload).await
     }
 }

@@ -4,6 +4,7 @@
 //! before a single byte moves. What uploads must respect (a package's declared files, a delivered
 //! upload is closed, the transfer log) are the `hooks` the upload engine calls.
 
+pub(crate) mod arrivals;
 pub(crate) mod hooks;
 
 use std::collections::{BTreeSet, HashSet};

@@ -58,6 +58,8 @@ pub(super) struct Incoming<'a> {
     received: i64,
     hasher: Option<(Hasher, Vec<u8>)>,
     metrics: &'a Metrics,
+    /// Sees every byte handed to the store.
+    pub(super) watch: Option<Box<dyn super::Watch>>,
     ended: bool,
     /// Why the body was refused, once it was.
     pub(super) refusal: Option<UploadError>,
@@ -66,7 +68,7 @@ pub(super) struct Incoming<'a> {
 impl<'a> Incoming<'a> {
     pub(super) fn new(stream: ByteStream, room: i64, checksum: Option<Checksum>, metrics: &'a Metrics) -> Self {
         let hasher = checksum.map(|c| (Hasher::new(c.algorithm), c.digest));
-        Incoming { stream, room, received: 0, hasher, metrics, ended: false, refusal: None }
+        Incoming { stream, room, received: 0, hasher, metrics, watch: None, ended: false, refusal: None }
     }
 
     fn refuse(&mut self, why: UploadError) -> Result<Option<Bytes>, Refused> {
@@ -122,6 +124,9 @@ impl Body for Incoming<'_> {
         }
         if let Some((hasher, _)) = &mut self.hasher {
             hasher.update(&chunk);
+        }
+        if let Some(watch) = &mut self.watch {
+            watch.see(&chunk);
         }
         Ok(Some(chunk))
     }

@@ -194,6 +194,21 @@ pub trait Hooks: Send + Sync + std::fmt::Debug {
     async fn note_lost_bytes(&self, hub: &Hub, upload: &Upload, held: i64) -> AppResult<()>;
     /// The reaper removed the upload, unfinished.
     async fn upload_expired(&self, hub: &Hub, upload: &Upload) -> AppResult<()>;
+    /// A PATCH is about to append to `upload` at its offset: something that wants to see its
+    /// bytes as they go to the store (a package stream's files are hashed as they arrive), if
+    /// anything does. Its `kept` is called once the new offset is recorded.
+    async fn watch(&self, hub: &Hub, upload: &Upload) -> Option<Box<dyn Watch>>;
+}
+
+/// Sees a PATCH's bytes in order as they go to the store (see [`Hooks::watch`]). Dropped
+/// unheard if the PATCH keeps nothing.
+#[async_trait::async_trait]
+pub trait Watch: Send {
+    /// The next bytes of the body.
+    fn see(&mut self, bytes: &[u8]);
+    /// The upload's offset is now recorded as `upload.offset`: the store holds every byte
+    /// before it (fewer than were seen, if the store kept less). Never fails.
+    async fn kept(self: Box<Self>, hub: &Hub, upload: &Upload);
 }
 
 /// When an unfinished upload touched at `now` (ms) expires.
@@ -503,6 +518,9 @@ async fn append(hub: &Hub, upload: Upload, chunk: &Chunk, body: ByteStream) -> A
         incoming.drain().await?;
         return Ok(upload);
     }
+    if next.piece_of.is_none() {
+        incoming.watch = hub.hooks.watch(hub, &next).await;
+    }
     let key = blob_key(&next)?;
     let stored = match &next.piece_of {
         Some(_) => pieces::append(hub, &next, &mut incoming).await?,
@@ -524,6 +542,9 @@ async fn append(hub: &Hub, upload: Upload, chunk: &Chunk, body: ByteStream) -> A
     record(hub, &next, upload.offset).await?;
     // What only the old state needed is freed once the new one is recorded.
     hub.store.settle(&upload.store_state, &next.store_state).await;
+    if let Some(watch) = incoming.watch.take() {
+        watch.kept(hub, &next).await;
+    }
     if let Some(whole) = &next.piece_of {
         // The file and its other pieces live as long as any piece moves.
         hub.db.touch_pieces(whole, next.expires_ms).await?;
