@@ -90,25 +90,10 @@ pub async fn members(
     Ok(Json(state.db.package_members(id, &query.after, limit, query.incomplete).await?))
 }
 
-/// Revalidation is an explicit action of a manager: Valid or Invalid → Delivered, and queued.
+/// Revalidation is an explicit action of a manager (`app::assets::revalidate`).
 pub async fn revalidate(State(state): State<Hub>, caller: Caller, Path(id): Path<i64>) -> AppResult<Json<Asset>> {
     let asset = load(&state, &caller, id, Some(Action::ManageBucket)).await?;
-    let next = asset.state.next(hub_domain::AssetEvent::Revalidate)?;
-    state.db.transition_asset(id, asset.state, next).await?;
-    state.db.enqueue_job(crate::db::JobKind::Validate, id).await?;
-    state.jobs_queued.notify_one();
-    state
-        .db
-        .add_history(
-            asset.project_id,
-            Some(id),
-            None,
-            Some(caller.user.id),
-            HistoryAction::Revalidate,
-            "validation asked for again",
-        )
-        .await?;
-    Ok(Json(state.db.asset(id).await?))
+    Ok(Json(crate::app::assets::revalidate(&state, &caller, &asset).await?))
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

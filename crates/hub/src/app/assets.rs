@@ -1,10 +1,27 @@
 //! Reading a bucket: which bucket a slug names and the listing query its parameters ask for, each
-//! checked against the bucket's schema. Shared by the API's listing and the bucket page.
+//! checked against the bucket's schema. Shared by the API's listing and the bucket page. And
+//! asking for an asset's validation again.
 
-use hub_domain::{AssetState, BucketKind};
+use hub_domain::{AssetEvent, AssetState, BucketKind, HistoryAction};
 
-use super::{AppError, AppResult};
-use crate::db::{AssetQuery, AssetSort};
+use super::access::Caller;
+use super::{AppError, AppResult, Hub};
+use crate::db::{Asset, AssetQuery, AssetSort, JobKind};
+
+/// Validates a Valid or Invalid `asset` again (the caller may manage its bucket): Delivered, and
+/// queued for the workers (this process's idle ones woken). The validation reads every byte
+/// back from the store, and the asset's history says who asked.
+pub async fn revalidate(hub: &Hub, caller: &Caller, asset: &Asset) -> AppResult<Asset> {
+    let next = asset.state.next(AssetEvent::Revalidate)?;
+    hub.db.transition_asset(asset.id, asset.state, next).await?;
+    hub.db.enqueue_job(JobKind::Validate, asset.id).await?;
+    hub.jobs_queued.notify_one();
+    let detail = "validation asked for again";
+    hub.db
+        .add_history(asset.project_id, Some(asset.id), None, Some(caller.user.id), HistoryAction::Revalidate, detail)
+        .await?;
+    Ok(hub.db.asset(asset.id).await?)
+}
 
 /// The bucket a URL names; an unknown one is not found.
 pub fn bucket(slug: &str) -> AppResult<BucketKind> {
