@@ -144,6 +144,20 @@ pub struct PackageMember {
     pub complete: bool,
 }
 
+/// One file of a validated package (a frame-sequence ZIP or a zipless package) as validation
+/// found it, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PackageFile {
+    pub name: String,
+    pub size: i64,
+    /// The md5 of what the file holds, when validation read it.
+    pub md5: Option<String>,
+    /// Whether it matches checksum.txt.
+    pub ok: bool,
+    /// "ok", or what is wrong with it.
+    pub result: String,
+}
+
 /// The outcome of one validation check of an asset, with the files it concerns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CheckResult {

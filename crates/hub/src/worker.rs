@@ -283,6 +283,9 @@ async fn validate(hub: &Hub, job: &QueuedJob) -> Result<(), Failure> {
         // What was read as the files arrived has served: a revalidation reads every byte back.
         hub.db.forget_arrivals(asset.id).await.map_err(|e| storage(&e))?;
     }
+    if let Some(files) = &checked.files {
+        hub.db.record_package_files(asset.id, files).await.map_err(|e| storage(&e))?;
+    }
     let recorded = began.elapsed();
     let remuxed = checked.remuxed.filter(|_| asset.original_blob_key.is_none());
     let result = verdict(job, &asset, checked.results, remuxed).map_err(|e| storage(&e))?;

@@ -302,6 +302,8 @@ enum Needs {
     ReadyDelivery,
     /// A package (a frame folder) declared by the owner.
     Package,
+    /// Such a package, with the list of files a validation found.
+    ValidatedPackage,
     Upload,
     Partials,
     OwnToken,
@@ -336,6 +338,7 @@ enum Route {
     Revalidate,
     Validation,
     PackageMembers,
+    PackageFiles,
     GetRequest,
     EditRequest,
     TransitionRequest,
@@ -350,7 +353,7 @@ enum Route {
     Concatenate,
 }
 
-const ROUTES: [Route; 38] = [
+const ROUTES: [Route; 39] = [
     Route::Me,
     Route::ListTokens,
     Route::CreateToken,
@@ -377,6 +380,7 @@ const ROUTES: [Route; 38] = [
     Route::Revalidate,
     Route::Validation,
     Route::PackageMembers,
+    Route::PackageFiles,
     Route::GetRequest,
     Route::EditRequest,
     Route::TransitionRequest,
@@ -402,7 +406,7 @@ impl Route {
             GetProject | Buckets | Members => Access::ProjectMember,
             ProjectSettings | AddMember | ChangeMember | RemoveMember => Access::ProjectManager,
             ListAssets | ListRequests | GetAsset | AssetHistory | Download | Validation | PackageMembers
-            | GetRequest | RequestHistory => Access::BucketViewer,
+            | PackageFiles | GetRequest | RequestHistory => Access::BucketViewer,
             BulkEdit | EditAsset | Declare | CreateUpload => Access::BucketContributor,
             CreateRequest | DeleteAsset | Revalidate | EditRequest | TransitionRequest => Access::BucketManager,
             GetDelivery | Deliver => Access::Owned,
@@ -421,6 +425,7 @@ impl Route {
             AddMember => Needs::Newbie,
             GetDelivery => Needs::Delivery,
             PackageMembers => Needs::Package,
+            PackageFiles => Needs::ValidatedPackage,
             Deliver => Needs::ReadyDelivery,
             HeadUpload | PatchUpload | DeleteUpload => Needs::Upload,
             Concatenate => Needs::Partials,
@@ -434,9 +439,8 @@ impl Route {
         use Route::*;
         match self {
             Me | ListTokens | ListProjects | GetProject | Buckets | Members | ListAssets | ListRequests | GetAsset
-            | AssetHistory | Download | Validation | PackageMembers | GetRequest | RequestHistory | GetDelivery => {
-                Method::GET
-            }
+            | AssetHistory | Download | Validation | PackageMembers | PackageFiles | GetRequest | RequestHistory
+            | GetDelivery => Method::GET,
             HeadUpload => Method::HEAD,
             ProjectSettings | ChangeMember | BulkEdit | EditAsset | EditRequest | PatchUpload => Method::PATCH,
             RevokeOwnToken | RevokeOthersToken | RemoveMember | DeleteAsset | DeleteUpload => Method::DELETE,
@@ -504,6 +508,7 @@ impl Route {
             Revalidate => (format!("/api/v1/assets/{}/revalidate", t.asset), vec![], Body::empty()),
             Validation => (format!("/api/v1/assets/{}/validation", t.asset), vec![], Body::empty()),
             PackageMembers => (format!("/api/v1/assets/{}/members", t.asset), vec![], Body::empty()),
+            PackageFiles => (format!("/api/v1/assets/{}/files", t.asset), vec![], Body::empty()),
             GetRequest => (format!("/api/v1/requests/{}", t.request), vec![], Body::empty()),
             EditRequest => (format!("/api/v1/requests/{}", t.request), vec![], json_body(json!({"title": "Renamed"}))),
             TransitionRequest => (
@@ -574,7 +579,7 @@ async fn prepare(w: &World, route: Route, who: Who, counter: usize) -> Target {
         Needs::Newbie => {
             db.create_user(&format!("newbie{counter}"), "Newbie", "hash", false).await.unwrap();
         }
-        Needs::Package => {
+        Needs::Package | Needs::ValidatedPackage => {
             let meta: Metadata = serde_json::from_value(json!({"reel": 1})).unwrap();
             let request = db.create_request(w.project, BucketKind::FinalSound, "Secret reel", &meta).await.unwrap();
             let members = json!([{"name": "f.0001.dpx", "size": 3}, {"name": "checksum.txt", "size": 40}]);
@@ -584,6 +589,16 @@ async fn prepare(w: &World, route: Route, who: Who, counter: usize) -> Target {
             let json_type = [("content-type", "application/json".to_owned())];
             let reply = w.as_owner(Method::POST, &path, &json_type, Body::from(body.to_string())).await;
             t.asset = reply.body["files"][0]["asset_id"].as_i64().unwrap();
+            if route.needs() == Needs::ValidatedPackage {
+                let found = |name: &str, size| hub::db::PackageFile {
+                    name: name.into(),
+                    size,
+                    md5: None,
+                    ok: false,
+                    result: "listed in checksum.txt but missing from the package".into(),
+                };
+                db.record_package_files(t.asset, &[found("checksum.txt", 40), found("f.0001.dpx", 3)]).await.unwrap();
+            }
         }
         Needs::Delivery | Needs::ReadyDelivery => {
             let size = if route.needs() == Needs::ReadyDelivery { 0 } else { 5 };
@@ -756,7 +771,7 @@ async fn every_route_for_everyone(stack: Stack) {
                     }
                 } else if got == Outcome::Allowed && route == Route::Download {
                     assert_eq!(reply.raw.as_bytes(), WAV, "{case}");
-                } else if got == Outcome::Allowed && route == Route::PackageMembers {
+                } else if got == Outcome::Allowed && matches!(route, Route::PackageMembers | Route::PackageFiles) {
                     let names: Vec<&str> =
                         reply.body.as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
                     assert_eq!(names, ["checksum.txt", "f.0001.dpx"], "{case}");

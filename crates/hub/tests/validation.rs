@@ -542,6 +542,26 @@ async fn packages_travel_as_a_few_streams_the_hub_cuts_into_files(stack: Stack) 
     assert_eq!(check["files"][0][0], "r3.0001006.dpx", "{report}");
     assert!(check["files"][0][1].as_str().unwrap().contains("md5 is"), "{report}");
     assert_eq!(check["files"].as_array().unwrap().len(), 1, "only the damaged file: {report}");
+    // Every file as validation found it, by name: size, the md5 of what it holds, the result.
+    let listed = |asset: i64, query: &str| {
+        let app = hub.app.clone();
+        let uri = format!("/api/v1/assets/{asset}/files{query}");
+        async move { call(&app, Method::GET, &uri, &[], Body::empty()).await.1 }
+    };
+    let frames = |files: &[(String, Vec<u8>)]| -> Vec<Value> {
+        files[..9]
+            .iter()
+            .map(|(name, data)| json!({"name": name, "size": data.len(), "md5": md5_hex(data), "ok": true, "result": "ok"}))
+            .collect()
+    };
+    assert_eq!(listed(good, "").await, Value::Array(frames(&files)));
+    let mut found = frames(&damaged);
+    found[6]["ok"] = json!(false);
+    found[6]["result"] =
+        json!(format!("md5 is {}; checksum.txt says {}", md5_hex(&damaged[6].1), md5_hex(&files[6].1)));
+    assert_eq!(listed(bad, "").await, Value::Array(found.clone()));
+    assert_eq!(listed(bad, "?after=r3.0001004.dpx&limit=2").await, Value::Array(found[5..7].to_vec()));
+    assert_eq!(listed(bad, "?limit=0").await["code"], "bad_request");
 
     // The package as one ZIP, streamed from the streams' blobs: npack verifies it, and any range
     // of it is the same bytes as the whole (a download resumes).
@@ -735,7 +755,22 @@ async fn every_invalid_zip_ends_invalid_with_its_reason(stack: Stack) {
         let package = report.as_array().unwrap().iter().find(|c| c["check"] == "package").unwrap();
         assert!(package.to_string().contains(reason), "{what} ({name}): {package}");
         assert!(!package["detail"].as_str().unwrap().is_empty(), "{what}: a reason is given");
+        // A readable ZIP lists its files as validation found them.
+        let (status, listed) =
+            call(&hub.app, Method::GET, &format!("/api/v1/assets/{id}/files"), &[], Body::empty()).await;
+        if *wanted == AssetState::Valid {
+            assert_eq!(status, StatusCode::OK, "{what}: {listed}");
+            let listed = listed.as_array().unwrap();
+            assert_eq!(listed.len(), 2, "{what}: {listed:?}");
+            for file in listed {
+                assert_eq!((&file["ok"], &file["result"]), (&json!(true), &json!("ok")), "{what}: {file}");
+                assert_eq!(file["md5"].as_str().map(str::len), Some(32), "{what}: {file}");
+            }
+        }
     }
+    // An asset that does not exist has no list to show.
+    let (status, error) = call(&hub.app, Method::GET, "/api/v1/assets/999999/files", &[], Body::empty()).await;
+    assert_eq!((status, error["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
 }
 
 /// A Footage proxy (`type` = `proxy`): the files a browser plays, held to H.264 with fast start.

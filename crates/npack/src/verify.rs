@@ -60,6 +60,10 @@ pub struct FileReport {
     pub size: u64,
     #[serde(flatten)]
     pub status: FileStatus,
+    /// The md5 of what the file holds, when it was read (not in the JSON report, which is the
+    /// original npack's).
+    #[serde(skip)]
+    pub md5: Option<[u8; 16]>,
 }
 
 impl FileReport {
@@ -154,13 +158,17 @@ fn compare(
                 None => FileStatus::Rejected { reason: "could not be read".into() },
             },
         };
-        reports.insert(name.clone(), FileReport { name: name.clone(), size: *size, status });
+        reports.insert(
+            name.clone(),
+            FileReport { name: name.clone(), size: *size, status, md5: hashed.get(name).copied() },
+        );
     }
     for entry in listed {
         reports.entry(entry.name.clone()).or_insert_with(|| FileReport {
             name: entry.name.clone(),
             size: entry.size,
             status: FileStatus::Missing,
+            md5: None,
         });
     }
     reports.into_values().collect()
@@ -367,7 +375,7 @@ fn present_only(present: &[(String, u64, Option<FileStatus>)]) -> Vec<FileReport
     present
         .iter()
         .filter_map(|(name, size, early)| {
-            early.clone().map(|status| FileReport { name: name.clone(), size: *size, status })
+            early.clone().map(|status| FileReport { name: name.clone(), size: *size, status, md5: None })
         })
         .collect()
 }

@@ -97,6 +97,35 @@ pub async fn revalidate(State(state): State<Hub>, caller: Caller, Path(id): Path
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct FilesQuery {
+    #[serde(default)]
+    pub after: String,
+    pub limit: Option<usize>,
+}
+
+/// A page of a validated package's files (a frame-sequence ZIP's or a zipless package's), by
+/// name, as its latest validation found each: size, md5, result.
+pub async fn files(
+    State(state): State<Hub>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Query(query): Query<FilesQuery>,
+) -> AppResult<Json<Vec<crate::db::PackageFile>>> {
+    let asset = load(&state, &caller, id, None).await?;
+    let limit = query.limit.unwrap_or(1000);
+    if !(1..=5000).contains(&limit) {
+        return Err(AppError::bad_request("limit is 1 to 5000"));
+    }
+    match state.db.package_files(id, &query.after, limit).await? {
+        Some((page, _)) => Ok(Json(page)),
+        None => Err(AppError::conflict(format!(
+            "{} has no list of files: it is not a package, or no validation has read it yet",
+            asset.name
+        ))),
+    }
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct MetadataPatch {
     /// Fields to set; `null` removes one.
     pub metadata: Map<String, Value>,

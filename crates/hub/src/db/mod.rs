@@ -25,7 +25,7 @@ pub use declare::{DeclarePlan, DeclaredFile};
 pub use deliveries::{DeliverPlan, Delivery, DeliveryFile, FileProgress, PlannedAsset, PlannedRequest, TransferTarget};
 pub use jobs::{CheckResult, JobKind, QueuedJob, ValidationResult};
 pub use models::*;
-pub use packages::{PackageDigests, PackageMember, PackedMember, StreamRun, stream_key};
+pub use packages::{PackageDigests, PackageFile, PackageMember, PackedMember, StreamRun, stream_key};
 pub use uploads::Upload;
 
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +145,7 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
     ("0014_upload_pieces", include_str!("../../migrations/sqlite/0014_upload_pieces.sql")),
     ("0015_package_digests", include_str!("../../migrations/sqlite/0015_package_digests.sql")),
     ("0016_arrival_digests", include_str!("../../migrations/sqlite/0016_arrival_digests.sql")),
+    ("0017_package_files", include_str!("../../migrations/sqlite/0017_package_files.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../migrations/postgres/0001_initial.sql")),
@@ -163,6 +164,7 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     ("0014_upload_pieces", include_str!("../../migrations/postgres/0014_upload_pieces.sql")),
     ("0015_package_digests", include_str!("../../migrations/postgres/0015_package_digests.sql")),
     ("0016_arrival_digests", include_str!("../../migrations/postgres/0016_arrival_digests.sql")),
+    ("0017_package_files", include_str!("../../migrations/postgres/0017_package_files.sql")),
 ];
 
 impl Db {

@@ -4,7 +4,7 @@
 
 use sqlx::Row;
 
-pub use api_types::PackageMember;
+pub use api_types::{PackageFile, PackageMember};
 use serde::{Deserialize, Serialize};
 
 /// Where one file of a package is kept: a range of its stream's blob, or (stream `None`) a blob
@@ -320,6 +320,43 @@ impl Db {
             all.merge_at(first.max(0) as usize, &digests);
         }
         Ok(all)
+    }
+
+    /// Records every file of a validated package as validation found it, replacing what an
+    /// earlier validation recorded: one JSON array, sorted by name.
+    pub async fn record_package_files(&self, asset_id: i64, files: &[PackageFile]) -> RepoResult<()> {
+        let rows: Vec<(&str, i64, Option<&str>, bool, &str)> =
+            files.iter().map(|f| (f.name.as_str(), f.size, f.md5.as_deref(), f.ok, f.result.as_str())).collect();
+        let text = serde_json::to_string(&rows).map_err(|e| RepoError::Corrupt(format!("a package's files: {e}")))?;
+        with_pool!(self, pool => sqlx::query(
+            "INSERT INTO package_files (asset_id, files) VALUES ($1, $2) \
+             ON CONFLICT (asset_id) DO UPDATE SET files = excluded.files")
+            .bind(asset_id).bind(&text).execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    /// A page of a validated package's files by name, after `after`, and how many it has in all;
+    /// `None` if no validation listed them.
+    pub async fn package_files(
+        &self,
+        asset_id: i64,
+        after: &str,
+        limit: usize,
+    ) -> RepoResult<Option<(Vec<PackageFile>, usize)>> {
+        let text: Option<String> = with_pool!(self, pool => sqlx::query_scalar(
+            "SELECT files FROM package_files WHERE asset_id = $1").bind(asset_id).fetch_optional(pool).await?);
+        let Some(text) = text else { return Ok(None) };
+        let rows: Vec<(String, i64, Option<String>, bool, String)> =
+            serde_json::from_str(&text).map_err(|e| RepoError::Corrupt(format!("a package's files: {e}")))?;
+        let total = rows.len();
+        let start = rows.partition_point(|row| row.0.as_str() <= after);
+        let page = rows
+            .into_iter()
+            .skip(start)
+            .take(limit)
+            .map(|(name, size, md5, ok, result)| PackageFile { name, size, md5, ok, result })
+            .collect();
+        Ok(Some((page, total)))
     }
 
     /// A package's first validation is done: what was read as it arrived has served.

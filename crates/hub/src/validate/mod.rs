@@ -10,7 +10,7 @@ use hub_domain::Check;
 use npack::checksum::hex;
 use serde::{Deserialize, Serialize};
 
-use crate::db::{Asset, CheckResult, PackageDigests, PackedMember};
+use crate::db::{Asset, CheckResult, PackageDigests, PackageFile, PackedMember};
 use crate::store::{BlobKey, BlobStore, StoreError};
 
 /// Bytes read from the store per request while hashing.
@@ -65,15 +65,18 @@ impl Subject {
 pub async fn run_checks(store: Arc<dyn BlobStore>, subject: &Subject) -> Result<Checked, StoreError> {
     let key = BlobKey::new(subject.key.clone())?;
     if let (true, Some(layout)) = (subject.package, &subject.layout) {
-        let (result, digests) = stream_check(store, key, layout.clone(), subject.arrived.clone()).await?;
-        return Ok(Checked { results: vec![result], remuxed: None, digests: Some(digests) });
+        let (result, files, digests) = stream_check(store, key, layout.clone(), subject.arrived.clone()).await?;
+        return Ok(Checked { results: vec![result], remuxed: None, digests: Some(digests), files: Some(files) });
     }
     if subject.package {
-        return Ok(Checked { results: vec![folder_check(store, key).await?], ..Checked::default() });
+        let (result, files) = folder_check(store, key).await?;
+        return Ok(Checked { results: vec![result], files: Some(files), ..Checked::default() });
     }
     let mut checked = Checked { results: vec![md5_check(store.as_ref(), &key, subject).await?], ..Checked::default() };
     if subject.name.to_ascii_lowercase().ends_with(".zip") {
-        checked.results.push(zip_check(store, key).await?);
+        let (result, files) = zip_check(store, key).await?;
+        checked.results.push(result);
+        checked.files = files;
     } else if is_movie(&subject.name) && subject.proxy {
         let (result, remuxed) = proxy_check(store, key, subject.remux).await?;
         checked.results.push(result);
@@ -95,6 +98,10 @@ pub struct Checked {
     /// order of its layout, recorded for its ZIP download.
     #[serde(default)]
     pub digests: Option<PackageDigests>,
+    /// A package (ZIP or folder) whose files could be listed: each file as validation found it,
+    /// by name.
+    #[serde(default)]
+    pub files: Option<Vec<PackageFile>>,
 }
 
 /// Said by a movie's media check when a browser plays it as it loads (the asset page then
@@ -149,7 +156,10 @@ impl npack::zip::read::ReadAt for BlobReader {
     }
 }
 
-async fn zip_check(store: Arc<dyn BlobStore>, key: BlobKey) -> Result<CheckResult, StoreError> {
+async fn zip_check(
+    store: Arc<dyn BlobStore>,
+    key: BlobKey,
+) -> Result<(CheckResult, Option<Vec<PackageFile>>), StoreError> {
     let size = store.size(&key).await?;
     let reader = BlobReader { store, key, size, runtime: tokio::runtime::Handle::current() };
     let outcome = tokio::task::spawn_blocking(move || {
@@ -158,14 +168,14 @@ async fn zip_check(store: Arc<dyn BlobStore>, key: BlobKey) -> Result<CheckResul
     })
     .await
     .map_err(|e| StoreError::Backend(format!("the package check stopped: {e}")))?;
-    let result = match outcome {
-        Ok(report) => package_result(&report),
-        Err(npack::zip::read::ZipError::Io(e)) => return Err(StoreError::Io(e)),
-        Err(e) => {
-            CheckResult { check: Check::Package, passed: false, detail: e.to_string(), files: Vec::new(), at_ms: 0 }
-        }
-    };
-    Ok(result)
+    match outcome {
+        Ok(report) => Ok((package_result(&report), Some(package_files(&report)))),
+        Err(npack::zip::read::ZipError::Io(e)) => Err(StoreError::Io(e)),
+        Err(e) => Ok((
+            CheckResult { check: Check::Package, passed: false, detail: e.to_string(), files: Vec::new(), at_ms: 0 },
+            None,
+        )),
+    }
 }
 
 /// The package check's result from npack's verification report.
@@ -188,10 +198,30 @@ fn package_result(report: &npack::verify::Report) -> CheckResult {
     CheckResult { check: Check::Package, passed: report.passed(), detail, files: failed, at_ms: 0 }
 }
 
+/// Every file of a verified package, by name, as it was found.
+fn package_files(report: &npack::verify::Report) -> Vec<PackageFile> {
+    let mut files: Vec<PackageFile> = report
+        .files
+        .iter()
+        .map(|f| PackageFile {
+            name: f.name.clone(),
+            size: f.size as i64,
+            md5: f.md5.map(|md5| hex(&md5)),
+            ok: f.status == npack::verify::FileStatus::Ok,
+            result: f.describe(),
+        })
+        .collect();
+    files.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    files
+}
+
 /// A zipless package under `prefix`: what is stored there against its checksum.txt, as `npack
 /// verify` checks a folder. The store hashes the files (the local one in place with npack's
 /// multi-lane hasher).
-async fn folder_check(store: Arc<dyn BlobStore>, prefix: BlobKey) -> Result<CheckResult, StoreError> {
+async fn folder_check(
+    store: Arc<dyn BlobStore>,
+    prefix: BlobKey,
+) -> Result<(CheckResult, Vec<PackageFile>), StoreError> {
     use npack::verify::{Manifest, VerifyOptions};
     let options = VerifyOptions { threads: 2, ..Default::default() };
     let base = format!("{prefix}/");
@@ -227,7 +257,7 @@ async fn folder_check(store: Arc<dyn BlobStore>, prefix: BlobKey) -> Result<Chec
     .await
     .map_err(|e| StoreError::Backend(format!("the package check stopped: {e}")))?;
     match outcome {
-        Ok(report) => Ok(package_result(&report)),
+        Ok(report) => Ok((package_result(&report), package_files(&report))),
         Err(e) => Err(StoreError::Backend(format!("the package check could not read the files: {e}"))),
     }
 }
@@ -246,7 +276,7 @@ async fn stream_check(
     prefix: BlobKey,
     layout: Vec<PackedMember>,
     arrived: Option<PackageDigests>,
-) -> Result<(CheckResult, PackageDigests), StoreError> {
+) -> Result<(CheckResult, Vec<PackageFile>, PackageDigests), StoreError> {
     use npack::verify::{Manifest, VerifyOptions};
     let options = VerifyOptions { threads: 2, ..Default::default() };
     let prefix = prefix.to_string();
@@ -331,7 +361,7 @@ async fn stream_check(
     .await
     .map_err(|e| StoreError::Backend(format!("the package check stopped: {e}")))?;
     match outcome {
-        Ok((report, digests)) => Ok((package_result(&report), digests)),
+        Ok((report, digests)) => Ok((package_result(&report), package_files(&report), digests)),
         Err(e) => Err(StoreError::Backend(format!("the package check could not read the files: {e}"))),
     }
 }

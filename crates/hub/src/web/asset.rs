@@ -32,7 +32,22 @@ pub(super) struct AssetPage {
     zip: bool,
     playable: bool,
     not_playable: Option<String>,
+    /// A validated package's first files by name, as validation found them, and how many it has.
+    files: Vec<FileRow>,
+    files_total: usize,
 }
+
+/// One file of a validated package on its page.
+pub(super) struct FileRow {
+    name: String,
+    size: String,
+    md5: String,
+    ok: bool,
+    result: String,
+}
+
+/// How many of a package's files its page lists (the rest are a link to the API away).
+const FILES_SHOWN: usize = 200;
 
 pub(super) async fn asset(
     State(state): State<Hub>,
@@ -45,6 +60,17 @@ pub(super) async fn asset(
     let checks = state.db.checks(id).await?;
     let history = state.db.history(Some(id), None).await?;
     let versions = state.db.asset_versions(asset.project_id, asset.bucket, &asset.name).await?;
+    let (files, files_total) = state.db.package_files(id, "", FILES_SHOWN).await?.unwrap_or_default();
+    let files = files
+        .into_iter()
+        .map(|f| FileRow {
+            size: human_bytes(f.size),
+            md5: f.md5.unwrap_or_default(),
+            name: f.name,
+            ok: f.ok,
+            result: f.result,
+        })
+        .collect();
     // A proxy plays when its proxy check passed; any other movie when its media check found it
     // playable (H.264, fast start); the page says plainly when it does not.
     let movie_check =
@@ -101,6 +127,8 @@ pub(super) async fn asset(
         zip: asset.package_files.is_some() && matches!(asset.state, AssetState::Valid | AssetState::Invalid),
         playable,
         not_playable,
+        files,
+        files_total,
     }))
 }
 
