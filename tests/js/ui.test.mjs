@@ -277,6 +277,15 @@ test('bulk upload: files and a frame folder, metadata edited for many rows at on
   assert.equal(members.data.length, 25);
   const streams = new Set(members.data.map((m) => m.upload));
   assert.ok(streams.size >= 1 && streams.size <= 4, `25 files in at most 4 streams, not ${streams.size} uploads`);
+  // Its page lists every file as validation found it: name, size, md5, result.
+  await page.goto(`${hub.base}/assets/${folderAsset.id}`);
+  await page.getByRole('heading', { name: 'Files' }).waitFor();
+  assert.match(await page.locator('section:has(table.files) p').innerText(), /^24 files by name/);
+  const fileRows = await page.locator('table.files tbody tr').allInnerTexts();
+  assert.equal(fileRows.length, 24, fileRows.join('\n'));
+  assert.ok(fileRows.every((r) => /\b[0-9a-f]{32}\b/.test(r) && /\bok\b/.test(r)), fileRows.join('\n'));
+  await page.screenshot({ path: join(SHOTS, 'package-files.png'), fullPage: true });
+  await page.goto(`${hub.base}/projects/1/buckets/vfx?sort=updated&order=desc`);
 
   // The proxy's page: the player reaches canplay and seeks.
   await page.getByRole('link', { name: 'sh010_proxy_v001.mp4' }).click();
