@@ -232,7 +232,6 @@ pub async fn digests_of_ranges<S: BlobStore + ?Sized>(
 ) -> StoreResult<Vec<([u8; 16], u32)>> {
     const READ: u64 = 8 << 20;
     let engine = md5_many::Md5Many::new();
-    let end = ranges.iter().map(|(start, len)| start + len).max().unwrap_or(0);
     let mut out = Vec::with_capacity(ranges.len());
     let mut i = 0;
     while i < ranges.len() {
@@ -251,12 +250,8 @@ pub async fn digests_of_ranges<S: BlobStore + ?Sized>(
             i += 1;
             continue;
         }
-        let stop = (start + READ).min(end);
+        let (j, stop) = window(ranges, i, READ);
         let buf = store.get_range(key, start..stop).await?;
-        let mut j = i;
-        while j < ranges.len() && ranges[j].0 >= start && ranges[j].0 + ranges[j].1 <= stop {
-            j += 1;
-        }
         let slices: Vec<&[u8]> =
             ranges[i..j].iter().map(|&(s, l)| &buf[(s - start) as usize..(s - start + l) as usize]).collect();
         let mut md5s = vec![[0u8; 16]; slices.len()];
@@ -265,6 +260,19 @@ pub async fn digests_of_ranges<S: BlobStore + ?Sized>(
         i = j;
     }
     Ok(out)
+}
+
+/// One read of [`digests_of_ranges`] from range `i` (no longer than `most`): the ranges after it
+/// that end within `most` bytes of its start, and where the last of them ends. Only that is read,
+/// so that files read back here and there (the few an interruption cut) cost their own bytes, not
+/// a whole read each.
+fn window(ranges: &[(u64, u64)], i: usize, most: u64) -> (usize, u64) {
+    let start = ranges[i].0;
+    let mut j = i;
+    while j < ranges.len() && ranges[j].0 + ranges[j].1 <= start + most {
+        j += 1;
+    }
+    (j, ranges[j - 1].0 + ranges[j - 1].1)
 }
 
 fn check_range(range: &Range<u64>, size: u64) -> StoreResult<()> {
@@ -277,6 +285,23 @@ fn check_range(range: &Range<u64>, size: u64) -> StoreResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A read holds the ranges that end within its reach, and ends where the last of them does.
+    #[test]
+    fn a_read_takes_only_the_bytes_its_ranges_need() {
+        let most = 8 << 20;
+        // Two files far apart: each is a read of its own bytes, not of 8 MiB.
+        let sparse = [(0, 100), (50 << 20, 16_384)];
+        assert_eq!(window(&sparse, 0, most), (1, 100));
+        assert_eq!(window(&sparse, 1, most), (2, (50 << 20) + 16_384));
+        // Files back to back: as many as fit in one read, up to the last one's end.
+        let packed: Vec<(u64, u64)> = (0..1000).map(|i| (i * 16_384, 16_384)).collect();
+        assert_eq!(window(&packed, 0, most), (512, 512 * 16_384));
+        assert_eq!(window(&packed, 990, most), (1000, 1000 * 16_384));
+        // A gap inside the reach is read through; a file that would end past it waits.
+        let gapped = [(0, 10), (1000, 10), (most - 5, 10)];
+        assert_eq!(window(&gapped, 0, most), (2, 1010));
+    }
 
     #[tokio::test]
     async fn ranges_are_hashed_side_by_side_or_streamed_each_exactly() {
