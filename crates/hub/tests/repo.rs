@@ -596,6 +596,46 @@ async fn suite(db: Db) {
     db.record_member_digests(package.id, &[Some(([1; 16], 1))].into_iter().collect()).await.unwrap();
     let crcs: Vec<_> = db.package_layout(package.id).await.unwrap().iter().map(|m| m.crc32).collect();
     assert_eq!(crcs, vec![None, None]);
+    // What a stream's PATCHes read of its files as they arrived: its run (sizes in order); rows
+    // merged in the package's order, only from a stream that still carries their first file;
+    // rows ending past a lower offset dropped; forgotten after validation; gone with the stream.
+    let run = db.stream_run("up_s").await.unwrap().unwrap();
+    assert_eq!((run.asset_id, run.first, run.sizes), (package.id, 0, vec![100, 50]));
+    assert_eq!(db.stream_run("up_t").await.unwrap(), None, "up_t carries nothing");
+    let one = |n: u8| -> hub::db::PackageDigests { [Some(([n; 16], n as u32))].into_iter().collect() };
+    db.record_arrivals(package.id, "up_s", 0, 100, &one(1)).await.unwrap();
+    db.record_arrivals(package.id, "up_s", 1, 150, &one(2)).await.unwrap();
+    db.record_arrivals(package.id, "up_t", 0, 100, &one(3)).await.unwrap();
+    let arrived = db.arrivals(package.id, 2).await.unwrap();
+    assert_eq!((arrived.get(0), arrived.get(1)), (Some(([1; 16], 1)), Some(([2; 16], 2))), "not up_t's");
+    db.drop_arrivals("up_s", 120).await.unwrap();
+    let arrived = db.arrivals(package.id, 2).await.unwrap();
+    assert_eq!((arrived.get(0), arrived.get(1)), (Some(([1; 16], 1)), None), "b.dpx ends past byte 120");
+    db.forget_arrivals(package.id).await.unwrap();
+    assert_eq!(db.arrivals(package.id, 2).await.unwrap().get(0), None, "forgotten");
+    db.record_arrivals(package.id, "up_s", 0, 100, &one(1)).await.unwrap();
+    db.unbind_member("up_s").await.unwrap();
+    assert_eq!(db.arrivals(package.id, 2).await.unwrap().get(0), None, "gone with the stream's files");
+    let mut all = hub::db::PackageDigests::new(3);
+    all.merge_at(1, &one(5));
+    all.merge_at(3, &one(6));
+    assert_eq!((all.get(0), all.get(1), all.get(2)), (None, Some(([5; 16], 5)), None), "past the end: left out");
+    // Every file of a validated package as validation found it: paged by name, replaced by the
+    // next validation.
+    let file = |name: &str, ok: bool| hub::db::PackageFile {
+        name: name.into(),
+        size: 1,
+        md5: ok.then(|| "0".repeat(32)),
+        ok,
+        result: if ok { "ok".into() } else { "size is 2 bytes; checksum.txt says 1".into() },
+    };
+    assert_eq!(db.package_files(package.id, "", 10).await.unwrap(), None, "no validation listed them");
+    db.record_package_files(package.id, &[file("a.dpx", true), file("b.dpx", false), file("c.dpx", true)])
+        .await
+        .unwrap();
+    assert_eq!(db.package_files(package.id, "a.dpx", 1).await.unwrap(), Some((vec![file("b.dpx", false)], 3)));
+    db.record_package_files(package.id, &[file("z.dpx", true)]).await.unwrap();
+    assert_eq!(db.package_files(package.id, "", 10).await.unwrap(), Some((vec![file("z.dpx", true)], 1)));
     // Digests as the validation child sends them: a file read, one not, whole records only.
     let mut digests = hub::db::PackageDigests::new(2);
     digests.set(1, [9; 16], 7);
