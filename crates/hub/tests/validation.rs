@@ -385,6 +385,47 @@ async fn zipless_packages_upload_file_by_file_and_validate_as_a_whole(stack: Sta
     assert!(error["message"].as_str().unwrap().contains("package of 5 files"), "{error}");
 }
 
+/// A frame folder's files: name and bytes.
+type Files = [(String, Vec<u8>)];
+
+/// Declares one delivery of frame-folder packages (name, files) for reel `reel`'s request in
+/// Picture Deliverables; returns the delivery and each package's asset id, in order.
+async fn declare_packages(hub: &TestHub, reel: i64, packages: &[(&str, &Files)]) -> (Value, Vec<i64>) {
+    let (metadata, request) = frames_request(hub, reel).await;
+    let entries: Vec<Value> = packages
+        .iter()
+        .map(|(name, files)| {
+            let declared: Vec<Value> = files.iter().map(|(n, data)| json!({"name": n, "size": data.len()})).collect();
+            json!({"name": name, "package": declared, "metadata": metadata, "request_id": request.id})
+        })
+        .collect();
+    let body = json!({"bucket": "picture-deliverables", "files": entries});
+    let path = format!("/api/v1/projects/{}/deliveries", hub.project);
+    let json_type = [("content-type", "application/json")];
+    let (status, delivery) = call(&hub.app, Method::POST, &path, &json_type, Body::from(body.to_string())).await;
+    assert_eq!(status, StatusCode::CREATED, "{delivery}");
+    let assets = packages
+        .iter()
+        .map(|(name, _)| {
+            let files = delivery["files"].as_array().unwrap();
+            files.iter().find(|f| f["name"] == *name).unwrap()["asset_id"].as_i64().unwrap()
+        })
+        .collect();
+    (delivery, assets)
+}
+
+/// A package stream's `Upload-Metadata`: files `run` (`FIRST-LAST`) of package `asset`.
+fn stream_metadata(hub: &TestHub, asset: i64, run: &str) -> String {
+    let b64 = |v: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, v);
+    format!(
+        "project {},bucket {},package {},members {}",
+        b64(&hub.project.to_string()),
+        b64("picture-deliverables"),
+        b64(&asset.to_string()),
+        b64(run)
+    )
+}
+
 /// A zipless package sent as streams: runs of whole files back to back in declared order, each
 /// one tus upload naming the files it carries (`members=FIRST-LAST`). The hub checks each run's
 /// length and ownership, reports per-file progress from the streams' offsets, and validates every
@@ -405,32 +446,9 @@ async fn packages_travel_as_a_few_streams_the_hub_cuts_into_files(stack: Stack) 
     files.push(("checksum.txt".into(), manifest.into_bytes()));
     let mut damaged = files.clone();
     damaged[6].1[20_000] ^= 1;
-    let declared = |files: &[(String, Vec<u8>)]| -> Vec<Value> {
-        files.iter().map(|(name, data)| json!({"name": name, "size": data.len()})).collect()
-    };
-    let (metadata, request) = frames_request(&hub, 3).await;
-    let body = json!({"bucket": "picture-deliverables", "files": [
-        {"name": "r3_frames", "package": declared(&files), "metadata": metadata, "request_id": request.id},
-        {"name": "r3_damaged", "package": declared(&damaged), "metadata": metadata, "request_id": request.id},
-    ]});
-    let path = format!("/api/v1/projects/{}/deliveries", hub.project);
-    let json_type = [("content-type", "application/json")];
-    let (status, delivery) = call(&hub.app, Method::POST, &path, &json_type, Body::from(body.to_string())).await;
-    assert_eq!(status, StatusCode::CREATED, "{delivery}");
-    let asset_of = |name: &str| {
-        delivery["files"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["asset_id"].as_i64().unwrap()
-    };
-    let (good, bad) = (asset_of("r3_frames"), asset_of("r3_damaged"));
-    let b64 = |v: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, v);
-    let stream_meta = |asset: i64, run: &str| {
-        format!(
-            "project {},bucket {},package {},members {}",
-            b64(&hub.project.to_string()),
-            b64("picture-deliverables"),
-            b64(&asset.to_string()),
-            b64(run)
-        )
-    };
+    let (delivery, assets) = declare_packages(&hub, 3, &[("r3_frames", &files), ("r3_damaged", &damaged)]).await;
+    let (good, bad) = (assets[0], assets[1]);
+    let stream_meta = |asset: i64, run: &str| stream_metadata(&hub, asset, run);
     let bytes_of = |files: &[(String, Vec<u8>)], first: usize, last: usize| -> Vec<u8> {
         files[first..=last].iter().flat_map(|(_, d)| d.clone()).collect()
     };
@@ -611,31 +629,11 @@ async fn a_package_is_judged_by_what_arrived_and_read_back_when_asked_again(stac
     let manifest: String =
         files.iter().map(|(name, data)| format!("{name}\t{}\tmd5\t{}\n", data.len(), md5_hex(data))).collect();
     files.push(("checksum.txt".into(), manifest.into_bytes()));
-    let declared: Vec<Value> = files.iter().map(|(name, data)| json!({"name": name, "size": data.len()})).collect();
-    let (metadata, request) = frames_request(&hub, 4).await;
-    let body = json!({"bucket": "picture-deliverables", "files": [
-        {"name": "r4_a", "package": declared, "metadata": metadata, "request_id": request.id},
-        {"name": "r4_b", "package": declared, "metadata": metadata, "request_id": request.id},
-    ]});
-    let path = format!("/api/v1/projects/{}/deliveries", hub.project);
-    let json_type = [("content-type", "application/json")];
-    let (status, delivery) = call(&hub.app, Method::POST, &path, &json_type, Body::from(body.to_string())).await;
-    assert_eq!(status, StatusCode::CREATED, "{delivery}");
-    let asset_of = |name: &str| {
-        delivery["files"].as_array().unwrap().iter().find(|f| f["name"] == name).unwrap()["asset_id"].as_i64().unwrap()
-    };
-    let (a, b) = (asset_of("r4_a"), asset_of("r4_b"));
+    let (delivery, assets) = declare_packages(&hub, 4, &[("r4_a", &files), ("r4_b", &files)]).await;
+    let (a, b) = (assets[0], assets[1]);
     let stream: Vec<u8> = files.iter().flat_map(|(_, d)| d.clone()).collect();
-    let b64 = |v: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, v);
     let open_stream = |asset: i64| {
-        let metadata = format!(
-            "project {},bucket {},package {},members {}",
-            b64(&hub.project.to_string()),
-            b64("picture-deliverables"),
-            b64(&asset.to_string()),
-            b64("0-6")
-        );
-        let (hub, length) = (&hub, stream.len().to_string());
+        let (hub, length, metadata) = (&hub, stream.len().to_string(), stream_metadata(&hub, asset, "0-6"));
         async move {
             let headers = [("tus-resumable", "1.0.0"), ("upload-length", &length), ("upload-metadata", &metadata)];
             let made = hub.call("cht_vendor", Method::POST, "/api/v1/uploads", &headers, Body::empty()).await;
