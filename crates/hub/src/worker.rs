@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use hub_domain::{AssetEvent, AssetState, HistoryAction};
 
 use crate::app::Hub;
-use crate::db::{CheckResult, JobKind, QueuedJob, RepoError, RepoResult, ValidationResult};
+use crate::db::{CheckResult, JobKind, PackageDigests, QueuedJob, RepoError, RepoResult, ValidationResult};
 use crate::validate::isolated::Failure;
 use crate::validate::{Subject, run_checks};
 
@@ -271,7 +271,7 @@ async fn validate(hub: &Hub, job: &QueuedJob) -> Result<(), Failure> {
             subject.layout = Some(layout);
         }
     }
-    let arrived = subject.arrived.as_ref().map_or(0, |a| (0..a.len()).filter(|&i| a.get(i).is_some()).count());
+    let arrived = subject.arrived.as_ref().map_or(0, PackageDigests::count_read);
     let laid_out = began.elapsed();
     let checked = match (&hub.config.isolation, hub.store.spec()) {
         (Some(isolation), Some(spec)) => crate::validate::isolated::run(isolation, spec, &subject).await?,

@@ -640,6 +640,7 @@ async fn suite(db: Db) {
     let mut digests = hub::db::PackageDigests::new(2);
     digests.set(1, [9; 16], 7);
     assert_eq!((digests.get(0), digests.get(1), digests.get(2)), (None, Some(([9; 16], 7)), None));
+    assert_eq!(digests.count_read(), 1);
     let text = serde_json::to_string(&digests).unwrap();
     assert_eq!(serde_json::from_str::<hub::db::PackageDigests>(&text).unwrap(), digests);
     assert!(serde_json::from_str::<hub::db::PackageDigests>("\"AAAA\"").is_err(), "3 bytes are no record");

@@ -63,6 +63,14 @@ pub async fn validation(
     Ok(Json(state.db.checks(id).await?))
 }
 
+/// A page of a package's files: 1,000 names unless asked, at most 5,000.
+fn page_limit(asked: Option<i64>) -> AppResult<i64> {
+    match asked.unwrap_or(1000) {
+        limit @ 1..=5000 => Ok(limit),
+        _ => Err(AppError::bad_request("limit is 1 to 5000")),
+    }
+}
+
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct MembersQuery {
     #[serde(default)]
@@ -83,10 +91,7 @@ pub async fn members(
     if asset.package_files.is_none() {
         return Err(AppError::conflict(format!("{} is a single file, not a package", asset.name)));
     }
-    let limit = query.limit.unwrap_or(1000);
-    if !(1..=5000).contains(&limit) {
-        return Err(AppError::bad_request("limit is 1 to 5000"));
-    }
+    let limit = page_limit(query.limit)?;
     Ok(Json(state.db.package_members(id, &query.after, limit, query.incomplete).await?))
 }
 
@@ -100,7 +105,7 @@ pub async fn revalidate(State(state): State<Hub>, caller: Caller, Path(id): Path
 pub struct FilesQuery {
     #[serde(default)]
     pub after: String,
-    pub limit: Option<usize>,
+    pub limit: Option<i64>,
 }
 
 /// A page of a validated package's files (a frame-sequence ZIP's or a zipless package's), by
@@ -112,11 +117,7 @@ pub async fn files(
     Query(query): Query<FilesQuery>,
 ) -> AppResult<Json<Vec<crate::db::PackageFile>>> {
     let asset = load(&state, &caller, id, None).await?;
-    let limit = query.limit.unwrap_or(1000);
-    if !(1..=5000).contains(&limit) {
-        return Err(AppError::bad_request("limit is 1 to 5000"));
-    }
-    match state.db.package_files(id, &query.after, limit).await? {
+    match state.db.package_files(id, &query.after, page_limit(query.limit)? as usize).await? {
         Some((page, _)) => Ok(Json(page)),
         None => Err(AppError::conflict(format!(
             "{} has no list of files: it is not a package, or no validation has read it yet",

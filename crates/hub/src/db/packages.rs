@@ -64,6 +64,11 @@ impl PackageDigests {
         record[17..].copy_from_slice(&crc32.to_be_bytes());
     }
 
+    /// How many files were read.
+    pub fn count_read(&self) -> usize {
+        self.0.chunks_exact(DIGEST_RECORD).filter(|record| record[0] == 1).count()
+    }
+
     /// What file `i` read, if it was read.
     pub fn get(&self, i: usize) -> Option<([u8; 16], u32)> {
         let record = self.0.get(i * DIGEST_RECORD..(i + 1) * DIGEST_RECORD)?;
